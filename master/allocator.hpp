@@ -1,0 +1,91 @@
+// The allocator decides how much each framework may have: hierarchical
+// Dominant Resource Fairness, first over roles (weighted), then over the
+// frameworks of a role. It is a plain data structure with no actor, clock or
+// I/O of its own: callers pass the current time, which keeps it testable and
+// lets the master's actor drive it. Time is a monotonic seconds count.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/ids.hpp"
+#include "common/resources.hpp"
+
+namespace stoa::master {
+
+// What one allocation round hands to one framework on one agent.
+struct Allocation {
+  FrameworkId framework_id;
+  AgentId agent_id;
+  std::string role;
+  Resources resources;
+};
+
+class Allocator {
+ public:
+  Allocator();
+  ~Allocator();
+  Allocator(const Allocator&) = delete;
+  Allocator& operator=(const Allocator&) = delete;
+
+  // Frameworks. A framework subscribes to one or more roles; `used` is what
+  // it already holds per agent (on failover or master recovery).
+  void AddFramework(const FrameworkId& id, const std::vector<std::string>& roles,
+                    const std::map<AgentId, Resources>& used = {});
+  void RemoveFramework(const FrameworkId& id);
+  // An inactive (disconnected) framework keeps its allocation but gets no offers.
+  void ActivateFramework(const FrameworkId& id);
+  void DeactivateFramework(const FrameworkId& id);
+
+  // Agents. `used` is what each framework already runs there (reregistration).
+  void AddAgent(const AgentId& id, const Resources& total,
+                const std::map<FrameworkId, Resources>& used = {});
+  void RemoveAgent(const AgentId& id);
+  // An agent that is unreachable or draining is not offered.
+  void ActivateAgent(const AgentId& id);
+  void DeactivateAgent(const AgentId& id);
+
+  // Resources a framework gives back on an agent (declined or rescinded
+  // offer, finished task). Unknown ids are ignored.
+  void Recover(const FrameworkId& framework_id, const AgentId& agent_id,
+               const Resources& resources);
+  // Resources the master handed out outside a round (none today; kept for
+  // operator-driven allocation and recovery).
+  void AddAllocated(const FrameworkId& framework_id, const AgentId& agent_id,
+                    const Resources& resources);
+
+  // Refuse filter: `framework_id` is not offered anything on `agent_id` until
+  // `now + refuse_seconds` (DECLINE with filters). A revive clears them.
+  void AddFilter(const FrameworkId& framework_id, const AgentId& agent_id, double refuse_seconds,
+                 double now);
+  // Suppress: the framework wants no offers for these roles (all when empty).
+  void Suppress(const FrameworkId& framework_id, const std::vector<std::string>& roles);
+  // Revive: offers resume for these roles (all when empty) and filters are cleared.
+  void Revive(const FrameworkId& framework_id, const std::vector<std::string>& roles);
+
+  // Role weights (default 1). REQUIRES: weight > 0.
+  void SetWeight(const std::string& role, double weight);
+
+  // One allocation round at time `now`: expires filters, then offers every
+  // agent's available resources to the role and framework with the lowest
+  // weighted dominant share that wants them and has not filtered that agent.
+  // Every returned allocation is removed from the agents' available pool.
+  std::vector<Allocation> Allocate(double now);
+
+  // Introspection for metrics, /state and tests.
+  Resources Available(const AgentId& agent_id) const;
+  Resources Total() const;
+  Resources Allocated(const FrameworkId& framework_id) const;
+  // The dominant share of a role or framework in [0, 1] (before weighting).
+  double RoleShare(const std::string& role) const;
+  double FrameworkShare(const FrameworkId& framework_id) const;
+  size_t FilterCount() const;
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace stoa::master

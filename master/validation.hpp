@@ -1,0 +1,27 @@
+// Validation of what frameworks ask the master to do. Each check returns an
+// error a framework author can act on ("task 't1': resources cpus:3 are not in
+// the offered cpus:2;mem:1024").
+#pragma once
+
+#include <set>
+#include <string>
+
+#include "common/status.hpp"
+#include "protocols/messages.hpp"
+
+namespace stoa::master {
+
+inline constexpr size_t kMaxIdLength = 256;
+inline constexpr size_t kMaxCommandLength = 64 * 1024;
+inline constexpr size_t kMaxTasksPerAccept = 10000;
+
+// Checks an id's length and characters (printable, no '/' so it can name a directory).
+Status ValidateId(const std::string& kind, const std::string& id);
+
+// Checks one task of a LAUNCH or LAUNCH_GROUP against what remains of the
+// offers (`available`, reduced by the caller as tasks are accepted), the
+// agent the offers are on, and the framework's task ids in use.
+Status ValidateTask(const TaskInfo& task, const AgentId& agent_id, const Resources& available,
+                    const std::set<TaskId>& ids_in_use);
+
+}  // namespace stoa::master

@@ -1,0 +1,142 @@
+# Types shared by every channel: ids, resources, tasks, statuses, frameworks, agents.
+# Enum ordinals are mirrored by the C++ enums in messages.hpp: append, never reorder.
+@0xc5cb17aee84c34a0;
+using Cxx = import "/capnp/c++.capnp";
+$Cxx.namespace("stoa::proto");
+
+struct Range {
+  begin @0 :UInt64;
+  end @1 :UInt64;
+}
+
+struct Resource {
+  name @0 :Text;
+  value :union {
+    scalarMillis @1 :Int64;
+    ranges @2 :List(Range);
+    set @3 :List(Text);
+  }
+  role @4 :Text;
+  principal @5 :Text;
+  persistenceId @6 :Text;
+  containerPath @7 :Text;
+}
+
+struct KeyValue {
+  key @0 :Text;
+  value @1 :Text;
+}
+
+enum TaskState {
+  staging @0;
+  starting @1;
+  running @2;
+  killing @3;
+  finished @4;
+  failed @5;
+  killed @6;
+  error @7;
+  lost @8;
+  dropped @9;
+  unreachable @10;
+  gone @11;
+  unknown @12;
+}
+
+enum Reason {
+  none @0;
+  commandExecutorFailed @1;
+  containerLaunchFailed @2;
+  memoryLimit @3;
+  pidsLimit @4;
+  diskLimit @5;
+  executorTerminated @6;
+  executorRegistrationTimeout @7;
+  frameworkRemoved @8;
+  agentRemoved @9;
+  agentRestarted @10;
+  agentUnknown @11;
+  agentDisconnected @12;
+  taskInvalid @13;
+  taskUnknown @14;
+  taskKilledDuringLaunch @15;
+  reconciliation @16;
+  invalidOffers @17;
+  masterDisconnected @18;
+  killedByFramework @19;
+  agentReregistered @20;
+}
+
+enum Source {
+  master @0;
+  agent @1;
+  executor @2;
+}
+
+struct CommandInfo {
+  value @0 :Text;
+  shell @1 :Bool = true;
+  arguments @2 :List(Text);
+  environment @3 :List(KeyValue);
+  user @4 :Text;
+}
+
+struct TaskInfo {
+  taskId @0 :Text;
+  name @1 :Text;
+  agentId @2 :Text;
+  resources @3 :List(Resource);
+  command @4 :CommandInfo;
+  labels @5 :List(KeyValue);
+  killGracePeriodMillis @6 :Int64;
+}
+
+struct ExecutorInfo {
+  executorId @0 :Text;
+  frameworkId @1 :Text;
+  resources @2 :List(Resource);
+  group @3 :Bool;
+}
+
+struct TaskStatus {
+  taskId @0 :Text;
+  state @1 :TaskState;
+  reason @2 :Reason;
+  source @3 :Source;
+  message @4 :Text;
+  agentId @5 :Text;
+  executorId @6 :Text;
+  timestamp @7 :Float64;
+  uuid @8 :Text;
+  exitStatus @9 :Int32 = -1;
+}
+
+struct FrameworkInfo {
+  id @0 :Text;
+  name @1 :Text;
+  user @2 :Text;
+  principal @3 :Text;
+  hostname @4 :Text;
+  roles @5 :List(Text);
+  failoverTimeoutSeconds @6 :Float64;
+  checkpoint @7 :Bool;
+  partitionAware @8 :Bool;
+}
+
+struct AgentInfo {
+  id @0 :Text;
+  hostname @1 :Text;
+  address @2 :Text;
+  httpAddress @3 :Text;
+  resources @4 :List(Resource);
+  attributes @5 :List(KeyValue);
+}
+
+# A task as the agent knows it: used on reregistration.
+struct Task {
+  info @0 :TaskInfo;
+  frameworkId @1 :Text;
+  executorId @2 :Text;
+  state @3 :TaskState;
+  statuses @4 :List(TaskStatus);
+}

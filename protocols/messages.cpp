@@ -1,0 +1,105 @@
+#include "protocols/messages.hpp"
+
+namespace stoa {
+
+const char* ToString(TaskState state) {
+  static const char* const kNames[] = {
+      "TASK_STAGING",  "TASK_STARTING", "TASK_RUNNING", "TASK_KILLING", "TASK_FINISHED",
+      "TASK_FAILED",   "TASK_KILLED",   "TASK_ERROR",   "TASK_LOST",    "TASK_DROPPED",
+      "TASK_UNREACHABLE", "TASK_GONE",  "TASK_UNKNOWN",
+  };
+  return kNames[static_cast<int>(state)];
+}
+
+const char* ToString(Reason reason) {
+  static const char* const kNames[] = {
+      "REASON_NONE",
+      "REASON_COMMAND_EXECUTOR_FAILED",
+      "REASON_CONTAINER_LAUNCH_FAILED",
+      "REASON_MEMORY_LIMIT",
+      "REASON_PIDS_LIMIT",
+      "REASON_DISK_LIMIT",
+      "REASON_EXECUTOR_TERMINATED",
+      "REASON_EXECUTOR_REGISTRATION_TIMEOUT",
+      "REASON_FRAMEWORK_REMOVED",
+      "REASON_AGENT_REMOVED",
+      "REASON_AGENT_RESTARTED",
+      "REASON_AGENT_UNKNOWN",
+      "REASON_AGENT_DISCONNECTED",
+      "REASON_TASK_INVALID",
+      "REASON_TASK_UNKNOWN",
+      "REASON_TASK_KILLED_DURING_LAUNCH",
+      "REASON_RECONCILIATION",
+      "REASON_INVALID_OFFERS",
+      "REASON_MASTER_DISCONNECTED",
+      "REASON_KILLED_BY_FRAMEWORK",
+      "REASON_AGENT_REREGISTERED",
+  };
+  return kNames[static_cast<int>(reason)];
+}
+
+const char* ToString(Source source) {
+  switch (source) {
+    case Source::kMaster:
+      return "SOURCE_MASTER";
+    case Source::kAgent:
+      return "SOURCE_AGENT";
+    case Source::kExecutor:
+      return "SOURCE_EXECUTOR";
+  }
+  return "SOURCE_UNKNOWN";
+}
+
+const char* ToString(Operation::Type type) {
+  switch (type) {
+    case Operation::Type::kLaunch:
+      return "LAUNCH";
+    case Operation::Type::kLaunchGroup:
+      return "LAUNCH_GROUP";
+    case Operation::Type::kReserve:
+      return "RESERVE";
+    case Operation::Type::kUnreserve:
+      return "UNRESERVE";
+    case Operation::Type::kCreate:
+      return "CREATE";
+    case Operation::Type::kDestroy:
+      return "DESTROY";
+  }
+  return "UNKNOWN";
+}
+
+bool IsTerminal(TaskState state) {
+  switch (state) {
+    case TaskState::kFinished:
+    case TaskState::kFailed:
+    case TaskState::kKilled:
+    case TaskState::kError:
+    case TaskState::kLost:
+    case TaskState::kDropped:
+    case TaskState::kGone:
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool IsValidTransition(TaskState from, TaskState to) {
+  if (IsTerminal(from)) return false;
+  // An unreachable task may be found again (its agent reregisters) in any state.
+  if (from == TaskState::kUnreachable) return true;
+  switch (to) {
+    case TaskState::kStaging:
+      return false;
+    case TaskState::kStarting:
+      return from == TaskState::kStaging || from == TaskState::kStarting;
+    case TaskState::kRunning:
+      return from == TaskState::kStaging || from == TaskState::kStarting ||
+             from == TaskState::kRunning;
+    case TaskState::kKilling:
+      return true;
+    default:
+      return true;  // terminal, UNREACHABLE, UNKNOWN: from any live state
+  }
+}
+
+}  // namespace stoa

@@ -1,0 +1,341 @@
+// The messages of every channel as plain C++ values. The codec (codec.hpp) is
+// the one place that turns them into Cap'n Proto frames and back; no other file
+// includes the generated headers. Enums mirror the ordinals in common.capnp.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "common/ids.hpp"
+#include "common/resources.hpp"
+
+namespace stoa {
+
+using Labels = std::vector<std::pair<std::string, std::string>>;
+
+enum class TaskState {
+  kStaging,
+  kStarting,
+  kRunning,
+  kKilling,
+  kFinished,
+  kFailed,
+  kKilled,
+  kError,
+  kLost,
+  kDropped,
+  kUnreachable,
+  kGone,
+  kUnknown,
+};
+inline constexpr int kTaskStateCount = 13;
+
+enum class Reason {
+  kNone,
+  kCommandExecutorFailed,
+  kContainerLaunchFailed,
+  kMemoryLimit,
+  kPidsLimit,
+  kDiskLimit,
+  kExecutorTerminated,
+  kExecutorRegistrationTimeout,
+  kFrameworkRemoved,
+  kAgentRemoved,
+  kAgentRestarted,
+  kAgentUnknown,
+  kAgentDisconnected,
+  kTaskInvalid,
+  kTaskUnknown,
+  kTaskKilledDuringLaunch,
+  kReconciliation,
+  kInvalidOffers,
+  kMasterDisconnected,
+  kKilledByFramework,
+  kAgentReregistered,
+};
+inline constexpr int kReasonCount = 21;
+
+enum class Source { kMaster, kAgent, kExecutor };
+
+// "TASK_RUNNING", "REASON_MEMORY_LIMIT", "SOURCE_AGENT": the Mesos spellings.
+const char* ToString(TaskState state);
+const char* ToString(Reason reason);
+const char* ToString(Source source);
+// True for FINISHED, FAILED, KILLED, ERROR, LOST, DROPPED, GONE.
+bool IsTerminal(TaskState state);
+// Whether a task may move from `from` to `to` (e.g. RUNNING -> FINISHED, but
+// never out of a terminal state, except UNREACHABLE which may come back).
+bool IsValidTransition(TaskState from, TaskState to);
+
+struct CommandInfo {
+  std::string value;  // shell command when `shell`, else the program path
+  bool shell = true;
+  std::vector<std::string> arguments;
+  Labels environment;
+  std::string user;
+  bool operator==(const CommandInfo&) const = default;
+};
+
+struct TaskInfo {
+  TaskId task_id;
+  std::string name;
+  AgentId agent_id;
+  Resources resources;
+  CommandInfo command;
+  Labels labels;
+  int64_t kill_grace_period_ms = 0;  // 0: the agent's default
+};
+
+struct ExecutorInfo {
+  ExecutorId executor_id;
+  FrameworkId framework_id;
+  Resources resources;
+  bool group = false;  // a task group shares this executor
+};
+
+struct TaskStatus {
+  TaskId task_id;
+  TaskState state = TaskState::kStaging;
+  Reason reason = Reason::kNone;
+  Source source = Source::kMaster;
+  std::string message;
+  AgentId agent_id;
+  ExecutorId executor_id;
+  double timestamp = 0;  // seconds since the epoch
+  std::string uuid;      // set on updates that need an acknowledgement
+  int32_t exit_status = -1;
+};
+
+struct FrameworkInfo {
+  FrameworkId id;
+  std::string name;
+  std::string user;
+  std::string principal;
+  std::string hostname;
+  std::vector<std::string> roles;
+  double failover_timeout_seconds = 0;
+  bool checkpoint = false;
+  bool partition_aware = false;
+};
+
+struct AgentInfo {
+  AgentId id;
+  std::string hostname;
+  std::string address;       // host:port of the agent process
+  std::string http_address;  // host:port of its HTTP API
+  Resources resources;
+  Labels attributes;
+};
+
+struct Task {
+  TaskInfo info;
+  FrameworkId framework_id;
+  ExecutorId executor_id;
+  TaskState state = TaskState::kStaging;
+  std::vector<TaskStatus> statuses;
+};
+
+struct Offer {
+  OfferId id;
+  FrameworkId framework_id;
+  AgentId agent_id;
+  std::string hostname;
+  Resources resources;
+  std::string agent_http_address;
+};
+
+struct Operation {
+  enum class Type { kLaunch, kLaunchGroup, kReserve, kUnreserve, kCreate, kDestroy };
+  Type type = Type::kLaunch;
+  std::vector<TaskInfo> tasks;  // kLaunch, kLaunchGroup
+  ExecutorInfo executor;        // kLaunchGroup
+  Resources resources;          // kReserve, kUnreserve, kCreate, kDestroy
+};
+const char* ToString(Operation::Type type);
+
+// ---- framework -> master ----
+namespace call {
+struct Subscribe {
+  FrameworkInfo info;  // info.id set: fail over to an existing framework
+};
+struct Accept {
+  std::vector<OfferId> offer_ids;
+  std::vector<Operation> operations;
+  double refuse_seconds = 5;
+};
+struct Decline {
+  std::vector<OfferId> offer_ids;
+  double refuse_seconds = 5;
+};
+struct Revive {
+  std::vector<std::string> roles;
+};
+struct Suppress {
+  std::vector<std::string> roles;
+};
+struct Kill {
+  TaskId task_id;
+  AgentId agent_id;
+};
+struct Acknowledge {
+  AgentId agent_id;
+  TaskId task_id;
+  std::string uuid;
+};
+struct Reconcile {
+  std::vector<std::pair<TaskId, AgentId>> tasks;  // empty: implicit reconciliation
+};
+struct Teardown {};
+struct Message {
+  AgentId agent_id;
+  ExecutorId executor_id;
+  std::string data;
+};
+}  // namespace call
+
+struct SchedulerCall {
+  FrameworkId framework_id;
+  std::variant<call::Subscribe, call::Accept, call::Decline, call::Revive, call::Suppress,
+               call::Kill, call::Acknowledge, call::Reconcile, call::Teardown, call::Message>
+      call;
+};
+
+// ---- master -> framework ----
+namespace event {
+struct Subscribed {
+  FrameworkId framework_id;
+  double heartbeat_interval_seconds = 0;
+  std::string master_id;
+};
+struct Offers {
+  std::vector<Offer> offers;
+};
+struct Rescind {
+  OfferId offer_id;
+};
+struct Update {
+  TaskStatus status;
+};
+struct Message {
+  AgentId agent_id;
+  ExecutorId executor_id;
+  std::string data;
+};
+struct Failure {
+  AgentId agent_id;
+  ExecutorId executor_id;
+  int32_t status = -1;
+};
+struct Error {
+  std::string message;
+};
+struct Heartbeat {};
+}  // namespace event
+
+using SchedulerEvent = std::variant<event::Subscribed, event::Offers, event::Rescind, event::Update,
+                                    event::Message, event::Failure, event::Error, event::Heartbeat>;
+
+// ---- master <-> agent ----
+namespace agentmsg {
+struct Register {
+  AgentInfo info;  // empty id: a new agent
+  std::vector<Task> tasks;
+  std::vector<FrameworkInfo> frameworks;
+};
+struct Registered {
+  AgentId agent_id;
+  std::string master_id;
+};
+struct Ping {
+  std::string master_id;
+};
+struct Pong {};
+struct RunTask {
+  FrameworkInfo framework;
+  ExecutorInfo executor;
+  std::vector<TaskInfo> tasks;
+};
+struct KillTask {
+  FrameworkId framework_id;
+  TaskId task_id;
+};
+struct StatusUpdate {
+  FrameworkId framework_id;
+  TaskStatus status;
+};
+struct StatusUpdateAck {
+  FrameworkId framework_id;
+  TaskId task_id;
+  std::string uuid;
+};
+struct ShutdownFramework {
+  FrameworkId framework_id;
+};
+struct Shutdown {
+  std::string reason;
+};
+struct ReconcileTasks {
+  FrameworkId framework_id;
+  std::vector<TaskId> task_ids;
+};
+}  // namespace agentmsg
+
+using AgentMessage =
+    std::variant<agentmsg::Register, agentmsg::Registered, agentmsg::Ping, agentmsg::Pong,
+                 agentmsg::RunTask, agentmsg::KillTask, agentmsg::StatusUpdate,
+                 agentmsg::StatusUpdateAck, agentmsg::ShutdownFramework, agentmsg::Shutdown,
+                 agentmsg::ReconcileTasks>;
+
+// ---- agent <-> executor ----
+namespace execmsg {
+struct Subscribe {
+  FrameworkId framework_id;
+  ExecutorId executor_id;
+  int32_t pid = 0;
+  std::vector<TaskStatus> unacknowledged;
+  std::vector<TaskInfo> launched;
+};
+struct Launch {
+  std::vector<TaskInfo> tasks;
+};
+struct Kill {
+  TaskId task_id;
+  int64_t grace_period_ms = 0;
+};
+struct Shutdown {
+  int64_t grace_period_ms = 0;
+};
+struct Update {
+  TaskStatus status;
+};
+struct Ack {
+  TaskId task_id;
+  std::string uuid;
+};
+}  // namespace execmsg
+
+using ExecutorMessage = std::variant<execmsg::Subscribe, execmsg::Launch, execmsg::Kill,
+                                     execmsg::Shutdown, execmsg::Update, execmsg::Ack>;
+
+// ---- envelope ----
+struct Keepalive {};
+struct ProtocolError {
+  std::string message;
+};
+
+using Message = std::variant<SchedulerCall, SchedulerEvent, AgentMessage, ExecutorMessage,
+                             Keepalive, ProtocolError>;
+
+// For std::visit with a set of lambdas.
+template <class... Ts>
+struct Overloaded : Ts... {
+  using Ts::operator()...;
+};
+template <class... Ts>
+Overloaded(Ts...) -> Overloaded<Ts...>;
+
+}  // namespace stoa

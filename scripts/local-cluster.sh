@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Builds Stoa, starts a local cluster (one master, two agents) with `stoa up`,
+# runs a demo job on it and keeps the cluster running until Ctrl-C.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/build.sh
+exec build/bin/stoa up --agents="${AGENTS:-2}" --work_dir="${WORK_DIR:-$PWD/.stoa}" --demo
