@@ -118,8 +118,8 @@ bool ContainsRanges(const std::vector<Range>& a, const std::vector<Range>& b) {
 
 std::string FormatMillis(int64_t millis) {
   std::string out;
-  uint64_t magnitude = millis < 0 ? uint64_t{0} - static_cast<uint64_t>(millis)
-                                  : static_cast<uint64_t>(millis);
+  uint64_t magnitude =
+      millis < 0 ? uint64_t{0} - static_cast<uint64_t>(millis) : static_cast<uint64_t>(millis);
   if (millis < 0) out += '-';
   out += std::to_string(magnitude / 1000);
   uint64_t fraction = magnitude % 1000;
@@ -253,8 +253,7 @@ Result<Resource> ParseEntry(std::string_view entry, const std::string& default_r
         auto begin = ParseUint(item.substr(0, dash));
         auto end = dash == std::string_view::npos ? begin : ParseUint(item.substr(dash + 1));
         if (!begin || !end) {
-          return Status::Error("'" + std::string(Trim(item)) +
-                              "' is not a range like 31000-32000");
+          return Status::Error("'" + std::string(Trim(item)) + "' is not a range like 31000-32000");
         }
         if (*begin > *end) {
           return Status::Error("range '" + std::string(Trim(item)) + "' ends before it begins");
@@ -440,8 +439,11 @@ void Resources::Add(const Resource& resource) {
 
 Resources& Resources::operator+=(const Resources& other) {
   if (this == &other) {
-    Resources copy = other;
-    return *this += copy;
+    // x + x: ranges and sets stay as they are, scalars double.
+    for (Resource& r : entries_) {
+      if (r.type == Resource::Type::kScalar) r.scalar_millis *= 2;
+    }
+    return *this;
   }
   if (entries_.empty()) {
     entries_ = other.entries_;  // Already normalized.
@@ -462,9 +464,9 @@ Resources& Resources::operator-=(const Resources& other) {
     if (it == entries_.end()) continue;
     switch (resource.type) {
       case Resource::Type::kScalar:
-        it->scalar_millis =
-            it->scalar_millis > resource.scalar_millis ? it->scalar_millis - resource.scalar_millis
-                                                       : 0;
+        it->scalar_millis = it->scalar_millis > resource.scalar_millis
+                                ? it->scalar_millis - resource.scalar_millis
+                                : 0;
         break;
       case Resource::Type::kRanges:
         it->ranges = SubtractRanges(it->ranges, resource.ranges);

@@ -31,7 +31,9 @@ namespace {
 constexpr int64_t kMaxMessageBytes = 64 * 1024 * 1024;
 
 void SetCommonOptions(void* socket) {
-  int linger = 0;
+  // Frames queued when a socket closes still go out for a moment (we never
+  // terminate the context, so nothing blocks on this).
+  int linger = 1000;
   zmq_setsockopt(socket, ZMQ_LINGER, &linger, sizeof(linger));
   int hwm = 200000;
   zmq_setsockopt(socket, ZMQ_SNDHWM, &hwm, sizeof(hwm));
@@ -229,6 +231,11 @@ struct ZmqEndpoint::Impl {
   }
 
   void Run() {
+    RunLoop();
+    DrainQueue();  // what actors queued before Stop still goes out
+  }
+
+  void RunLoop() {
     while (running.load()) {
       std::vector<zmq_pollitem_t> items;
       std::vector<std::string> names;

@@ -46,7 +46,7 @@ class ZmqEndpoint {
 
   // Starts the I/O thread. REQUIRES: called once.
   void Start(Receiver receiver);
-  // Stops the I/O thread; queued frames not yet sent are dropped.
+  // Stops the I/O thread after sending what is queued.
   void Stop();
 
   // Queues `frame` for the peer with identity `peer` on the ROUTER.

@@ -40,14 +40,13 @@ struct ExecutorConfig {
 
 // Reads the configuration through `lookup` (which returns nullptr for an unset
 // variable, like std::getenv). An error names each missing or invalid variable.
-Result<ExecutorConfig> ConfigFromEnvironment(
-    const std::function<const char*(const char*)>& lookup);
+Result<ExecutorConfig> ConfigFromEnvironment(const std::function<const char*(const char*)>& lookup);
 
 // The terminal update that reports how a task's command ended.
 struct Termination {
   TaskState state = TaskState::kFailed;
   Reason reason = Reason::kNone;
-  std::string message;      // e.g. "Command exited with status 3"
+  std::string message;       // e.g. "Command exited with status 3"
   int32_t exit_status = -1;  // the exit code, or the raw wait status after a signal
 };
 

@@ -22,6 +22,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <tuple>
 #include <unordered_map>
 #include <utility>
 
@@ -212,8 +213,8 @@ struct Allocator::State {
     size_t n = std::min(allocated.size(), total_millis.size());
     for (size_t i = 0; i < n; ++i) {
       if (total_millis[i] > 0 && allocated[i] > 0) {
-        share = std::max(share, static_cast<double>(allocated[i]) /
-                                    static_cast<double>(total_millis[i]));
+        share = std::max(share,
+                         static_cast<double>(allocated[i]) / static_cast<double>(total_millis[i]));
       }
     }
     return share;
@@ -514,8 +515,9 @@ struct Allocator::State {
     if (slice.entries().size() == agent.available.entries().size()) {
       agent.available = Resources();
     } else {
-      agent.available = agent.available.Filter(
-          [&role](const Resource& resource) { return resource.reserved() && resource.role != role; });
+      agent.available = agent.available.Filter([&role](const Resource& resource) {
+        return resource.reserved() && resource.role != role;
+      });
     }
     // What remains is a subset of what was there, so no role is interned here
     // and `role` stays valid.

@@ -247,13 +247,14 @@ class MasterActor : public caf::event_based_actor {
 
   static std::string PrintablePeer(const std::string& peer) {
     std::string out;
-    for (unsigned char c : peer) {
+    for (unsigned char c : peer.substr(0, 24)) {
       if (c >= 0x20 && c < 0x7f) {
         out += static_cast<char>(c);
       } else {
         out += fmt::format("\\x{:02x}", c);
       }
     }
+    if (peer.size() > 24) out += "...";
     return out;
   }
 
@@ -396,7 +397,7 @@ class MasterActor : public caf::event_based_actor {
     RemoveFramework(id);
   }
 
-  void RemoveFramework(const FrameworkId& id) {
+  void RemoveFramework(FrameworkId id) {  // a copy: callers pass ids owned by the entry
     auto it = frameworks_.find(id);
     if (it == frameworks_.end()) return;
     FrameworkEntry& framework = it->second;

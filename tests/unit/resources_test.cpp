@@ -6,6 +6,7 @@
 #include <cctype>
 #include <limits>
 #include <mutex>
+#include <ostream>
 #include <set>
 #include <string>
 #include <thread>
@@ -14,6 +15,12 @@
 #include "common/ids.hpp"
 
 namespace stoa {
+
+// Lets GoogleTest print Resources in failure messages.
+static void PrintTo(const Resources& resources, std::ostream* os) {
+  *os << "\"" << resources.ToString() << "\"";
+}
+
 namespace {
 
 Resources Parse(std::string_view text, const std::string& role = "*") {
@@ -75,7 +82,8 @@ TEST(ResourcesParseTest, ErrorsNameTheBadEntry) {
   EXPECT_EQ(ParseError("mem"), "resource 'mem': expected 'name:value'");
   EXPECT_EQ(ParseError("cpus:-1"), "resource 'cpus:-1': '-1' is negative");
   EXPECT_EQ(ParseError("ports:[5-1]"), "resource 'ports:[5-1]': range '5-1' ends before it begins");
-  EXPECT_EQ(ParseError("ports:[1-x]"), "resource 'ports:[1-x]': '1-x' is not a range like 31000-32000");
+  EXPECT_EQ(ParseError("ports:[1-x]"),
+            "resource 'ports:[1-x]': '1-x' is not a range like 31000-32000");
   EXPECT_EQ(ParseError("ports:[1-2"),
             "resource 'ports:[1-2': missing ']' at the end of the ranges");
   EXPECT_EQ(ParseError("ports:8080"),
@@ -96,6 +104,9 @@ TEST(ResourcesScalarTest, AddSubtractContains) {
   Resources b = Parse("cpus:0.5;mem:512");
   EXPECT_EQ((a + b).ToString(), "cpus:2.5;mem:1536");
   EXPECT_EQ((a - b).ToString(), "cpus:1.5;mem:512");
+  Resources doubled = Parse("cpus:1;ports:[1-2];disks:{x}");
+  doubled += doubled;
+  EXPECT_EQ(doubled.ToString(), "cpus:2;ports:[1-2];disks:{x}");
   EXPECT_TRUE(a.Contains(b));
   EXPECT_FALSE(b.Contains(a));
   EXPECT_TRUE(a.Contains(a));
@@ -208,39 +219,50 @@ TEST(ValidateTaskResourcesTest, RejectsWhatIsWrong) {
     EXPECT_FALSE(status.ok()) << resources.ToString();
     return status.ok() ? std::string() : status.message();
   };
-  Resource negative{.name = "cpus", .scalar_millis = -500};
-  EXPECT_EQ(error(negative), "resource 'cpus': negative value -0.5");
+  auto scalar = [](const std::string& name, int64_t millis) {
+    Resource resource;
+    resource.name = name;
+    resource.scalar_millis = millis;
+    return resource;
+  };
+  auto ranges = [](const std::string& name, std::vector<Range> values) {
+    Resource resource;
+    resource.name = name;
+    resource.type = Resource::Type::kRanges;
+    resource.ranges = std::move(values);
+    return resource;
+  };
 
-  Resource inverted{.name = "ports", .type = Resource::Type::kRanges, .ranges = {{10, 5}}};
-  EXPECT_EQ(error(inverted), "resource 'ports': range 10-5 ends before it begins");
-
-  Resource scalar_ports{.name = "ports", .scalar_millis = 1000};
-  EXPECT_EQ(error(scalar_ports),
+  EXPECT_EQ(error(scalar("cpus", -500)), "resource 'cpus': negative value -0.5");
+  EXPECT_EQ(error(ranges("ports", {{10, 5}})),
+            "resource 'ports': range 10-5 ends before it begins");
+  EXPECT_EQ(error(scalar("ports", 1000)),
             "resource 'ports': ports must be ranges like [31000-32000], not a scalar");
+  EXPECT_EQ(error(ranges("mem", {{1, 2}})), "resource 'mem': mem must be a scalar, not ranges");
+  EXPECT_EQ(error(scalar("gpus", 500)), "resource 'gpus': 0.5 is not a whole number of gpus");
+  EXPECT_EQ(error(scalar("c;pus", 1000)), "resource 'c;pus': not a valid resource name");
 
-  Resource ranged_mem{.name = "mem", .type = Resource::Type::kRanges, .ranges = {{1, 2}}};
-  EXPECT_EQ(error(ranged_mem), "resource 'mem': mem must be a scalar, not ranges");
-
-  Resource half_gpu{.name = "gpus", .scalar_millis = 500};
-  EXPECT_EQ(error(half_gpu), "resource 'gpus': 0.5 is not a whole number of gpus");
-
-  Resource unknown_type{.name = "x", .type = static_cast<Resource::Type>(7), .scalar_millis = 1};
+  Resource unknown_type = scalar("x", 1);
+  unknown_type.type = static_cast<Resource::Type>(7);
   EXPECT_EQ(error(unknown_type), "resource 'x': unknown type 7");
 
-  Resource principal{.name = "cpus", .scalar_millis = 1000, .principal = "alice"};
-  EXPECT_EQ(error(principal), "resource 'cpus': a reservation principal needs a role other than '*'");
+  Resource principal = scalar("cpus", 1000);
+  principal.principal = "alice";
+  EXPECT_EQ(error(principal),
+            "resource 'cpus': a reservation principal needs a role other than '*'");
 
-  Resource volume{.name = "disk",
-                  .scalar_millis = 1000,
-                  .persistence_id = "vol",
-                  .container_path = "/data"};
+  Resource volume = scalar("disk", 1000);
+  volume.persistence_id = "vol";
+  volume.container_path = "/data";
   EXPECT_EQ(error(volume), "resource 'disk': persistent volume 'vol' must be reserved to a role");
+  volume.role = "db";
+  volume.container_path = "";
+  EXPECT_EQ(error(volume),
+            "resource 'disk': a persistent volume needs both an id and a container path");
 
-  Resource bad_role{.name = "cpus", .scalar_millis = 1000, .role = ""};
+  Resource bad_role = scalar("cpus", 1000);
+  bad_role.role = "";
   EXPECT_EQ(error(bad_role), "resource 'cpus': '' is not a valid role");
-
-  Resource bad_name{.name = "c;pus", .scalar_millis = 1000};
-  EXPECT_EQ(error(bad_name), "resource 'c;pus': not a valid resource name");
 }
 
 TEST(IdsTest, UuidsAreWellFormedAndUnique) {
@@ -267,7 +289,7 @@ TEST(IdsTest, UuidsAreWellFormedAndUnique) {
             << uuid;
       }
     }
-    EXPECT_EQ(uuid[14], '4') << uuid;  // version 4
+    EXPECT_EQ(uuid[14], '4') << uuid;                                          // version 4
     EXPECT_NE(std::string("89ab").find(uuid[19]), std::string::npos) << uuid;  // variant 1
   }
 }

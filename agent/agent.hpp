@@ -1,0 +1,55 @@
+// The agent: one per node. It registers its resources with the master, runs
+// each executor as a process in a sandbox under its work directory, relays
+// task status updates reliably (see StatusUpdateManager), and serves /state,
+// /health and sandbox files over HTTP.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "common/status.hpp"
+
+namespace caf {
+class actor_system;
+}
+
+namespace stoa::agent {
+
+struct AgentOptions {
+  std::string master;  // HOST:PORT, tcp://..., or inproc://... for in-process clusters
+  std::string ip = "127.0.0.1";
+  int port = 5052;  // executors reach the agent here (and over ipc:// in the work dir)
+  int http_port = 5053;  // 0 picks a free port
+  std::string work_dir = "/var/lib/stoa/agent";
+  std::string resources;  // overrides what is detected, e.g. "cpus:4;mem:8192"
+  std::string hostname;   // defaults to the machine's
+  std::string executor_path;  // defaults to stoa-executor next to this binary
+  double registration_retry_interval = 1.0;
+  double status_update_retry_interval = 10.0;
+  double master_timeout = 15.0;  // no word from the master this long: register again
+  double executor_shutdown_grace = 5.0;
+};
+
+// Resources of this machine (cpus, mem, disk, ports), overridden entry by entry
+// by `overrides` in the resources text form.
+Result<std::string> DetectResources(const std::string& work_dir, const std::string& overrides);
+
+class Agent {
+ public:
+  static Result<std::unique_ptr<Agent>> Start(caf::actor_system& system,
+                                              const AgentOptions& options);
+  ~Agent();  // stops serving; executors keep running
+  Agent(const Agent&) = delete;
+  Agent& operator=(const Agent&) = delete;
+
+  int http_port() const;
+  // The agent's /state JSON.
+  std::string StateJson() const;
+
+ private:
+  struct Impl;
+  explicit Agent(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace stoa::agent

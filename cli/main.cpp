@@ -1,0 +1,22 @@
+// stoa: the one binary for daemons (master, agent), users (execute, state) and
+// a local cluster (up).
+#include <cstdio>
+
+#include "cli/commands.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{"Stoa: a cluster orchestrator with two-level scheduling"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "stoa 0.1.0");
+  int exit_code = 0;
+  stoa::cli::AddMasterCommand(app, &exit_code);
+  stoa::cli::AddAgentCommand(app, &exit_code);
+  stoa::cli::AddExecuteCommand(app, &exit_code);
+  stoa::cli::AddUpCommand(app, &exit_code);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  return exit_code;
+}

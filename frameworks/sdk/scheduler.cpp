@@ -1,0 +1,254 @@
+#include "frameworks/sdk/scheduler.hpp"
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+#include "common/duration.hpp"
+#include "common/logging.hpp"
+#include "common/transport.hpp"
+#include "protocols/codec.hpp"
+
+namespace stoa::sdk {
+namespace {
+constexpr const char* kMaster = "master";
+
+Result<std::string> ZmqAddress(const std::string& master) {
+  if (master.rfind("tcp://", 0) == 0 || master.rfind("inproc://", 0) == 0 ||
+      master.rfind("ipc://", 0) == 0) {
+    return master;
+  }
+  if (master.find(':') == std::string::npos) {
+    return Status::Error("master '" + master + "' is not HOST:PORT");
+  }
+  return "tcp://" + master;
+}
+}  // namespace
+
+struct SchedulerDriver::Impl {
+  Scheduler* scheduler;
+  DriverOptions options;
+  std::shared_ptr<spdlog::logger> log = Logger("scheduler");
+  std::unique_ptr<ZmqEndpoint> endpoint;
+  std::thread thread;
+
+  std::mutex mutex;
+  std::condition_variable wake;
+  std::deque<std::string> inbox;
+  bool stopping = false;
+  bool stopped = false;
+
+  // Driver-thread state.
+  std::atomic<bool> is_subscribed{false};
+  mutable std::mutex id_mutex;
+  FrameworkId framework_id;
+  double heartbeat_interval = 5;
+  double last_master_message = 0;
+  double last_subscribe = -1e9;
+  double last_keepalive = 0;
+
+  FrameworkId Id() const {
+    std::lock_guard<std::mutex> lock(id_mutex);
+    return framework_id;
+  }
+
+  void SendCall(std::variant<call::Subscribe, call::Accept, call::Decline, call::Revive,
+                             call::Suppress, call::Kill, call::Acknowledge, call::Reconcile,
+                             call::Teardown, call::Message>
+                    body) {
+    SchedulerCall c;
+    c.framework_id = Id();
+    c.call = std::move(body);
+    endpoint->SendOn(kMaster, Encode(Message(std::move(c))));
+  }
+
+  void Subscribe() {
+    FrameworkInfo info = options.framework;
+    info.id = Id();
+    last_subscribe = MonotonicSeconds();
+    SendCall(call::Subscribe{info});
+  }
+
+  void Run(SchedulerDriver& driver) {
+    Subscribe();
+    while (true) {
+      std::deque<std::string> frames;
+      {
+        std::unique_lock<std::mutex> lock(mutex);
+        wake.wait_for(lock, std::chrono::milliseconds(100),
+                      [&] { return !inbox.empty() || stopping; });
+        if (stopping) return;
+        frames.swap(inbox);
+      }
+      for (auto& frame : frames) Handle(driver, frame);
+      Timers(driver);
+    }
+  }
+
+  void Timers(SchedulerDriver& driver) {
+    double now = MonotonicSeconds();
+    if (!is_subscribed) {
+      if (now - last_subscribe >= options.resubscribe_interval) Subscribe();
+      return;
+    }
+    if (now - last_master_message > 3 * heartbeat_interval) {
+      log->warn("no word from the master for {}; resubscribing",
+                FormatDuration(now - last_master_message));
+      is_subscribed = false;
+      scheduler->Disconnected(driver);
+      Subscribe();
+      return;
+    }
+    if (now - last_keepalive >= heartbeat_interval / 3) {
+      last_keepalive = now;
+      endpoint->SendOn(kMaster, Encode(Message(Keepalive{})));
+    }
+  }
+
+  void Handle(SchedulerDriver& driver, const std::string& frame) {
+    Result<Message> decoded = Decode(frame);
+    if (!decoded.ok()) {
+      log->warn("dropped an invalid frame from the master: {}", decoded.error());
+      return;
+    }
+    last_master_message = MonotonicSeconds();
+    if (auto* error = std::get_if<ProtocolError>(&*decoded)) {
+      scheduler->Error(driver, error->message);
+      return;
+    }
+    auto* event = std::get_if<SchedulerEvent>(&*decoded);
+    if (event == nullptr) return;
+    std::visit(Overloaded{
+                   [&](event::Subscribed& e) {
+                     {
+                       std::lock_guard<std::mutex> lock(id_mutex);
+                       framework_id = e.framework_id;
+                     }
+                     heartbeat_interval = e.heartbeat_interval_seconds > 0
+                                              ? e.heartbeat_interval_seconds
+                                              : 5;
+                     is_subscribed = true;
+                     scheduler->Subscribed(driver, e.framework_id);
+                   },
+                   [&](event::Offers& e) { scheduler->Offers(driver, e.offers); },
+                   [&](event::Rescind& e) { scheduler->Rescind(driver, e.offer_id); },
+                   [&](event::Update& e) {
+                     scheduler->Update(driver, e.status);
+                     if (options.implicit_acknowledgements) driver.Acknowledge(e.status);
+                   },
+                   [&](event::Error& e) {
+                     if (!is_subscribed) log->warn("the master refused: {}", e.message);
+                     scheduler->Error(driver, e.message);
+                   },
+                   [&](event::Heartbeat&) {},
+                   [&](auto&) {},
+               },
+               *event);
+  }
+};
+
+SchedulerDriver::SchedulerDriver(Scheduler* scheduler, DriverOptions options)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->scheduler = scheduler;
+  impl_->options = std::move(options);
+  std::lock_guard<std::mutex> lock(impl_->id_mutex);
+  impl_->framework_id = impl_->options.framework.id;
+}
+
+SchedulerDriver::~SchedulerDriver() {
+  Stop(false);
+  if (impl_->thread.joinable()) {
+    if (impl_->thread.get_id() == std::this_thread::get_id()) {
+      impl_->thread.detach();
+    } else {
+      impl_->thread.join();
+    }
+  }
+}
+
+Status SchedulerDriver::Start() {
+  Result<std::string> address = ZmqAddress(impl_->options.master);
+  if (!address.ok()) return address.status();
+  impl_->endpoint = std::make_unique<ZmqEndpoint>("scheduler");
+  if (Status s = impl_->endpoint->Connect(kMaster, *address, NewId("scheduler-")); !s.ok()) {
+    return s;
+  }
+  Impl* impl = impl_.get();
+  impl_->endpoint->Start([impl](const FrameOrigin&, std::string frame) {
+    {
+      std::lock_guard<std::mutex> lock(impl->mutex);
+      impl->inbox.push_back(std::move(frame));
+    }
+    impl->wake.notify_one();
+  });
+  impl_->thread = std::thread([this] { impl_->Run(*this); });
+  return Status::Ok();
+}
+
+void SchedulerDriver::Stop(bool teardown) {
+  {
+    std::lock_guard<std::mutex> lock(impl_->mutex);
+    if (impl_->stopped) return;
+    impl_->stopped = true;
+    impl_->stopping = true;
+  }
+  impl_->wake.notify_all();
+  if (impl_->thread.joinable() && impl_->thread.get_id() != std::this_thread::get_id()) {
+    impl_->thread.join();
+  }
+  if (impl_->endpoint) {
+    if (teardown) impl_->SendCall(call::Teardown{});
+    impl_->endpoint->Stop();  // sends what is queued first
+  }
+}
+
+void SchedulerDriver::Join() {
+  std::unique_lock<std::mutex> lock(impl_->mutex);
+  impl_->wake.wait(lock, [&] { return impl_->stopping; });
+}
+
+void SchedulerDriver::Accept(const std::vector<OfferId>& offer_ids,
+                             const std::vector<Operation>& operations, double refuse_seconds) {
+  impl_->SendCall(call::Accept{offer_ids, operations, refuse_seconds});
+}
+
+void SchedulerDriver::Launch(const Offer& offer, std::vector<TaskInfo> tasks,
+                             double refuse_seconds) {
+  Operation launch;
+  launch.type = Operation::Type::kLaunch;
+  for (auto& task : tasks) task.agent_id = offer.agent_id;
+  launch.tasks = std::move(tasks);
+  Accept({offer.id}, {launch}, refuse_seconds);
+}
+
+void SchedulerDriver::Decline(const std::vector<OfferId>& offer_ids, double refuse_seconds) {
+  impl_->SendCall(call::Decline{offer_ids, refuse_seconds});
+}
+
+void SchedulerDriver::Kill(const TaskId& task_id, const AgentId& agent_id) {
+  impl_->SendCall(call::Kill{task_id, agent_id});
+}
+
+void SchedulerDriver::Acknowledge(const TaskStatus& status) {
+  if (status.uuid.empty()) return;  // master-generated: nothing to acknowledge
+  impl_->SendCall(call::Acknowledge{status.agent_id, status.task_id, status.uuid});
+}
+
+void SchedulerDriver::Reconcile(const std::vector<std::pair<TaskId, AgentId>>& tasks) {
+  impl_->SendCall(call::Reconcile{tasks});
+}
+
+void SchedulerDriver::Suppress(const std::vector<std::string>& roles) {
+  impl_->SendCall(call::Suppress{roles});
+}
+
+void SchedulerDriver::Revive(const std::vector<std::string>& roles) {
+  impl_->SendCall(call::Revive{roles});
+}
+
+FrameworkId SchedulerDriver::framework_id() const { return impl_->Id(); }
+bool SchedulerDriver::subscribed() const { return impl_->is_subscribed; }
+
+}  // namespace stoa::sdk

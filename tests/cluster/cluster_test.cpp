@@ -1,0 +1,435 @@
+// A whole cluster in one process: the master, two agents and schedulers built
+// on the SDK, talking over inproc:// (executors are real processes reaching
+// their agent over ipc://). Timers are short so that failures show quickly.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <mutex>
+#include <nlohmann/json.hpp>
+
+#include "agent/agent.hpp"
+#include "common/http_server.hpp"
+#include "common/transport.hpp"
+#include "frameworks/sdk/scheduler.hpp"
+#include "master/master.hpp"
+#include "protocols/codec.hpp"
+#include "tests/test_util.hpp"
+
+namespace stoa {
+namespace {
+
+using json = nlohmann::json;
+using stoa::testing::WaitFor;
+
+// Records everything the master tells a framework; tests wait on it.
+class Recorder : public sdk::Scheduler {
+ public:
+  std::function<void(sdk::SchedulerDriver&, const std::vector<Offer>&)> on_offers;
+
+  void Subscribed(sdk::SchedulerDriver&, const FrameworkId& id) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    framework_id_ = id;
+    ++subscriptions_;
+  }
+  void Offers(sdk::SchedulerDriver& driver, const std::vector<Offer>& offers) override {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      for (const auto& offer : offers) offers_.push_back(offer);
+    }
+    if (on_offers) on_offers(driver, offers);
+  }
+  void Rescind(sdk::SchedulerDriver&, const OfferId& id) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    rescinded_.push_back(id);
+  }
+  void Update(sdk::SchedulerDriver&, const TaskStatus& status) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    updates_.push_back(status);
+  }
+  void Error(sdk::SchedulerDriver&, const std::string& message) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    errors_.push_back(message);
+  }
+
+  std::vector<Offer> offers() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return offers_;
+  }
+  std::vector<TaskStatus> updates() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return updates_;
+  }
+  FrameworkId framework_id() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return framework_id_;
+  }
+  int subscriptions() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return subscriptions_;
+  }
+  // The first update of `task` in `state`, if one arrived.
+  std::optional<TaskStatus> Find(const TaskId& task, TaskState state) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (const auto& u : updates_) {
+      if (u.task_id == task && u.state == state) return u;
+    }
+    return std::nullopt;
+  }
+  bool WaitForState(const TaskId& task, TaskState state) {
+    return WaitFor([&] { return Find(task, state).has_value(); });
+  }
+  bool WaitForOffers(size_t count) {
+    return WaitFor([&] { return offers().size() >= count; });
+  }
+
+ private:
+  std::mutex mutex_;
+  FrameworkId framework_id_;
+  int subscriptions_ = 0;
+  std::vector<Offer> offers_;
+  std::vector<OfferId> rescinded_;
+  std::vector<TaskStatus> updates_;
+  std::vector<std::string> errors_;
+};
+
+TaskInfo Command(const std::string& id, const std::string& command,
+                 const std::string& resources = "cpus:0.5;mem:64") {
+  TaskInfo task;
+  task.task_id = id;
+  task.command.value = command;
+  task.resources = *Resources::Parse(resources);
+  task.kill_grace_period_ms = 500;
+  return task;
+}
+
+class ClusterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    static std::atomic<int> counter{0};
+    master::MasterOptions options;
+    options.bind_address = "inproc://master-" + std::to_string(counter++);
+    options.http_port = 0;
+    options.work_dir = dir_.path() + "/master";
+    options.allocation_interval = 0.05;
+    options.agent_ping_interval = 0.1;
+    options.max_agent_ping_timeouts = 3;
+    options.framework_heartbeat_interval = 0.2;
+    options.offer_timeout = 0;
+    auto master = master::Master::Start(system_, options);
+    ASSERT_TRUE(master.ok()) << master.error();
+    master_ = std::move(*master);
+    for (int i = 0; i < 2; ++i) StartAgent(i);
+    ASSERT_TRUE(WaitFor([&] { return ActiveAgents() == 2; })) << master_->StateJson();
+  }
+
+  void TearDown() override {
+    drivers_.clear();
+    agents_.clear();
+    master_.reset();
+  }
+
+  void StartAgent(int index) {
+    agent::AgentOptions options;
+    options.master = master_->address();
+    options.port = -1;  // executors use ipc:// only
+    options.http_port = 0;
+    options.work_dir = dir_.path() + "/agent" + std::to_string(index);
+    options.resources = "cpus:2;mem:1024;disk:1024;ports:[31000-31009]";
+    options.hostname = "node" + std::to_string(index);
+    options.executor_path = stoa::testing::BinDir() + "/stoa-executor";
+    options.status_update_retry_interval = 0.2;
+    options.master_timeout = 2;
+    options.executor_shutdown_grace = 1;
+    auto agent = agent::Agent::Start(system_, options);
+    ASSERT_TRUE(agent.ok()) << agent.error();
+    if (agents_.size() <= static_cast<size_t>(index)) agents_.resize(index + 1);
+    agents_[index] = std::move(*agent);
+  }
+
+  json State() { return json::parse(master_->StateJson()); }
+
+  int ActiveAgents() {
+    int active = 0;
+    json state = State();
+    for (const auto& agent : state["agents"]) active += agent["active"].get<bool>() ? 1 : 0;
+    return active;
+  }
+
+  // The master's view of a task (active or completed), or null.
+  json MasterTask(const TaskId& id) {
+    json state = State();
+    for (const char* list : {"frameworks", "completed_frameworks"}) {
+      for (const auto& framework : state[list]) {
+        for (const char* tasks : {"tasks", "completed_tasks"}) {
+          for (const auto& task : framework[tasks]) {
+            if (task["id"] == id) return task;
+          }
+        }
+      }
+    }
+    return nullptr;
+  }
+
+  sdk::SchedulerDriver& StartDriver(Recorder* recorder, FrameworkInfo info = {},
+                                    bool implicit_acks = true) {
+    if (info.name.empty()) info.name = "test";
+    sdk::DriverOptions options;
+    options.master = master_->address();
+    options.framework = info;
+    options.implicit_acknowledgements = implicit_acks;
+    options.resubscribe_interval = 0.2;
+    drivers_.push_back(std::make_unique<sdk::SchedulerDriver>(recorder, options));
+    EXPECT_TRUE(drivers_.back()->Start().ok());
+    EXPECT_TRUE(WaitFor([&] { return drivers_.back()->subscribed(); }));
+    return *drivers_.back();
+  }
+
+  // Launches `task` on the first offer the recorder gets.
+  Offer LaunchOnFirstOffer(Recorder& recorder, sdk::SchedulerDriver& driver, TaskInfo task) {
+    EXPECT_TRUE(recorder.WaitForOffers(1));
+    Offer offer = recorder.offers().front();
+    driver.Launch(offer, {std::move(task)});
+    return offer;
+  }
+
+  stoa::testing::TempDir dir_;
+  caf::actor_system_config config_;
+  caf::actor_system system_{config_};
+  std::unique_ptr<master::Master> master_;
+  std::vector<std::unique_ptr<agent::Agent>> agents_;
+  std::vector<std::unique_ptr<sdk::SchedulerDriver>> drivers_;
+};
+
+TEST_F(ClusterTest, LaunchesATaskAndReportsItFinished) {
+  Recorder recorder;
+  auto& driver = StartDriver(&recorder);
+  Offer offer = LaunchOnFirstOffer(recorder, driver, Command("hello", "echo hello from stoa"));
+  EXPECT_EQ(offer.resources.Get("cpus"), 2);
+  ASSERT_TRUE(recorder.WaitForState("hello", TaskState::kFinished));
+  EXPECT_TRUE(recorder.Find("hello", TaskState::kRunning).has_value());
+  EXPECT_TRUE(recorder.Find("hello", TaskState::kStarting).has_value());
+  ASSERT_TRUE(WaitFor([&] { return MasterTask("hello")["state"] == "TASK_FINISHED"; }));
+
+  // The task's stdout is readable through the agent's sandbox API.
+  int index = offer.hostname == "node0" ? 0 : 1;
+  json agent_state;
+  ASSERT_TRUE(WaitFor([&] {
+    agent_state = json::parse(agents_[index]->StateJson());
+    return !agent_state["completed_tasks"].empty();
+  })) << agent_state.dump();
+  std::string sandbox = agent_state["completed_tasks"][0]["sandbox"];
+  auto body = HttpGet("127.0.0.1", agents_[index]->http_port(),
+                      "/files/read?path=" + sandbox + "/stdout");
+  ASSERT_TRUE(body.ok()) << body.error();
+  EXPECT_EQ(json::parse(*body)["data"], "hello from stoa\n");
+  // ... and nothing outside the sandboxes is.
+  int status = 0;
+  HttpGet("127.0.0.1", agents_[index]->http_port(), "/files/read?path=/etc/passwd", &status);
+  EXPECT_EQ(status, 403);
+}
+
+TEST_F(ClusterTest, KillsARunningTask) {
+  Recorder recorder;
+  auto& driver = StartDriver(&recorder);
+  LaunchOnFirstOffer(recorder, driver, Command("sleeper", "sleep 60"));
+  ASSERT_TRUE(recorder.WaitForState("sleeper", TaskState::kRunning));
+  driver.Kill("sleeper");
+  ASSERT_TRUE(recorder.WaitForState("sleeper", TaskState::kKilled));
+  ASSERT_TRUE(WaitFor([&] { return MasterTask("sleeper")["state"] == "TASK_KILLED"; }));
+  // Its resources are offered again.
+  ASSERT_TRUE(WaitFor([&] {
+    return json::parse(master_->StateJson())["agents"][0]["used_resources"].value("cpus", 0.0) ==
+               0 &&
+           json::parse(master_->StateJson())["agents"][1]["used_resources"].value("cpus", 0.0) ==
+               0;
+  }));
+}
+
+TEST_F(ClusterTest, RefusesInvalidLaunchesWithAReason) {
+  Recorder recorder;
+  auto& driver = StartDriver(&recorder);
+  ASSERT_TRUE(recorder.WaitForOffers(1));
+  Offer offer = recorder.offers().front();
+  driver.Launch(offer, {Command("too-big", "true", "cpus:64;mem:64"), Command("ok", "true"),
+                        Command("ok", "true")});
+  ASSERT_TRUE(recorder.WaitForState("too-big", TaskState::kError));
+  auto error = *recorder.Find("too-big", TaskState::kError);
+  EXPECT_EQ(error.reason, Reason::kTaskInvalid);
+  EXPECT_NE(error.message.find("not in what remains of the offers"), std::string::npos)
+      << error.message;
+  // The first "ok" runs; its duplicate is refused.
+  ASSERT_TRUE(recorder.WaitForState("ok", TaskState::kError));
+  EXPECT_NE(recorder.Find("ok", TaskState::kError)->message.find("already has a task"),
+            std::string::npos);
+  ASSERT_TRUE(recorder.WaitForState("ok", TaskState::kFinished));
+
+  // An offer used twice is refused: the task is LOST (not partition-aware).
+  driver.Launch(offer, {Command("late", "true")});
+  ASSERT_TRUE(recorder.WaitForState("late", TaskState::kLost));
+  EXPECT_EQ(recorder.Find("late", TaskState::kLost)->reason, Reason::kInvalidOffers);
+}
+
+TEST_F(ClusterTest, AgentLossMakesItsTasksUnreachable) {
+  Recorder recorder;
+  FrameworkInfo info;
+  info.partition_aware = true;
+  auto& driver = StartDriver(&recorder, info);
+  Offer offer = LaunchOnFirstOffer(recorder, driver, Command("victim", "sleep 60"));
+  ASSERT_TRUE(recorder.WaitForState("victim", TaskState::kRunning));
+  int index = offer.hostname == "node0" ? 0 : 1;
+  agents_[index].reset();  // the agent stops answering pings
+  ASSERT_TRUE(recorder.WaitForState("victim", TaskState::kUnreachable));
+  auto status = *recorder.Find("victim", TaskState::kUnreachable);
+  EXPECT_EQ(status.reason, Reason::kAgentDisconnected);
+  EXPECT_EQ(ActiveAgents(), 1);
+  // A reconciliation answers UNREACHABLE too.
+  size_t before = recorder.updates().size();
+  driver.Reconcile({{"victim", offer.agent_id}});
+  ASSERT_TRUE(WaitFor([&] { return recorder.updates().size() > before; }));
+  EXPECT_EQ(recorder.updates().back().state, TaskState::kUnreachable);
+}
+
+TEST_F(ClusterTest, FrameworkFailoverWithinTimeoutKeepsItsTasks) {
+  auto first = std::make_unique<Recorder>();
+  FrameworkInfo info;
+  info.failover_timeout_seconds = 60;
+  auto& driver = StartDriver(first.get(), info);
+  LaunchOnFirstOffer(*first, driver, Command("survivor", "sleep 60"));
+  ASSERT_TRUE(first->WaitForState("survivor", TaskState::kRunning));
+  FrameworkId id = first->framework_id();
+  drivers_.clear();  // the scheduler dies without tearing down
+  ASSERT_TRUE(WaitFor([&] { return State()["frameworks"][0]["connected"] == false; }));
+
+  Recorder second;
+  info.id = id;
+  auto& again = StartDriver(&second, info);
+  EXPECT_EQ(second.framework_id(), id);
+  again.Reconcile();
+  ASSERT_TRUE(second.WaitForState("survivor", TaskState::kRunning));
+  EXPECT_EQ(second.Find("survivor", TaskState::kRunning)->reason, Reason::kReconciliation);
+  EXPECT_EQ(MasterTask("survivor")["state"], "TASK_RUNNING");
+}
+
+TEST_F(ClusterTest, FailoverTimeoutExpiryTearsTheFrameworkDown) {
+  Recorder recorder;
+  FrameworkInfo info;
+  info.failover_timeout_seconds = 0.5;
+  auto& driver = StartDriver(&recorder, info);
+  Offer offer = LaunchOnFirstOffer(recorder, driver, Command("orphan", "sleep 60"));
+  ASSERT_TRUE(recorder.WaitForState("orphan", TaskState::kRunning));
+  FrameworkId id = recorder.framework_id();
+  drivers_.clear();
+  ASSERT_TRUE(WaitFor([&] {
+    json state = State();
+    return state["frameworks"].empty() && state["completed_frameworks"].size() == 1;
+  }));
+  EXPECT_EQ(MasterTask("orphan")["state"], "TASK_KILLED");
+  // The agent killed the executor and forgot the framework.
+  int index = offer.hostname == "node0" ? 0 : 1;
+  ASSERT_TRUE(WaitFor([&] { return json::parse(agents_[index]->StateJson())["frameworks"].empty(); }));
+  // The framework cannot come back with that id.
+  Recorder late;
+  info.id = id;
+  sdk::DriverOptions options;
+  options.master = master_->address();
+  options.framework = info;
+  sdk::SchedulerDriver driver2(&late, options);
+  ASSERT_TRUE(driver2.Start().ok());
+  EXPECT_FALSE(WaitFor([&] { return driver2.subscribed(); }, std::chrono::milliseconds(500)));
+}
+
+TEST_F(ClusterTest, StatusUpdatesAreRetriedUntilAcknowledged) {
+  Recorder recorder;
+  auto& driver = StartDriver(&recorder, {}, /*implicit_acks=*/false);
+  LaunchOnFirstOffer(recorder, driver, Command("chatty", "sleep 60"));
+  ASSERT_TRUE(recorder.WaitForState("chatty", TaskState::kStarting));
+  TaskStatus starting = *recorder.Find("chatty", TaskState::kStarting);
+  // Not acknowledged: the agent sends the same update again (same uuid), and
+  // nothing newer overtakes it.
+  ASSERT_TRUE(WaitFor([&] {
+    int copies = 0;
+    for (const auto& u : recorder.updates()) copies += u.uuid == starting.uuid ? 1 : 0;
+    return copies >= 2;
+  }));
+  EXPECT_FALSE(recorder.Find("chatty", TaskState::kRunning).has_value());
+  driver.Acknowledge(starting);
+  ASSERT_TRUE(recorder.WaitForState("chatty", TaskState::kRunning));
+  driver.Acknowledge(*recorder.Find("chatty", TaskState::kRunning));
+  driver.Kill("chatty");
+  ASSERT_TRUE(recorder.WaitForState("chatty", TaskState::kKilling));
+  driver.Acknowledge(*recorder.Find("chatty", TaskState::kKilling));
+  ASSERT_TRUE(recorder.WaitForState("chatty", TaskState::kKilled));
+}
+
+TEST_F(ClusterTest, RefuseFiltersHoldUntilRevive) {
+  Recorder recorder;
+  std::atomic<bool> declining{true};
+  recorder.on_offers = [&](sdk::SchedulerDriver& driver, const std::vector<Offer>& offers) {
+    if (!declining) return;
+    for (const auto& offer : offers) driver.Decline({offer.id}, 3600);
+  };
+  auto& driver = StartDriver(&recorder);
+  ASSERT_TRUE(recorder.WaitForOffers(2));  // one per agent, both declined for an hour
+  ASSERT_TRUE(WaitFor([&] { return State()["frameworks"][0]["offers"] == 0; }));
+  size_t seen = recorder.offers().size();
+  // Twenty allocation rounds pass without a new offer.
+  EXPECT_FALSE(WaitFor([&] { return recorder.offers().size() > seen; },
+                       std::chrono::milliseconds(1000)));
+  declining = false;
+  driver.Revive();
+  ASSERT_TRUE(recorder.WaitForOffers(seen + 2));
+}
+
+TEST_F(ClusterTest, ReconciliationAnswersForKnownAndUnknownTasks) {
+  Recorder recorder;
+  auto& driver = StartDriver(&recorder);
+  LaunchOnFirstOffer(recorder, driver, Command("known", "sleep 60"));
+  ASSERT_TRUE(recorder.WaitForState("known", TaskState::kRunning));
+  size_t before = recorder.updates().size();
+  driver.Reconcile({{"known", ""}, {"never-launched", "agent-x"}});
+  ASSERT_TRUE(WaitFor([&] { return recorder.updates().size() >= before + 2; }));
+  auto updates = recorder.updates();
+  std::map<TaskId, TaskStatus> answers;
+  for (size_t i = before; i < updates.size(); ++i) answers[updates[i].task_id] = updates[i];
+  EXPECT_EQ(answers["known"].state, TaskState::kRunning);
+  EXPECT_EQ(answers["known"].reason, Reason::kReconciliation);
+  EXPECT_TRUE(answers["known"].uuid.empty());
+  EXPECT_EQ(answers["never-launched"].state, TaskState::kLost);  // not partition-aware
+  driver.Kill("known");
+  ASSERT_TRUE(recorder.WaitForState("known", TaskState::kKilled));
+}
+
+TEST_F(ClusterTest, MalformedFramesGetAnErrorAndTheMasterKeepsServing) {
+  ZmqEndpoint rogue("rogue");
+  std::mutex mutex;
+  std::vector<std::string> replies;
+  ASSERT_TRUE(rogue.Connect("master", master_->address(), "rogue-peer").ok());
+  rogue.Start([&](const FrameOrigin&, std::string frame) {
+    std::lock_guard<std::mutex> lock(mutex);
+    replies.push_back(std::move(frame));
+  });
+  rogue.SendOn("master", "this is not a capnp frame");
+  rogue.SendOn("master", std::string(64, '\xff'));
+  ASSERT_TRUE(WaitFor([&] {
+    std::lock_guard<std::mutex> lock(mutex);
+    return replies.size() >= 2;
+  }));
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    auto decoded = Decode(replies[0]);
+    ASSERT_TRUE(decoded.ok());
+    auto* error = std::get_if<ProtocolError>(&*decoded);
+    ASSERT_NE(error, nullptr);
+    EXPECT_NE(error->message.find("invalid frame"), std::string::npos);
+  }
+  rogue.Stop();
+  Recorder recorder;
+  auto& driver = StartDriver(&recorder);
+  LaunchOnFirstOffer(recorder, driver, Command("after", "true"));
+  ASSERT_TRUE(recorder.WaitForState("after", TaskState::kFinished));
+}
+
+}  // namespace
+}  // namespace stoa

@@ -1,0 +1,127 @@
+#include "tests/test_util.hpp"
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+namespace stoa::testing {
+
+namespace fs = std::filesystem;
+
+TempDir::TempDir() {
+  std::string pattern = "/tmp/stoa-test-XXXXXX";
+  char* made = mkdtemp(pattern.data());
+  path_ = made != nullptr ? made : "/tmp/stoa-test";
+}
+
+TempDir::~TempDir() {
+  KillProcessesUnder(path_);
+  std::error_code ignored;
+  fs::remove_all(path_, ignored);
+}
+
+int FreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  socklen_t len = sizeof(addr);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  int port = ntohs(addr.sin_port);
+  close(fd);
+  return port;
+}
+
+bool WaitFor(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return condition();
+}
+
+std::string BinDir() {
+  return fs::read_symlink("/proc/self/exe").parent_path().string();
+}
+
+void KillProcessesUnder(const std::string& dir) {
+  std::error_code error;
+  std::string prefix = fs::weakly_canonical(dir, error).string();
+  if (prefix.empty()) return;
+  for (int round = 0; round < 3; ++round) {
+    for (const auto& entry : fs::directory_iterator("/proc", error)) {
+      std::string name = entry.path().filename().string();
+      if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+      pid_t pid = std::atoi(name.c_str());
+      if (pid == getpid()) continue;
+      std::error_code link_error;
+      std::string cwd = fs::read_symlink(entry.path() / "cwd", link_error).string();
+      if (!link_error && cwd.rfind(prefix, 0) == 0) kill(pid, SIGKILL);
+    }
+  }
+}
+
+Process::Process(std::vector<std::string> args, std::string output_path)
+    : output_path_(std::move(output_path)) {
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_ = fork();
+  if (pid_ == 0) {
+    int fd = open(output_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd >= 0) {
+      dup2(fd, STDOUT_FILENO);
+      dup2(fd, STDERR_FILENO);
+    }
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+}
+
+Process::~Process() {
+  if (running()) {
+    Kill(SIGKILL);
+    Wait();
+  }
+}
+
+void Process::Kill(int signal) {
+  if (pid_ > 0 && exit_code_ < 0) kill(pid_, signal);
+}
+
+bool Process::running() {
+  if (pid_ <= 0 || exit_code_ >= 0) return false;
+  int status = 0;
+  pid_t r = waitpid(pid_, &status, WNOHANG);
+  if (r == pid_) {
+    exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return false;
+  }
+  return true;
+}
+
+int Process::Wait(std::chrono::milliseconds timeout) {
+  WaitFor([this] { return !running(); }, timeout);
+  return exit_code_;
+}
+
+std::string Process::Output() const {
+  std::ifstream in(output_path_);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+}  // namespace stoa::testing

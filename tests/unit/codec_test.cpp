@@ -1,0 +1,183 @@
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "common/duration.hpp"
+#include "protocols/codec.hpp"
+
+namespace stoa {
+namespace {
+
+TaskInfo SampleTask() {
+  TaskInfo task;
+  task.task_id = "web-1";
+  task.name = "web";
+  task.agent_id = "agent-1";
+  task.resources = *Resources::Parse("cpus:0.5;mem:128;ports:[31000-31001]");
+  task.command.value = "echo hello";
+  task.command.environment = {{"A", "1"}};
+  task.labels = {{"tier", "front"}};
+  task.kill_grace_period_ms = 1500;
+  return task;
+}
+
+template <typename T>
+T RoundTrip(const Message& message) {
+  Result<Message> decoded = Decode(Encode(message));
+  EXPECT_TRUE(decoded.ok()) << (decoded.ok() ? "" : decoded.error());
+  return std::get<T>(*decoded);
+}
+
+TEST(Codec, SchedulerCallsRoundTrip) {
+  SchedulerCall subscribe;
+  subscribe.framework_id = "fw-1";
+  FrameworkInfo info;
+  info.id = "fw-1";
+  info.name = "batch";
+  info.roles = {"analytics", "*"};
+  info.failover_timeout_seconds = 120;
+  info.partition_aware = true;
+  subscribe.call = call::Subscribe{info};
+  auto decoded = RoundTrip<SchedulerCall>(Message(subscribe));
+  EXPECT_EQ(decoded.framework_id, "fw-1");
+  auto& got = std::get<call::Subscribe>(decoded.call).info;
+  EXPECT_EQ(got.name, "batch");
+  EXPECT_EQ(got.roles, (std::vector<std::string>{"analytics", "*"}));
+  EXPECT_DOUBLE_EQ(got.failover_timeout_seconds, 120);
+  EXPECT_TRUE(got.partition_aware);
+
+  SchedulerCall accept;
+  accept.framework_id = "fw-1";
+  Operation launch;
+  launch.type = Operation::Type::kLaunchGroup;
+  launch.executor.executor_id = "exec-1";
+  launch.tasks = {SampleTask(), SampleTask()};
+  launch.tasks[1].task_id = "web-2";
+  accept.call = call::Accept{{"offer-1", "offer-2"}, {launch}, 30};
+  auto a = std::get<call::Accept>(RoundTrip<SchedulerCall>(Message(accept)).call);
+  EXPECT_EQ(a.offer_ids, (std::vector<OfferId>{"offer-1", "offer-2"}));
+  EXPECT_DOUBLE_EQ(a.refuse_seconds, 30);
+  ASSERT_EQ(a.operations.size(), 1u);
+  EXPECT_EQ(a.operations[0].type, Operation::Type::kLaunchGroup);
+  EXPECT_EQ(a.operations[0].executor.executor_id, "exec-1");
+  ASSERT_EQ(a.operations[0].tasks.size(), 2u);
+  const TaskInfo& t = a.operations[0].tasks[0];
+  EXPECT_EQ(t.task_id, "web-1");
+  EXPECT_EQ(t.resources, SampleTask().resources);
+  EXPECT_EQ(t.command, SampleTask().command);
+  EXPECT_EQ(t.labels, SampleTask().labels);
+  EXPECT_EQ(t.kill_grace_period_ms, 1500);
+
+  SchedulerCall reconcile;
+  reconcile.call = call::Reconcile{{{"t1", "a1"}, {"t2", ""}}};
+  auto r = std::get<call::Reconcile>(RoundTrip<SchedulerCall>(Message(reconcile)).call);
+  ASSERT_EQ(r.tasks.size(), 2u);
+  EXPECT_EQ(r.tasks[0].first, "t1");
+  EXPECT_EQ(r.tasks[0].second, "a1");
+}
+
+TEST(Codec, EventsAndAgentMessagesRoundTrip) {
+  TaskStatus status;
+  status.task_id = "t1";
+  status.state = TaskState::kFailed;
+  status.reason = Reason::kMemoryLimit;
+  status.source = Source::kAgent;
+  status.message = "memory limit 64 MiB exceeded";
+  status.uuid = "u-1";
+  status.exit_status = 137;
+  status.timestamp = 1234.5;
+  auto update = std::get<event::Update>(
+      RoundTrip<SchedulerEvent>(Message(SchedulerEvent(event::Update{status}))));
+  EXPECT_EQ(update.status.state, TaskState::kFailed);
+  EXPECT_EQ(update.status.reason, Reason::kMemoryLimit);
+  EXPECT_EQ(update.status.source, Source::kAgent);
+  EXPECT_EQ(update.status.message, status.message);
+  EXPECT_EQ(update.status.uuid, "u-1");
+  EXPECT_EQ(update.status.exit_status, 137);
+  EXPECT_DOUBLE_EQ(update.status.timestamp, 1234.5);
+
+  Offer offer;
+  offer.id = "o1";
+  offer.agent_id = "a1";
+  offer.resources = *Resources::Parse("cpus:4;mem:2048;disk(web):100;ports:[31000-32000]");
+  auto offers = std::get<event::Offers>(
+      RoundTrip<SchedulerEvent>(Message(SchedulerEvent(event::Offers{{offer}}))));
+  ASSERT_EQ(offers.offers.size(), 1u);
+  EXPECT_EQ(offers.offers[0].resources, offer.resources);
+
+  agentmsg::Register reg;
+  reg.info.hostname = "node-1";
+  reg.info.resources = offer.resources;
+  Task task;
+  task.info = SampleTask();
+  task.framework_id = "fw";
+  task.state = TaskState::kRunning;
+  task.statuses = {status};
+  reg.tasks = {task};
+  auto got = std::get<agentmsg::Register>(RoundTrip<AgentMessage>(Message(AgentMessage(reg))));
+  EXPECT_EQ(got.info.hostname, "node-1");
+  ASSERT_EQ(got.tasks.size(), 1u);
+  EXPECT_EQ(got.tasks[0].state, TaskState::kRunning);
+  EXPECT_EQ(got.tasks[0].statuses[0].uuid, "u-1");
+
+  auto ack = std::get<execmsg::Ack>(
+      RoundTrip<ExecutorMessage>(Message(ExecutorMessage(execmsg::Ack{"t1", "u-1"}))));
+  EXPECT_EQ(ack.uuid, "u-1");
+}
+
+TEST(Codec, RefusesMalformedFramesWithoutCrashing) {
+  EXPECT_FALSE(Decode("").ok());
+  EXPECT_NE(Decode("abc").error().find("multiple of 8"), std::string::npos);
+
+  std::mt19937 random(42);
+  int refused = 0;
+  for (int i = 0; i < 2000; ++i) {
+    std::string frame((random() % 64 + 1) * 8, '\0');
+    for (auto& c : frame) c = static_cast<char>(random());
+    if (!Decode(frame).ok()) ++refused;
+  }
+  EXPECT_GT(refused, 1900);  // random bytes almost never form a valid envelope
+
+  // Every truncation of a valid frame is refused or decodes; none crashes.
+  std::string valid = Encode(Message(SchedulerEvent(event::Update{TaskStatus{}})));
+  for (size_t cut = 8; cut < valid.size(); cut += 8) {
+    (void)Decode(valid.substr(0, cut));
+  }
+  // Flipped bytes: still no crash.
+  for (size_t i = 0; i < valid.size(); ++i) {
+    std::string flipped = valid;
+    flipped[i] = static_cast<char>(flipped[i] ^ 0x5a);
+    (void)Decode(flipped);
+  }
+}
+
+TEST(Codec, RefusesOtherProtocolVersions) {
+  std::string frame = Encode(Message(Keepalive{}));
+  // The version is the first field of the root struct: word 2 of a one-segment message.
+  frame[16] = 7;
+  Result<Message> decoded = Decode(frame);
+  ASSERT_FALSE(decoded.ok());
+  EXPECT_NE(decoded.error().find("protocol version 7"), std::string::npos) << decoded.error();
+}
+
+TEST(Codec, RefusesOutOfRangeEnums) {
+  TaskStatus status;
+  status.state = static_cast<TaskState>(200);
+  Result<Message> decoded = Decode(Encode(Message(SchedulerEvent(event::Update{status}))));
+  ASSERT_FALSE(decoded.ok());
+  EXPECT_NE(decoded.error().find("task state"), std::string::npos) << decoded.error();
+}
+
+TEST(Duration, ParsesEveryUnitAndRefusesGarbage) {
+  EXPECT_DOUBLE_EQ(*ParseDuration("500ms"), 0.5);
+  EXPECT_DOUBLE_EQ(*ParseDuration("10secs"), 10);
+  EXPECT_DOUBLE_EQ(*ParseDuration("2mins"), 120);
+  EXPECT_DOUBLE_EQ(*ParseDuration("1.5hrs"), 5400);
+  EXPECT_DOUBLE_EQ(*ParseDuration("3days"), 259200);
+  EXPECT_FALSE(ParseDuration("10").ok());
+  EXPECT_FALSE(ParseDuration("secs").ok());
+  EXPECT_NE(ParseDuration("5parsecs").error().find("unknown unit"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace stoa

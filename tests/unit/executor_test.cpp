@@ -1,0 +1,733 @@
+// stoa-executor: its pure helpers in-process, and the real binary (built next
+// to this test) driven by a fake agent over ipc://, running real commands.
+#include "executors/executor.hpp"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "common/transport.hpp"
+#include "protocols/codec.hpp"
+
+namespace stoa::executor_test {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using executors::ConfigFromEnvironment;
+using executors::DescribeTermination;
+using executors::ValidateTaskIdForPath;
+
+// Generous: the machine runs other builds while the tests run.
+constexpr auto kWait = std::chrono::seconds(15);
+
+std::string ReadFile(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// Waits until `path` holds `expected`, or the deadline passes.
+bool WaitForFileContent(const std::filesystem::path& path, const std::string& expected) {
+  auto deadline = Clock::now() + kWait;
+  while (Clock::now() < deadline) {
+    if (ReadFile(path) == expected) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
+}
+
+// Waits until `path` contains `text`, or the deadline passes.
+bool WaitForFileContaining(const std::filesystem::path& path, const std::string& text) {
+  auto deadline = Clock::now() + kWait;
+  while (Clock::now() < deadline) {
+    if (ReadFile(path).find(text) != std::string::npos) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
+}
+
+// ---- pure helpers ----
+
+std::function<const char*(const char*)> Lookup(const std::map<std::string, std::string>& vars) {
+  return [&vars](const char* name) -> const char* {
+    auto found = vars.find(name);
+    return found == vars.end() ? nullptr : found->second.c_str();
+  };
+}
+
+TEST(ExecutorConfig, ReadsEveryVariable) {
+  std::string sandbox = std::filesystem::temp_directory_path().string();
+  std::map<std::string, std::string> vars = {
+      {"STOA_AGENT_ENDPOINT", "ipc:///work/agent.sock"},
+      {"STOA_FRAMEWORK_ID", "fw-1"},
+      {"STOA_EXECUTOR_ID", "exec-1"},
+      {"STOA_SANDBOX", sandbox + "/"},
+      {"STOA_AGENT_ID", "agent-1"},
+      {"STOA_EXECUTOR_GROUP", "1"},
+  };
+  auto config = ConfigFromEnvironment(Lookup(vars));
+  ASSERT_TRUE(config.ok()) << config.error();
+  EXPECT_EQ(config->agent_endpoint, "ipc:///work/agent.sock");
+  EXPECT_EQ(config->framework_id, "fw-1");
+  EXPECT_EQ(config->executor_id, "exec-1");
+  EXPECT_EQ(config->agent_id, "agent-1");
+  EXPECT_EQ(config->sandbox, sandbox);
+  EXPECT_TRUE(config->group);
+
+  vars.erase("STOA_EXECUTOR_GROUP");
+  config = ConfigFromEnvironment(Lookup(vars));
+  ASSERT_TRUE(config.ok()) << config.error();
+  EXPECT_FALSE(config->group);
+}
+
+TEST(ExecutorConfig, NamesEveryMissingVariable) {
+  std::map<std::string, std::string> vars = {{"STOA_FRAMEWORK_ID", "fw-1"}};
+  auto config = ConfigFromEnvironment(Lookup(vars));
+  ASSERT_FALSE(config.ok());
+  for (const char* name :
+       {"STOA_AGENT_ENDPOINT", "STOA_EXECUTOR_ID", "STOA_SANDBOX", "STOA_AGENT_ID"}) {
+    EXPECT_NE(config.error().find(name), std::string::npos) << config.error();
+  }
+  EXPECT_EQ(config.error().find("STOA_FRAMEWORK_ID"), std::string::npos) << config.error();
+}
+
+TEST(ExecutorConfig, RejectsInvalidValues) {
+  std::map<std::string, std::string> vars = {
+      {"STOA_AGENT_ENDPOINT", "localhost:5051"},
+      {"STOA_FRAMEWORK_ID", "fw-1"},
+      {"STOA_EXECUTOR_ID", "exec-1"},
+      {"STOA_SANDBOX", "/nonexistent/sandbox"},
+      {"STOA_AGENT_ID", "agent-1"},
+      {"STOA_EXECUTOR_GROUP", "yes"},
+  };
+  auto config = ConfigFromEnvironment(Lookup(vars));
+  ASSERT_FALSE(config.ok());
+  EXPECT_NE(config.error().find("localhost:5051"), std::string::npos) << config.error();
+  EXPECT_NE(config.error().find("/nonexistent/sandbox"), std::string::npos) << config.error();
+  EXPECT_NE(config.error().find("STOA_EXECUTOR_GROUP"), std::string::npos) << config.error();
+}
+
+TEST(ExecutorTermination, DescribesExitsAndSignals) {
+  auto finished = DescribeTermination(W_EXITCODE(0, 0), false);
+  EXPECT_EQ(finished.state, TaskState::kFinished);
+  EXPECT_EQ(finished.message, "Command exited with status 0");
+  EXPECT_EQ(finished.exit_status, 0);
+
+  auto failed = DescribeTermination(W_EXITCODE(3, 0), false);
+  EXPECT_EQ(failed.state, TaskState::kFailed);
+  EXPECT_EQ(failed.reason, Reason::kCommandExecutorFailed);
+  EXPECT_EQ(failed.message, "Command exited with status 3");
+  EXPECT_EQ(failed.exit_status, 3);
+
+  auto signalled = DescribeTermination(W_EXITCODE(0, SIGKILL), false);
+  EXPECT_EQ(signalled.state, TaskState::kFailed);
+  EXPECT_EQ(signalled.message, "Command terminated by signal SIGKILL");
+  EXPECT_EQ(signalled.exit_status, W_EXITCODE(0, SIGKILL));
+
+  auto killed = DescribeTermination(W_EXITCODE(0, SIGTERM), true);
+  EXPECT_EQ(killed.state, TaskState::kKilled);
+  EXPECT_EQ(killed.message, "Command killed");
+  // A command that exits by itself after a kill request was still killed.
+  EXPECT_EQ(DescribeTermination(W_EXITCODE(0, 0), true).state, TaskState::kKilled);
+}
+
+TEST(ExecutorTaskId, RejectsIdsThatCannotNameADirectory) {
+  EXPECT_TRUE(ValidateTaskIdForPath("web.1-abc").ok());
+  EXPECT_FALSE(ValidateTaskIdForPath("").ok());
+  EXPECT_FALSE(ValidateTaskIdForPath(".").ok());
+  EXPECT_FALSE(ValidateTaskIdForPath("..").ok());
+  EXPECT_FALSE(ValidateTaskIdForPath("../escape").ok());
+  EXPECT_FALSE(ValidateTaskIdForPath(std::string("a\0b", 3)).ok());
+}
+
+// ---- the real executor against a fake agent ----
+
+// Plays the agent: a ROUTER bound where the executor connects.
+class FakeAgent {
+ public:
+  struct Received {
+    std::string identity;
+    ExecutorMessage message;
+  };
+
+  explicit FakeAgent(const std::string& address) : endpoint_("fake-agent") {
+    Status bound = endpoint_.Bind(address);
+    EXPECT_TRUE(bound.ok()) << bound.ToString();
+    endpoint_.Start([this](const FrameOrigin& origin, std::string frame) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      frames_.emplace_back(origin.id, std::move(frame));
+      arrived_.notify_all();
+    });
+  }
+
+  // The next message from the executor, or nullopt when none came by `deadline`.
+  std::optional<Received> Next(Clock::time_point deadline) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    if (!arrived_.wait_until(lock, deadline, [&] { return !frames_.empty(); })) {
+      return std::nullopt;
+    }
+    auto [identity, frame] = std::move(frames_.front());
+    frames_.pop_front();
+    lock.unlock();
+    Result<Message> decoded = Decode(frame);
+    if (!decoded.ok()) {
+      ADD_FAILURE() << "the executor sent a frame that does not decode: " << decoded.error();
+      return std::nullopt;
+    }
+    auto* message = std::get_if<ExecutorMessage>(&*decoded);
+    if (message == nullptr) {
+      ADD_FAILURE() << "the executor sent a message outside the executor channel";
+      return std::nullopt;
+    }
+    identity_ = identity;
+    return Received{identity, std::move(*message)};
+  }
+
+  // REQUIRES: a message came from the executor (its identity is known).
+  void Send(ExecutorMessage message) { SendRaw(Encode(Message(std::move(message)))); }
+  void SendRaw(std::string frame) { endpoint_.SendToPeer(identity_, std::move(frame)); }
+
+ private:
+  ZmqEndpoint endpoint_;
+  std::mutex mutex_;
+  std::condition_variable arrived_;
+  std::deque<std::pair<std::string, std::string>> frames_;
+  std::string identity_;
+};
+
+TaskInfo ShellTask(const TaskId& id, const std::string& command) {
+  TaskInfo task;
+  task.task_id = id;
+  task.name = id;
+  task.agent_id = "agent-1";
+  task.command.value = command;
+  task.command.shell = true;
+  return task;
+}
+
+class Executor : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char pattern[] = "/tmp/stoa-executor-test-XXXXXX";
+    ASSERT_NE(mkdtemp(pattern), nullptr) << "mkdtemp: " << strerror(errno);
+    dir_ = pattern;
+    sandbox_ = dir_ / "sandbox";
+    std::filesystem::create_directory(sandbox_);
+    log_ = dir_ / "executor.log";
+    agent_ = std::make_unique<FakeAgent>("ipc://" + (dir_ / "agent.sock").string());
+    binary_ = std::filesystem::read_symlink("/proc/self/exe").parent_path() / "stoa-executor";
+    ASSERT_TRUE(std::filesystem::exists(binary_))
+        << binary_ << " is missing: build the stoa-executor target";
+  }
+
+  void TearDown() override {
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+    agent_.reset();
+    if (HasFailure()) std::cerr << "---- executor log ----\n" << ReadFile(log_) << "----\n";
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
+  }
+
+  std::vector<std::string> Environment(bool group) const {
+    const char* path = getenv("PATH");
+    return {
+        std::string("PATH=") + (path != nullptr ? path : "/usr/bin:/bin"),
+        "STOA_AGENT_ENDPOINT=ipc://" + (dir_ / "agent.sock").string(),
+        "STOA_FRAMEWORK_ID=fw-1",
+        "STOA_EXECUTOR_ID=exec-1",
+        "STOA_SANDBOX=" + sandbox_.string(),
+        "STOA_AGENT_ID=agent-1",
+        std::string("STOA_EXECUTOR_GROUP=") + (group ? "1" : "0"),
+    };
+  }
+
+  void StartExecutor(bool group = false) { StartWithEnvironment(Environment(group)); }
+
+  void StartWithEnvironment(std::vector<std::string> environment) {
+    std::string binary = binary_.string();
+    std::vector<char*> argv = {binary.data(), nullptr};
+    std::vector<char*> envp;
+    for (auto& variable : environment) envp.push_back(variable.data());
+    envp.push_back(nullptr);
+    int log_fd = open(log_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    ASSERT_GE(log_fd, 0);
+    pid_ = fork();
+    ASSERT_GE(pid_, 0) << "fork: " << strerror(errno);
+    if (pid_ == 0) {
+      dup2(log_fd, STDOUT_FILENO);
+      dup2(log_fd, STDERR_FILENO);
+      execve(argv[0], argv.data(), envp.data());
+      _exit(127);
+    }
+    close(log_fd);
+  }
+
+  // The executor's wait status once it exits, or nullopt if it is still running then.
+  std::optional<int> WaitForExit(Clock::duration timeout = kWait) {
+    if (pid_ <= 0) return std::nullopt;
+    auto deadline = Clock::now() + timeout;
+    int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid_, 0));
+    std::optional<int> result;
+    while (true) {
+      int status = 0;
+      if (waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        result = status;
+        break;
+      }
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+      if (left.count() <= 0) break;
+      if (pidfd >= 0) {
+        pollfd exited{pidfd, POLLIN, 0};
+        poll(&exited, 1, static_cast<int>(left.count()));
+      } else {
+        std::this_thread::sleep_for(std::min(left, std::chrono::milliseconds(10)));
+      }
+    }
+    if (pidfd >= 0) close(pidfd);
+    return result;
+  }
+
+  void ExpectExitStatus(int code) {
+    std::optional<int> status = WaitForExit();
+    ASSERT_TRUE(status.has_value()) << "stoa-executor is still running";
+    ASSERT_TRUE(WIFEXITED(*status)) << "wait status " << *status;
+    EXPECT_EQ(WEXITSTATUS(*status), code);
+  }
+
+  std::optional<execmsg::Subscribe> NextSubscribe() {
+    auto deadline = Clock::now() + kWait;
+    while (auto received = agent_->Next(deadline)) {
+      if (auto* subscribe = std::get_if<execmsg::Subscribe>(&received->message)) {
+        identity_ = received->identity;
+        return *subscribe;
+      }
+      ADD_FAILURE() << "expected a Subscribe, got message #" << received->message.index();
+    }
+    return std::nullopt;
+  }
+
+  // The next update not seen before; re-sent updates and Subscribes are skipped
+  // (re-sent ones that were acknowledged are acknowledged again, as the agent does).
+  std::optional<TaskStatus> NextUpdate(bool ack = true) {
+    auto deadline = Clock::now() + kWait;
+    while (auto received = agent_->Next(deadline)) {
+      auto* update = std::get_if<execmsg::Update>(&received->message);
+      if (update == nullptr) continue;
+      const TaskStatus& status = update->status;
+      if (!seen_.insert(status.uuid).second) {
+        if (acked_.count(status.uuid) > 0) Ack(status);
+        continue;
+      }
+      if (ack) Ack(status);
+      return status;
+    }
+    return std::nullopt;
+  }
+
+  // Updates until every task in `task_ids` is terminal, acknowledging each.
+  std::map<TaskId, std::vector<TaskStatus>> UpdatesUntilTerminal(std::set<TaskId> task_ids) {
+    std::map<TaskId, std::vector<TaskStatus>> updates;
+    while (!task_ids.empty()) {
+      std::optional<TaskStatus> status = NextUpdate();
+      if (!status) {
+        ADD_FAILURE() << "no update came for " << task_ids.size() << " task(s)";
+        break;
+      }
+      if (IsTerminal(status->state)) task_ids.erase(status->task_id);
+      updates[status->task_id].push_back(*status);
+    }
+    return updates;
+  }
+
+  void Ack(const TaskStatus& status) {
+    acked_.insert(status.uuid);
+    agent_->Send(execmsg::Ack{status.task_id, status.uuid});
+  }
+
+  // Waits for the executor's Subscribe and answers it with a Launch.
+  void SubscribeAndLaunch(std::vector<TaskInfo> tasks) {
+    ASSERT_TRUE(NextSubscribe().has_value()) << "no Subscribe from stoa-executor";
+    agent_->Send(execmsg::Launch{std::move(tasks)});
+  }
+
+  // The states of `updates`, e.g. {kStarting, kRunning, kFinished}.
+  static std::vector<TaskState> States(const std::vector<TaskStatus>& updates) {
+    std::vector<TaskState> states;
+    for (const auto& status : updates) states.push_back(status.state);
+    return states;
+  }
+
+  std::filesystem::path dir_;
+  std::filesystem::path sandbox_;
+  std::filesystem::path log_;
+  std::filesystem::path binary_;
+  std::unique_ptr<FakeAgent> agent_;
+  pid_t pid_ = -1;
+  std::string identity_;
+  std::set<std::string> seen_;
+  std::set<std::string> acked_;
+};
+
+TEST_F(Executor, RunsCommandAndReportsFinished) {
+  StartExecutor();
+  std::optional<execmsg::Subscribe> subscribe = NextSubscribe();
+  ASSERT_TRUE(subscribe.has_value());
+  EXPECT_EQ(subscribe->framework_id, "fw-1");
+  EXPECT_EQ(subscribe->executor_id, "exec-1");
+  EXPECT_EQ(subscribe->pid, pid_);
+  EXPECT_TRUE(subscribe->unacknowledged.empty());
+  EXPECT_TRUE(subscribe->launched.empty());
+  EXPECT_EQ(identity_, "executor-exec-1-" + std::to_string(pid_));
+
+  agent_->Send(execmsg::Launch{{ShellTask("task-1", "echo hello")}});
+  std::optional<TaskStatus> starting = NextUpdate();
+  std::optional<TaskStatus> running = NextUpdate();
+  std::optional<TaskStatus> finished = NextUpdate();
+  ASSERT_TRUE(starting && running && finished);
+  EXPECT_EQ(starting->state, TaskState::kStarting);
+  EXPECT_EQ(running->state, TaskState::kRunning);
+  EXPECT_NE(running->message.find("pid"), std::string::npos) << running->message;
+  EXPECT_EQ(finished->state, TaskState::kFinished);
+  EXPECT_EQ(finished->message, "Command exited with status 0");
+  EXPECT_EQ(finished->exit_status, 0);
+  for (const TaskStatus* status : {&*starting, &*running, &*finished}) {
+    EXPECT_EQ(status->task_id, "task-1");
+    EXPECT_EQ(status->source, Source::kExecutor);
+    EXPECT_EQ(status->agent_id, "agent-1");
+    EXPECT_EQ(status->executor_id, "exec-1");
+    EXPECT_GT(status->timestamp, 0);
+    EXPECT_FALSE(status->uuid.empty());
+  }
+  EXPECT_EQ((std::set<std::string>{starting->uuid, running->uuid, finished->uuid}).size(), 3u);
+
+  ExpectExitStatus(0);
+  EXPECT_EQ(ReadFile(sandbox_ / "stdout"), "hello\n");
+}
+
+TEST_F(Executor, ReportsFailedCommandWithItsExitStatus) {
+  StartExecutor();
+  SubscribeAndLaunch({ShellTask("task-1", "exit 3")});
+  auto updates = UpdatesUntilTerminal({"task-1"});
+  ASSERT_EQ(States(updates["task-1"]),
+            (std::vector{TaskState::kStarting, TaskState::kRunning, TaskState::kFailed}));
+  const TaskStatus& failed = updates["task-1"].back();
+  EXPECT_EQ(failed.reason, Reason::kCommandExecutorFailed);
+  EXPECT_EQ(failed.exit_status, 3);
+  EXPECT_EQ(failed.message, "Command exited with status 3");
+  ExpectExitStatus(0);
+}
+
+TEST_F(Executor, ReportsCommandTerminatedBySignal) {
+  StartExecutor();
+  SubscribeAndLaunch({ShellTask("task-1", "kill -KILL $$")});
+  auto updates = UpdatesUntilTerminal({"task-1"});
+  const TaskStatus& failed = updates["task-1"].back();
+  EXPECT_EQ(failed.state, TaskState::kFailed);
+  EXPECT_EQ(failed.message, "Command terminated by signal SIGKILL");
+  EXPECT_TRUE(WIFSIGNALED(failed.exit_status) && WTERMSIG(failed.exit_status) == SIGKILL)
+      << failed.exit_status;
+  ExpectExitStatus(0);
+}
+
+TEST_F(Executor, KillsTaskOnKillRequest) {
+  StartExecutor();
+  SubscribeAndLaunch({ShellTask("task-1", "sleep 100")});
+  ASSERT_EQ(NextUpdate()->state, TaskState::kStarting);
+  ASSERT_EQ(NextUpdate()->state, TaskState::kRunning);
+  agent_->Send(execmsg::Kill{"task-1", 5000});
+  auto updates = UpdatesUntilTerminal({"task-1"});
+  ASSERT_EQ(States(updates["task-1"]), (std::vector{TaskState::kKilling, TaskState::kKilled}));
+  const TaskStatus& killed = updates["task-1"].back();
+  EXPECT_EQ(killed.message, "Command killed");
+  EXPECT_TRUE(WIFSIGNALED(killed.exit_status) && WTERMSIG(killed.exit_status) == SIGTERM)
+      << killed.exit_status;
+  ExpectExitStatus(0);
+}
+
+TEST_F(Executor, EscalatesToSigkillAfterGracePeriod) {
+  StartExecutor();
+  SubscribeAndLaunch({ShellTask("task-1", "trap '' TERM; echo ready; sleep 100")});
+  ASSERT_EQ(NextUpdate()->state, TaskState::kStarting);
+  ASSERT_EQ(NextUpdate()->state, TaskState::kRunning);
+  ASSERT_TRUE(WaitForFileContent(sandbox_ / "stdout", "ready\n"));  // SIGTERM is ignored now
+  agent_->Send(execmsg::Kill{"task-1", 200});
+  auto updates = UpdatesUntilTerminal({"task-1"});
+  ASSERT_EQ(States(updates["task-1"]), (std::vector{TaskState::kKilling, TaskState::kKilled}));
+  const TaskStatus& killed = updates["task-1"].back();
+  EXPECT_TRUE(WIFSIGNALED(killed.exit_status) && WTERMSIG(killed.exit_status) == SIGKILL)
+      << killed.exit_status;
+  ExpectExitStatus(0);
+}
+
+TEST_F(Executor, ResendsUnacknowledgedUpdateWithSameUuid) {
+  StartExecutor();
+  SubscribeAndLaunch({ShellTask("task-1", "true")});
+  std::optional<TaskStatus> starting = NextUpdate(/*ack=*/false);
+  ASSERT_TRUE(starting.has_value());
+  ASSERT_EQ(starting->state, TaskState::kStarting);
+  auto rest = UpdatesUntilTerminal({"task-1"});
+  EXPECT_EQ(States(rest["task-1"]), (std::vector{TaskState::kRunning, TaskState::kFinished}));
+
+  // Only STARTING is unacknowledged: it must come again, unchanged.
+  std::optional<TaskStatus> again;
+  auto deadline = Clock::now() + kWait;
+  while (auto received = agent_->Next(deadline)) {
+    auto* update = std::get_if<execmsg::Update>(&received->message);
+    if (update != nullptr && update->status.uuid == starting->uuid) {
+      again = update->status;
+      break;
+    }
+  }
+  ASSERT_TRUE(again.has_value()) << "the unacknowledged STARTING was not re-sent";
+  EXPECT_EQ(again->state, TaskState::kStarting);
+  EXPECT_EQ(again->timestamp, starting->timestamp);
+  EXPECT_FALSE(WaitForExit(std::chrono::milliseconds(0)).has_value())
+      << "stoa-executor exited with an update unacknowledged";
+  Ack(*starting);
+  ExpectExitStatus(0);
+}
+
+TEST_F(Executor, ResendsSubscribeUntilAgentAnswers) {
+  StartExecutor();
+  std::optional<execmsg::Subscribe> first = NextSubscribe();
+  std::optional<execmsg::Subscribe> second = NextSubscribe();
+  ASSERT_TRUE(first && second);
+  EXPECT_EQ(second->pid, first->pid);
+  // A Shutdown before any Launch: nothing to kill, so the executor exits at once.
+  agent_->Send(execmsg::Shutdown{0});
+  ExpectExitStatus(0);
+}
+
+TEST_F(Executor, IgnoresMalformedFrames) {
+  StartExecutor();
+  ASSERT_TRUE(NextSubscribe().has_value());
+  agent_->SendRaw("garbage!");
+  agent_->SendRaw("abc");
+  agent_->Send(execmsg::Update{});  // only executors send updates
+  // Still alive, and still waiting for an answer.
+  ASSERT_TRUE(NextSubscribe().has_value());
+  agent_->Send(execmsg::Launch{{ShellTask("task-1", "echo hello")}});
+  auto updates = UpdatesUntilTerminal({"task-1"});
+  EXPECT_EQ(updates["task-1"].back().state, TaskState::kFinished);
+  ExpectExitStatus(0);
+}
+
+TEST_F(Executor, RunsTaskGroupInPerTaskSandboxes) {
+  StartExecutor(/*group=*/true);
+  SubscribeAndLaunch({ShellTask("task-a", "echo one"), ShellTask("task-b", "echo two")});
+  auto updates = UpdatesUntilTerminal({"task-a", "task-b"});
+  for (const char* id : {"task-a", "task-b"}) {
+    EXPECT_EQ(States(updates[id]),
+              (std::vector{TaskState::kStarting, TaskState::kRunning, TaskState::kFinished}))
+        << id;
+  }
+  ExpectExitStatus(0);
+  EXPECT_EQ(ReadFile(sandbox_ / "tasks" / "task-a" / "stdout"), "one\n");
+  EXPECT_EQ(ReadFile(sandbox_ / "tasks" / "task-b" / "stdout"), "two\n");
+  EXPECT_FALSE(std::filesystem::exists(sandbox_ / "stdout"));
+}
+
+TEST_F(Executor, ShutdownKillsEveryTaskAndExits) {
+  StartExecutor(/*group=*/true);
+  SubscribeAndLaunch({ShellTask("task-a", "sleep 100"), ShellTask("task-b", "sleep 100")});
+  std::set<TaskId> running;
+  while (running.size() < 2) {
+    std::optional<TaskStatus> status = NextUpdate();
+    ASSERT_TRUE(status.has_value());
+    if (status->state == TaskState::kRunning) running.insert(status->task_id);
+  }
+  agent_->Send(execmsg::Shutdown{2000});
+  auto updates = UpdatesUntilTerminal({"task-a", "task-b"});
+  for (const char* id : {"task-a", "task-b"}) {
+    EXPECT_EQ(States(updates[id]), (std::vector{TaskState::kKilling, TaskState::kKilled})) << id;
+  }
+  ExpectExitStatus(0);
+}
+
+TEST_F(Executor, SetsTaskEnvironmentWorkingDirectoryAndStreams) {
+  StartExecutor();
+  TaskInfo task = ShellTask("task-1",
+                            "echo \"$GREETING $STOA_TASK_ID $STOA_SANDBOX "
+                            "${STOA_AGENT_ENDPOINT:-unset}\"; pwd; echo oops >&2");
+  task.command.environment = {{"GREETING", "hi"}};
+  SubscribeAndLaunch({task});
+  auto updates = UpdatesUntilTerminal({"task-1"});
+  EXPECT_EQ(updates["task-1"].back().state, TaskState::kFinished);
+  ExpectExitStatus(0);
+  EXPECT_EQ(ReadFile(sandbox_ / "stdout"),
+            "hi task-1 " + sandbox_.string() + " unset\n" + sandbox_.string() + "\n");
+  EXPECT_EQ(ReadFile(sandbox_ / "stderr"), "oops\n");
+}
+
+TEST_F(Executor, RunsProgramWithoutShell) {
+  StartExecutor();
+  TaskInfo task = ShellTask("task-1", "printf");
+  task.command.shell = false;
+  task.command.arguments = {"printf", "%s-%s\\n", "a b", "c"};
+  SubscribeAndLaunch({task});
+  auto updates = UpdatesUntilTerminal({"task-1"});
+  EXPECT_EQ(updates["task-1"].back().state, TaskState::kFinished);
+  ExpectExitStatus(0);
+  EXPECT_EQ(ReadFile(sandbox_ / "stdout"), "a b-c\n");
+}
+
+TEST_F(Executor, ReportsProgramThatCannotBeExecuted) {
+  StartExecutor();
+  TaskInfo task = ShellTask("task-1", "/nonexistent/program");
+  task.command.shell = false;
+  SubscribeAndLaunch({task});
+  auto updates = UpdatesUntilTerminal({"task-1"});
+  ASSERT_EQ(States(updates["task-1"]), (std::vector{TaskState::kStarting, TaskState::kFailed}));
+  const TaskStatus& failed = updates["task-1"].back();
+  EXPECT_NE(failed.message.find("/nonexistent/program"), std::string::npos) << failed.message;
+  EXPECT_NE(failed.message.find("No such file or directory"), std::string::npos) << failed.message;
+  EXPECT_EQ(failed.exit_status, 127);
+  ExpectExitStatus(0);
+  EXPECT_NE(ReadFile(sandbox_ / "stderr").find("cannot execute"), std::string::npos);
+}
+
+TEST_F(Executor, IgnoresRepeatedLaunchOfSameTask) {
+  StartExecutor();
+  SubscribeAndLaunch({ShellTask("task-1", "echo once")});
+  agent_->Send(execmsg::Launch{{ShellTask("task-1", "echo once")}});
+  auto updates = UpdatesUntilTerminal({"task-1"});
+  EXPECT_EQ(States(updates["task-1"]),
+            (std::vector{TaskState::kStarting, TaskState::kRunning, TaskState::kFinished}));
+  ExpectExitStatus(0);
+  EXPECT_EQ(ReadFile(sandbox_ / "stdout"), "once\n");
+}
+
+TEST_F(Executor, CommandExecutorRejectsSecondTask) {
+  StartExecutor();
+  SubscribeAndLaunch({ShellTask("task-1", "sleep 100")});
+  agent_->Send(execmsg::Launch{{ShellTask("task-2", "echo two")}});
+  std::map<TaskId, std::vector<TaskStatus>> updates;
+  while (updates["task-2"].empty()) {
+    std::optional<TaskStatus> status = NextUpdate();
+    ASSERT_TRUE(status.has_value());
+    updates[status->task_id].push_back(*status);
+  }
+  EXPECT_EQ(updates["task-2"].back().state, TaskState::kError);
+  EXPECT_EQ(updates["task-2"].back().reason, Reason::kTaskInvalid);
+  agent_->Send(execmsg::Kill{"task-1", 1000});
+  auto rest = UpdatesUntilTerminal({"task-1"});
+  EXPECT_EQ(rest["task-1"].back().state, TaskState::kKilled);
+  ExpectExitStatus(0);
+  EXPECT_FALSE(std::filesystem::exists(sandbox_ / "tasks"));
+}
+
+TEST_F(Executor, ReapsOrphansOfTasks) {
+  StartExecutor();
+  // The inner shell exits at once: its background sleep is orphaned to the executor.
+  SubscribeAndLaunch({ShellTask("task-1", "sh -c 'sleep 2 & echo $! > orphan'; sleep 100")});
+  ASSERT_EQ(NextUpdate()->state, TaskState::kStarting);
+  ASSERT_EQ(NextUpdate()->state, TaskState::kRunning);
+  std::string orphan_pid;
+  auto deadline = Clock::now() + kWait;
+  while (Clock::now() < deadline && orphan_pid.find('\n') == std::string::npos) {
+    orphan_pid = ReadFile(sandbox_ / "orphan");
+    if (orphan_pid.find('\n') == std::string::npos) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
+  ASSERT_NE(orphan_pid.find('\n'), std::string::npos) << "the task did not write the orphan's pid";
+  std::filesystem::path proc = "/proc/" + orphan_pid.substr(0, orphan_pid.find('\n'));
+  // Its shell exits right after writing the pid: the orphan's parent becomes the executor.
+  std::string expected_parent = "PPid:\t" + std::to_string(pid_) + "\n";
+  bool reparented = false;
+  deadline = Clock::now() + kWait;
+  while (Clock::now() < deadline && std::filesystem::exists(proc) && !reparented) {
+    reparented = ReadFile(proc / "status").find(expected_parent) != std::string::npos;
+    if (!reparented) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_TRUE(reparented) << ReadFile(proc / "status");
+  // Once it exits, the executor must reap it (an unreaped one stays a zombie).
+  deadline = Clock::now() + kWait;
+  while (Clock::now() < deadline && std::filesystem::exists(proc)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_FALSE(std::filesystem::exists(proc)) << ReadFile(proc / "status");
+  agent_->Send(execmsg::Kill{"task-1", 1000});
+  auto updates = UpdatesUntilTerminal({"task-1"});
+  EXPECT_EQ(updates["task-1"].back().state, TaskState::kKilled);
+  ExpectExitStatus(0);
+}
+
+TEST_F(Executor, SubscribesWhenAgentStartsLater) {
+  agent_.reset();
+  StartExecutor();
+  // The executor runs and retries before anything listens on the socket.
+  ASSERT_TRUE(WaitForFileContaining(log_, "subscribing to the agent"));
+  agent_ = std::make_unique<FakeAgent>("ipc://" + (dir_ / "agent.sock").string());
+  SubscribeAndLaunch({ShellTask("task-1", "true")});
+  auto updates = UpdatesUntilTerminal({"task-1"});
+  EXPECT_EQ(updates["task-1"].back().state, TaskState::kFinished);
+  ExpectExitStatus(0);
+}
+
+TEST_F(Executor, ResendsUpdatesToRestartedAgent) {
+  StartExecutor();
+  SubscribeAndLaunch({ShellTask("task-1", "true")});
+  std::vector<TaskStatus> first;
+  while (first.empty() || !IsTerminal(first.back().state)) {
+    std::optional<TaskStatus> status = NextUpdate(/*ack=*/false);
+    ASSERT_TRUE(status.has_value());
+    first.push_back(*status);
+  }
+  // The agent restarts on the same socket; the executor keeps re-sending, in order.
+  agent_.reset();
+  agent_ = std::make_unique<FakeAgent>("ipc://" + (dir_ / "agent.sock").string());
+  std::vector<TaskStatus> again;
+  auto deadline = Clock::now() + kWait;
+  while (again.size() < first.size()) {
+    auto received = agent_->Next(deadline);
+    ASSERT_TRUE(received.has_value()) << "no update re-sent to the restarted agent";
+    if (auto* update = std::get_if<execmsg::Update>(&received->message)) {
+      again.push_back(update->status);
+    }
+  }
+  for (size_t i = 0; i < first.size(); ++i) {
+    EXPECT_EQ(again[i].uuid, first[i].uuid) << i;
+    EXPECT_EQ(again[i].state, first[i].state) << i;
+  }
+  for (const TaskStatus& status : first) Ack(status);
+  ExpectExitStatus(0);
+}
+
+TEST_F(Executor, ExitsWithStatus2WhenEnvironmentIsMissing) {
+  StartWithEnvironment({"PATH=/usr/bin:/bin"});
+  ExpectExitStatus(2);
+  EXPECT_NE(ReadFile(log_).find("STOA_AGENT_ENDPOINT"), std::string::npos) << ReadFile(log_);
+}
+
+}  // namespace
+}  // namespace stoa::executor_test
