@@ -14,16 +14,20 @@
 #include "common/logging.hpp"
 #include "common/transport.hpp"
 #include "master/allocator.hpp"
+#include "master/registrar.hpp"
 #include "master/validation.hpp"
 #include "protocols/codec.hpp"
 
 namespace stoa::master {
 using AllocatorCommand = std::function<void(Allocator&)>;
 using Allocations = std::vector<Allocation>;
+using RegistrarCommand = std::function<Status(Registrar&)>;
 }  // namespace stoa::master
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stoa::master::AllocatorCommand)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stoa::master::Allocations)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stoa::master::RegistrarCommand)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stoa::master::Registry)
 
 namespace stoa::master {
 namespace {
@@ -39,6 +43,8 @@ using state_atom = caf::atom_constant<caf::atom("state")>;
 using metrics_atom = caf::atom_constant<caf::atom("metrics")>;
 using rescind_atom = caf::atom_constant<caf::atom("rescind")>;
 using failover_atom = caf::atom_constant<caf::atom("failover")>;
+using registrar_atom = caf::atom_constant<caf::atom("registrar")>;
+using reregister_atom = caf::atom_constant<caf::atom("reregtime")>;
 
 caf::timespan Seconds(double seconds) {
   return std::chrono::duration_cast<caf::timespan>(std::chrono::duration<double>(seconds));
@@ -79,6 +85,20 @@ caf::behavior AllocatorActor(caf::stateful_actor<AllocatorState>* self, caf::act
       [self, round, interval](tick_atom) {
         round();
         self->delayed_send(self, Seconds(interval), tick_atom::value);
+      },
+  };
+}
+
+// ---------------------------------------------------------------------------
+// The registrar actor: registry writes block on disk or ZooKeeper, so they run
+// here, one at a time, in the order the master asked for them. The reply is
+// empty on success, else the error.
+
+caf::behavior RegistrarActor(caf::event_based_actor*, std::shared_ptr<Registrar> registrar) {
+  return {
+      [registrar](registrar_atom, const RegistrarCommand& command) -> std::string {
+        Status status = command(*registrar);
+        return status.ok() ? std::string() : status.message();
       },
   };
 }
@@ -158,12 +178,14 @@ struct AgentEntry {
 class MasterActor : public caf::event_based_actor {
  public:
   MasterActor(caf::actor_config& config, MasterOptions options, ZmqEndpoint* endpoint,
-              std::string address)
+              std::string address, Registry registry, caf::actor registrar)
       : caf::event_based_actor(config),
         options_(std::move(options)),
         endpoint_(endpoint),
         address_(std::move(address)),
-        log_(Logger("master")) {
+        log_(Logger("master")),
+        registry_(std::move(registry)),
+        registrar_(std::move(registrar)) {
     master_id_ = NewId("master-");
     start_time_ = WallSeconds();
   }
@@ -175,6 +197,7 @@ class MasterActor : public caf::event_based_actor {
                        options_.allocation_interval);
     link_to(allocator_);
     delayed_send(this, Seconds(options_.agent_ping_interval), tick_atom::value);
+    RecoverFromRegistry();
     log_->info("master {} serving at {}", master_id_, address_);
     return {
         [this](recv_atom, const std::string& peer, const std::string& frame) {
@@ -193,6 +216,7 @@ class MasterActor : public caf::event_based_actor {
         [this](failover_atom, const std::string& framework_id, uint64_t generation) {
           OnFailoverTimeout(framework_id, generation);
         },
+        [this](reregister_atom) { OnReregisterTimeout(); },
         [this](state_atom) -> std::string { return StateJson().dump(); },
         [this](metrics_atom) -> std::string { return MetricsText(); },
     };
@@ -200,6 +224,67 @@ class MasterActor : public caf::event_based_actor {
 
  private:
   // ---- plumbing ----
+
+  // Runs `command` on the registrar; `then` gets "" once it is durable, or the error.
+  void Durably(RegistrarCommand command, std::function<void(const std::string&)> then) {
+    request(registrar_, caf::infinite, registrar_atom::value, std::move(command))
+        .then(
+            [this, then](const std::string& error) {
+              if (!error.empty()) log_->error("registry write failed: {}", error);
+              then(error);
+            },
+            [this, then](caf::error& error) {
+              std::string why = "the registrar failed: " + system().render(error);
+              log_->error("{}", why);
+              then(why);
+            });
+  }
+
+  // ---- recovery ----
+
+  void RecoverFromRegistry() {
+    double now = WallSeconds();
+    for (const auto& [id, record] : registry_.agents) {
+      if (record.state == AgentRecord::State::kGone) gone_agents_.insert(id);
+      if (record.state == AgentRecord::State::kAdmitted) recovered_agents_.insert(id);
+    }
+    for (const auto& id : registry_.removed_frameworks) completed_framework_ids_.insert(id);
+    for (const auto& [role, weight] : registry_.weights) {
+      Allocator([role = role, weight = weight](auto& a) { a.SetWeight(role, weight); });
+    }
+    for (const auto& [id, info] : registry_.frameworks) {
+      FrameworkEntry& framework = frameworks_[id];
+      framework.info = info;
+      framework.registered_time = now;
+      Allocator([id = id, roles = info.roles](auto& a) {
+        a.AddFramework(id, roles);
+        a.DeactivateFramework(id);
+      });
+      framework.connected = true;  // so that DisconnectFramework arms the failover timer
+      DisconnectFramework(framework, "recovered from the registry");
+    }
+    if (!recovered_agents_.empty() || !registry_.frameworks.empty()) {
+      log_->info("recovered {} agents and {} frameworks from the registry; agents have {} to "
+                 "reregister",
+                 recovered_agents_.size(), registry_.frameworks.size(),
+                 FormatDuration(options_.agent_reregister_timeout));
+      delayed_send(this, Seconds(options_.agent_reregister_timeout), reregister_atom::value);
+    }
+  }
+
+  // Agents of the registry that did not come back in time are unreachable.
+  void OnReregisterTimeout() {
+    for (const auto& id : recovered_agents_) {
+      log_->warn("agent {} did not reregister within {}; marking it unreachable", id,
+                 FormatDuration(options_.agent_reregister_timeout));
+      AgentRecord record = registry_.agents[id];
+      record.state = AgentRecord::State::kUnreachable;
+      record.changed_time = WallSeconds();
+      registry_.agents[id] = record;
+      Durably([record](Registrar& r) { return r.PutAgent(record); }, [](const std::string&) {});
+    }
+    recovered_agents_.clear();
+  }
 
   void Allocator(AllocatorCommand command) {
     send(allocator_, command_atom::value, std::move(command));
@@ -324,7 +409,6 @@ class MasterActor : public caf::event_based_actor {
   }
 
   void Subscribe(const std::string& peer, FrameworkInfo info) {
-    double now = MonotonicSeconds();
     if (info.roles.empty()) info.roles.push_back("*");
     if (info.failover_timeout_seconds < 0 || !std::isfinite(info.failover_timeout_seconds)) {
       SendToPeer(peer, Message(SchedulerEvent(event::Error{
@@ -344,6 +428,26 @@ class MasterActor : public caf::event_based_actor {
                            "subscribe without an id to start a new one"})));
       return;
     }
+    if (FindFramework(info.id) == nullptr && registry_.frameworks.count(info.id) == 0) {
+      if (!subscribing_.insert(peer).second) return;  // a retry while the write is in flight
+      Durably([info](Registrar& r) { return r.PutFramework(info); },
+              [this, peer, info](const std::string& error) {
+                subscribing_.erase(peer);
+                if (!error.empty()) {
+                  SendToPeer(peer, Message(SchedulerEvent(event::Error{
+                                       "the master cannot record the framework: " + error})));
+                  return;
+                }
+                registry_.frameworks[info.id] = info;
+                FinishSubscribe(peer, info);
+              });
+      return;
+    }
+    FinishSubscribe(peer, info);
+  }
+
+  void FinishSubscribe(const std::string& peer, const FrameworkInfo& info) {
+    double now = MonotonicSeconds();
     auto [it, inserted] = frameworks_.try_emplace(info.id);
     FrameworkEntry& framework = it->second;
     if (inserted) {
@@ -427,6 +531,8 @@ class MasterActor : public caf::event_based_actor {
     if (framework.connected) peer_frameworks_.erase(framework.peer);
     Allocator([id](auto& a) { a.RemoveFramework(id); });
     completed_framework_ids_.insert(id);
+    registry_.frameworks.erase(id);
+    Durably([id](Registrar& r) { return r.RemoveFramework(id); }, [](const std::string&) {});
     completed_frameworks_.push_back(std::move(framework));
     while (completed_frameworks_.size() > options_.max_completed_frameworks) {
       completed_frameworks_.pop_front();
@@ -810,9 +916,9 @@ class MasterActor : public caf::event_based_actor {
   }
 
   void RegisterAgent(const std::string& peer, agentmsg::Register& reg) {
-    AgentInfo info = reg.info;
-    bool reregister = !info.id.empty();
-    if (!reregister) info.id = NewId("agent-");
+    if (admitting_.count(peer) > 0) return;  // a retry while its admission is being written
+    AgentInfo& info = reg.info;
+    if (info.id.empty()) info.id = NewId("agent-");
     if (Status s = ValidateId("agent", info.id); !s.ok()) {
       SendToPeer(peer, Message(AgentMessage(agentmsg::Shutdown{s.message()})));
       return;
@@ -822,6 +928,31 @@ class MasterActor : public caf::event_based_actor {
                            "agent '" + info.id + "' was marked gone and cannot come back"})));
       return;
     }
+    auto known = registry_.agents.find(info.id);
+    if (known != registry_.agents.end() && known->second.state == AgentRecord::State::kAdmitted) {
+      AdmitAgent(peer, reg);
+      return;
+    }
+    // New, or back from unreachable: the registry says so before the agent hears it.
+    AgentRecord record{info, AgentRecord::State::kAdmitted, WallSeconds()};
+    admitting_.insert(peer);
+    Durably([record](Registrar& r) { return r.PutAgent(record); },
+            [this, peer, reg, record](const std::string& error) mutable {
+              admitting_.erase(peer);
+              if (!error.empty()) {
+                SendToPeer(peer, Message(AgentMessage(agentmsg::Shutdown{
+                                     "the master cannot record the agent: " + error})));
+                return;
+              }
+              registry_.agents[record.info.id] = record;
+              AdmitAgent(peer, reg);
+            });
+  }
+
+  void AdmitAgent(const std::string& peer, agentmsg::Register& reg) {
+    const AgentInfo& info = reg.info;
+    bool reregister = recovered_agents_.erase(info.id) > 0 || FindAgent(info.id) != nullptr ||
+                      !reg.tasks.empty();
     AgentEntry* existing = FindAgent(info.id);
     if (existing != nullptr && existing->reachable) {
       // Same agent, new connection (agent restarted, or the network blinked).
@@ -917,6 +1048,16 @@ class MasterActor : public caf::event_based_actor {
                agent.info.address, agent.missed_pings);
     agent.reachable = false;
     RemoveAgentBooks(agent);
+    AgentRecord record{agent.info, AgentRecord::State::kUnreachable, WallSeconds()};
+    registry_.agents[agent.info.id] = record;
+    Durably([record](Registrar& r) { return r.PutAgent(record); },
+            [this, id = agent.info.id](const std::string&) {
+              AgentEntry* agent = FindAgent(id);
+              if (agent != nullptr && !agent->reachable) ReportUnreachableTasks(*agent);
+            });
+  }
+
+  void ReportUnreachableTasks(AgentEntry& agent) {
     auto tasks = agent.tasks;
     for (const auto& [framework_id, task_id] : tasks) {
       FrameworkEntry* framework = FindFramework(framework_id);
@@ -1048,6 +1189,7 @@ class MasterActor : public caf::event_based_actor {
             {"address", address_},
             {"leader", address_},
             {"start_time", start_time_},
+            {"recovered_agents", recovered_agents_},
             {"agents", agents},
             {"frameworks", frameworks},
             {"completed_frameworks", completed}};
@@ -1150,6 +1292,11 @@ class MasterActor : public caf::event_based_actor {
   std::map<std::string, FrameworkId> peer_frameworks_;
   std::set<AgentId> gone_agents_;
   std::set<FrameworkId> completed_framework_ids_;
+  Registry registry_;                 // what the registrar has made durable
+  caf::actor registrar_;
+  std::set<AgentId> recovered_agents_;  // in the registry, not yet reregistered
+  std::set<std::string> admitting_;     // peers whose admission is being written
+  std::set<std::string> subscribing_;   // peers whose framework is being written
   std::deque<FrameworkEntry> completed_frameworks_;
 
   uint64_t frames_received_ = 0, invalid_frames_ = 0, status_updates_ = 0;
@@ -1182,6 +1329,7 @@ struct Master::Impl {
   std::unique_ptr<ZmqEndpoint> endpoint;
   HttpServer http;
   caf::actor actor;
+  caf::actor registrar;
   std::string address;
 
   std::string Ask(caf::atom_value what) const {
@@ -1203,16 +1351,26 @@ Master::~Master() {
   impl_->http.Stop();
   impl_->endpoint->Stop();
   caf::anon_send_exit(impl_->actor, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(impl_->registrar, caf::exit_reason::user_shutdown);
 }
 
 Result<std::unique_ptr<Master>> Master::Start(caf::actor_system& system,
-                                              const MasterOptions& options) {
+                                              const MasterOptions& options,
+                                              std::unique_ptr<Storage> storage) {
   std::error_code error;
   std::filesystem::create_directories(options.work_dir, error);
   if (error) {
     return Status::Error("cannot create work directory '" + options.work_dir +
                          "': " + error.message());
   }
+  if (storage == nullptr) {
+    auto local = OpenLevelDbStorage(options.work_dir + "/registry");
+    if (!local.ok()) return local.status();
+    storage = std::move(*local);
+  }
+  auto registrar = std::make_shared<Registrar>(std::move(storage));
+  Result<Registry> registry = registrar->Recover();
+  if (!registry.ok()) return registry.status();
   auto impl = std::make_unique<Impl>();
   impl->system = &system;
   impl->endpoint = std::make_unique<ZmqEndpoint>("master");
@@ -1221,7 +1379,9 @@ Result<std::unique_ptr<Master>> Master::Start(caf::actor_system& system,
                          : options.bind_address;
   if (Status s = impl->endpoint->Bind(bind); !s.ok()) return s;
   impl->address = impl->endpoint->BoundAddress();
-  impl->actor = system.spawn<MasterActor>(options, impl->endpoint.get(), impl->address);
+  impl->registrar = system.spawn<caf::detached>(RegistrarActor, registrar);
+  impl->actor = system.spawn<MasterActor>(options, impl->endpoint.get(), impl->address,
+                                          std::move(*registry), impl->registrar);
   caf::actor actor = impl->actor;
   impl->endpoint->Start([actor](const FrameOrigin& origin, std::string frame) {
     caf::anon_send(actor, recv_atom::value, origin.id, std::move(frame));
@@ -1246,6 +1406,7 @@ Result<std::unique_ptr<Master>> Master::Start(caf::actor_system& system,
   if (Status s = impl->http.Start(options.ip, options.http_port); !s.ok()) {
     impl->endpoint->Stop();
     caf::anon_send_exit(impl->actor, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(impl->registrar, caf::exit_reason::user_shutdown);
     return s;
   }
   return std::unique_ptr<Master>(new Master(std::move(impl)));

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "common/status.hpp"
+#include "common/storage.hpp"
 
 namespace caf {
 class actor_system;
@@ -28,6 +29,7 @@ struct MasterOptions {
   int max_agent_ping_timeouts = 3;         // missed pongs before unreachable
   double framework_heartbeat_interval = 5;  // HEARTBEAT events; 3 missed keepalives disconnect
   double offer_timeout = 60;               // outstanding offers are rescinded after this (0: never)
+  double agent_reregister_timeout = 600;   // after a failover, agents have this long to come back
   size_t max_completed_tasks_per_framework = 1000;
   size_t max_completed_frameworks = 50;
 };
@@ -37,10 +39,12 @@ Result<std::string> MasterAddress(const std::string& text);
 
 class Master {
  public:
-  // Binds the ZeroMQ and HTTP ports and starts the master's actors in `system`.
-  // An error says which port or directory could not be used.
+  // Recovers the registry from `storage` (LevelDB under work_dir/registry when
+  // null), binds the ZeroMQ and HTTP ports and starts the master's actors in
+  // `system`. An error says which port, directory or registry entry failed.
   static Result<std::unique_ptr<Master>> Start(caf::actor_system& system,
-                                               const MasterOptions& options);
+                                               const MasterOptions& options,
+                                               std::unique_ptr<Storage> storage = nullptr);
   ~Master();  // stops serving and ends the actors
   Master(const Master&) = delete;
   Master& operator=(const Master&) = delete;

@@ -148,6 +148,17 @@ void Put(proto::TaskInfo::Builder b, const TaskInfo& t) {
   Put(b.initCommand(), t.command);
   PutLabels(b.initLabels(t.labels.size()), t.labels);
   b.setKillGracePeriodMillis(t.kill_grace_period_ms);
+  auto c = b.initContainer();
+  c.setRootfs(T(t.container.rootfs));
+  auto volumes = c.initVolumes(t.container.volumes.size());
+  for (unsigned i = 0; i < t.container.volumes.size(); ++i) {
+    volumes[i].setHostPath(T(t.container.volumes[i].host_path));
+    volumes[i].setContainerPath(T(t.container.volumes[i].container_path));
+    volumes[i].setReadOnly(t.container.volumes[i].read_only);
+  }
+  c.setHostname(T(t.container.hostname));
+  c.setNetworkIsolated(t.container.network_isolated);
+  c.setCpuHardLimit(t.container.cpu_hard_limit);
 }
 TaskInfo Get(proto::TaskInfo::Reader b) {
   TaskInfo t;
@@ -158,6 +169,14 @@ TaskInfo Get(proto::TaskInfo::Reader b) {
   t.command = Get(b.getCommand());
   t.labels = GetLabels(b.getLabels());
   t.kill_grace_period_ms = b.getKillGracePeriodMillis();
+  auto c = b.getContainer();
+  t.container.rootfs = S(c.getRootfs());
+  for (auto v : c.getVolumes()) {
+    t.container.volumes.push_back({S(v.getHostPath()), S(v.getContainerPath()), v.getReadOnly()});
+  }
+  t.container.hostname = S(c.getHostname());
+  t.container.network_isolated = c.getNetworkIsolated();
+  t.container.cpu_hard_limit = c.getCpuHardLimit();
   return t;
 }
 
@@ -582,6 +601,13 @@ void Put(proto::AgentMessage::Builder b, const AgentMessage& msg) {
                    r.setReconcileFrameworkId(T(m.framework_id));
                    SetTexts(r.initTaskIds(m.task_ids.size()), m.task_ids);
                  },
+                 [&](const agentmsg::UsageReport& m) {
+                   auto u = b.initUsage();
+                   u.setCpuSeconds(m.cpu_seconds);
+                   u.setMemoryBytes(m.memory_bytes);
+                   u.setProcesses(m.processes);
+                   u.setContainers(m.containers);
+                 },
              },
              msg);
 }
@@ -622,6 +648,11 @@ AgentMessage Get(proto::AgentMessage::Reader b) {
     case proto::AgentMessage::RECONCILE_TASKS:
       return agentmsg::ReconcileTasks{S(b.getReconcileTasks().getReconcileFrameworkId()),
                                       GetTexts(b.getReconcileTasks().getTaskIds())};
+    case proto::AgentMessage::USAGE: {
+      auto u = b.getUsage();
+      return agentmsg::UsageReport{u.getCpuSeconds(), u.getMemoryBytes(), u.getProcesses(),
+                                   u.getContainers()};
+    }
     default:
       break;
   }
@@ -678,7 +709,96 @@ ExecutorMessage Get(proto::ExecutorMessage::Reader b) {
   throw std::runtime_error("unknown executor message");
 }
 
+void Put(proto::AgentRecord::Builder b, const AgentRecord& r) {
+  Put(b.initInfo(), r.info);
+  b.setState(static_cast<uint8_t>(r.state));
+  b.setChangedTime(r.changed_time);
+}
+AgentRecord Get(proto::AgentRecord::Reader b) {
+  AgentRecord r;
+  r.info = Get(b.getInfo());
+  r.state = CheckedEnum<AgentRecord::State>(b.getState(), 3, "agent state");
+  r.changed_time = b.getChangedTime();
+  return r;
+}
+
+void Put(proto::ExecutorRecord::Builder b, const ExecutorRecord& r) {
+  Put(b.initInfo(), r.info);
+  Put(b.initFramework(), r.framework);
+  b.setContainerId(T(r.container_id));
+  b.setPid(r.pid);
+  b.setSandbox(T(r.sandbox));
+}
+ExecutorRecord Get(proto::ExecutorRecord::Reader b) {
+  ExecutorRecord r;
+  r.info = Get(b.getInfo());
+  r.framework = Get(b.getFramework());
+  r.container_id = S(b.getContainerId());
+  r.pid = b.getPid();
+  r.sandbox = S(b.getSandbox());
+  return r;
+}
+
+void Put(proto::TaskRecord::Builder b, const TaskRecord& r) {
+  Put(b.initTask(), r.task);
+  PutList(b.initPending(r.pending.size()), r.pending);
+}
+TaskRecord Get(proto::TaskRecord::Reader b) {
+  TaskRecord r;
+  r.task = Get(b.getTask());
+  r.pending = GetList<TaskStatus>(b.getPending());
+  return r;
+}
+
+// Copies `bytes` into aligned words and reads it with traversal limits.
+template <typename Proto, typename Value>
+Result<Value> DecodeRoot(std::string_view bytes, const char* what) {
+  if (bytes.empty() || bytes.size() % sizeof(capnp::word) != 0) {
+    return Status::Error(std::string(what) + " record of " + std::to_string(bytes.size()) +
+                         " bytes is corrupt (size must be a positive multiple of 8)");
+  }
+  kj::Array<capnp::word> words = kj::heapArray<capnp::word>(bytes.size() / sizeof(capnp::word));
+  std::memcpy(words.begin(), bytes.data(), bytes.size());
+  try {
+    capnp::ReaderOptions options;
+    options.traversalLimitInWords = bytes.size() / sizeof(capnp::word) * 4 + 1024;
+    options.nestingLimit = 32;
+    capnp::FlatArrayMessageReader reader(words, options);
+    return Value(Get(reader.getRoot<Proto>()));
+  } catch (const kj::Exception& e) {
+    return Status::Error(std::string(what) + " record is corrupt: " + e.getDescription().cStr());
+  } catch (const std::exception& e) {
+    return Status::Error(std::string(what) + " record is invalid: " + e.what());
+  }
+}
+
+template <typename Proto, typename Value>
+std::string EncodeRoot(const Value& value) {
+  capnp::MallocMessageBuilder builder;
+  Put(builder.initRoot<Proto>(), value);
+  kj::Array<capnp::word> words = capnp::messageToFlatArray(builder);
+  auto bytes = words.asBytes();
+  return std::string(reinterpret_cast<const char*>(bytes.begin()), bytes.size());
+}
+
 }  // namespace
+
+std::string EncodeRecord(const AgentRecord& r) { return EncodeRoot<proto::AgentRecord>(r); }
+std::string EncodeRecord(const FrameworkInfo& r) { return EncodeRoot<proto::FrameworkInfo>(r); }
+std::string EncodeRecord(const ExecutorRecord& r) { return EncodeRoot<proto::ExecutorRecord>(r); }
+std::string EncodeRecord(const TaskRecord& r) { return EncodeRoot<proto::TaskRecord>(r); }
+Result<AgentRecord> DecodeAgentRecord(std::string_view bytes) {
+  return DecodeRoot<proto::AgentRecord, AgentRecord>(bytes, "agent");
+}
+Result<FrameworkInfo> DecodeFrameworkRecord(std::string_view bytes) {
+  return DecodeRoot<proto::FrameworkInfo, FrameworkInfo>(bytes, "framework");
+}
+Result<ExecutorRecord> DecodeExecutorRecord(std::string_view bytes) {
+  return DecodeRoot<proto::ExecutorRecord, ExecutorRecord>(bytes, "executor");
+}
+Result<TaskRecord> DecodeTaskRecord(std::string_view bytes) {
+  return DecodeRoot<proto::TaskRecord, TaskRecord>(bytes, "task");
+}
 
 std::string Encode(const Message& message) {
   capnp::MallocMessageBuilder builder;

@@ -19,4 +19,14 @@ inline constexpr size_t kMaxFrameBytes = 64 * 1024 * 1024;
 std::string Encode(const Message& message);
 Result<Message> Decode(std::string_view frame);
 
+// Records for storage: one value each, no envelope, with the same checks.
+std::string EncodeRecord(const AgentRecord& record);
+std::string EncodeRecord(const FrameworkInfo& record);
+std::string EncodeRecord(const ExecutorRecord& record);
+std::string EncodeRecord(const TaskRecord& record);
+Result<AgentRecord> DecodeAgentRecord(std::string_view bytes);
+Result<FrameworkInfo> DecodeFrameworkRecord(std::string_view bytes);
+Result<ExecutorRecord> DecodeExecutorRecord(std::string_view bytes);
+Result<TaskRecord> DecodeTaskRecord(std::string_view bytes);
+
 }  // namespace stoa

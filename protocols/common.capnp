@@ -81,6 +81,21 @@ struct CommandInfo {
   user @4 :Text;
 }
 
+struct Volume {
+  hostPath @0 :Text;
+  containerPath @1 :Text;
+  readOnly @2 :Bool;
+}
+
+# How a task's container is set up: root filesystem, volumes, hostname, network.
+struct ContainerInfo {
+  rootfs @0 :Text;
+  volumes @1 :List(Volume);
+  hostname @2 :Text;
+  networkIsolated @3 :Bool;
+  cpuHardLimit @4 :Bool;
+}
+
 struct TaskInfo {
   taskId @0 :Text;
   name @1 :Text;
@@ -89,6 +104,7 @@ struct TaskInfo {
   command @4 :CommandInfo;
   labels @5 :List(KeyValue);
   killGracePeriodMillis @6 :Int64;
+  container @7 :ContainerInfo;
 }
 
 struct ExecutorInfo {
@@ -139,4 +155,28 @@ struct Task {
   executorId @2 :Text;
   state @3 :TaskState;
   statuses @4 :List(TaskStatus);
+}
+
+# ---- records kept in storage (the registry, the agent's checkpoint) ----
+
+# The registry's entry for an agent.
+struct AgentRecord {
+  info @0 :AgentInfo;
+  state @1 :UInt8;        # AgentRecord::State in messages.hpp
+  changedTime @2 :Float64;
+}
+
+# The agent's checkpoint of one executor and the framework it belongs to.
+struct ExecutorRecord {
+  info @0 :ExecutorInfo;
+  framework @1 :FrameworkInfo;
+  containerId @2 :Text;
+  pid @3 :Int32;
+  sandbox @4 :Text;
+}
+
+# The agent's checkpoint of one task with its unacknowledged updates.
+struct TaskRecord {
+  task @0 :Task;
+  pending @1 :List(TaskStatus);
 }

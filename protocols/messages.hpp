@@ -80,6 +80,24 @@ struct CommandInfo {
   bool operator==(const CommandInfo&) const = default;
 };
 
+// A host path mounted into a container.
+struct Volume {
+  std::string host_path;       // absolute path on the agent's host
+  std::string container_path;  // absolute inside a root filesystem, else relative to the sandbox
+  bool read_only = true;
+  bool operator==(const Volume&) const = default;
+};
+
+// How a task's container is set up (applied by the agent's isolators).
+struct ContainerInfo {
+  std::string rootfs;  // a directory or a tarball on the agent; empty: the host's filesystem
+  std::vector<Volume> volumes;
+  std::string hostname;           // in its own UTS namespace; empty: derived from the container id
+  bool network_isolated = false;  // own network namespace with loopback only
+  bool cpu_hard_limit = false;    // cap cpu use at `cpus` (CFS quota)
+  bool operator==(const ContainerInfo&) const = default;
+};
+
 struct TaskInfo {
   TaskId task_id;
   std::string name;
@@ -88,6 +106,7 @@ struct TaskInfo {
   CommandInfo command;
   Labels labels;
   int64_t kill_grace_period_ms = 0;  // 0: the agent's default
+  ContainerInfo container;
 };
 
 struct ExecutorInfo {
@@ -282,13 +301,20 @@ struct ReconcileTasks {
   FrameworkId framework_id;
   std::vector<TaskId> task_ids;
 };
+// agent -> master, with every Pong: what the agent's running containers use in total.
+struct UsageReport {
+  double cpu_seconds = 0;  // user + system cpu time of the running containers
+  uint64_t memory_bytes = 0;
+  uint64_t processes = 0;
+  uint32_t containers = 0;
+};
 }  // namespace agentmsg
 
 using AgentMessage =
     std::variant<agentmsg::Register, agentmsg::Registered, agentmsg::Ping, agentmsg::Pong,
                  agentmsg::RunTask, agentmsg::KillTask, agentmsg::StatusUpdate,
                  agentmsg::StatusUpdateAck, agentmsg::ShutdownFramework, agentmsg::Shutdown,
-                 agentmsg::ReconcileTasks>;
+                 agentmsg::ReconcileTasks, agentmsg::UsageReport>;
 
 // ---- agent <-> executor ----
 namespace execmsg {
@@ -320,6 +346,28 @@ struct Ack {
 
 using ExecutorMessage = std::variant<execmsg::Subscribe, execmsg::Launch, execmsg::Kill,
                                      execmsg::Shutdown, execmsg::Update, execmsg::Ack>;
+
+// ---- records kept in storage ----
+
+struct AgentRecord {
+  enum class State : uint8_t { kAdmitted, kUnreachable, kGone };
+  AgentInfo info;
+  State state = State::kAdmitted;
+  double changed_time = 0;
+};
+
+struct ExecutorRecord {
+  ExecutorInfo info;
+  FrameworkInfo framework;
+  ContainerId container_id;
+  int32_t pid = 0;
+  std::string sandbox;
+};
+
+struct TaskRecord {
+  Task task;
+  std::vector<TaskStatus> pending;  // unacknowledged updates, oldest first
+};
 
 // ---- envelope ----
 struct Keepalive {};

@@ -125,3 +125,67 @@ std::string Process::Output() const {
 }
 
 }  // namespace stoa::testing
+
+namespace stoa::testing {
+
+ZooKeeperServer::ZooKeeperServer(std::string dir) : dir_(std::move(dir)) {
+  const char* script = "/usr/share/zookeeper/bin/zkServer.sh";
+  if (access(script, X_OK) != 0) {
+    error_ = std::string(script) + " is missing: install the 'zookeeper' package";
+    return;
+  }
+  fs::create_directories(dir_ + "/data");
+  port_ = FreePort();
+  std::string config = dir_ + "/zoo.cfg";
+  {
+    std::ofstream out(config);
+    out << "tickTime=500\n"
+        << "initLimit=10\nsyncLimit=5\n"
+        << "dataDir=" << dir_ << "/data\n"
+        << "clientPort=" << port_ << "\n"
+        << "clientPortAddress=127.0.0.1\n"
+        << "admin.enableServer=false\n"
+        << "4lw.commands.whitelist=srvr,ruok\n"
+        << "minSessionTimeout=1000\nmaxSessionTimeout=30000\n";
+  }
+  setenv("SERVER_JVMFLAGS", "-Xmx256m", 1);
+  setenv("ZOO_LOG_DIR", dir_.c_str(), 1);
+  setenv("ZOO_LOG4J_PROP", "WARN,CONSOLE", 1);
+  process_ = std::make_unique<Process>(
+      std::vector<std::string>{"/bin/bash", script, "start-foreground", config},
+      dir_ + "/zookeeper.out");
+  if (!WaitFor([this] { return Ready() || !process_->running(); }, std::chrono::seconds(60)) ||
+      !Ready()) {
+    error_ = "ZooKeeper did not become ready on port " + std::to_string(port_) + ": " +
+             process_->Output();
+  }
+}
+
+ZooKeeperServer::~ZooKeeperServer() {
+  if (process_) {
+    process_->Kill(SIGKILL);
+    process_->Wait();
+  }
+}
+
+bool ZooKeeperServer::Ready() const {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<uint16_t>(port_));
+  bool ready = false;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
+    if (write(fd, "srvr", 4) == 4) {
+      std::string reply;
+      char buffer[512];
+      ssize_t n;
+      while ((n = read(fd, buffer, sizeof(buffer))) > 0) reply.append(buffer, static_cast<size_t>(n));
+      ready = reply.find("Mode:") != std::string::npos;
+    }
+  }
+  close(fd);
+  return ready;
+}
+
+}  // namespace stoa::testing

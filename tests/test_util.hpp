@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -52,6 +53,29 @@ class Process {
   pid_t pid_ = -1;
   int exit_code_ = -1;
   std::string output_path_;
+};
+
+}  // namespace stoa::testing
+
+namespace stoa::testing {
+
+// A real ZooKeeper server (Debian's `zookeeper` package) on a free loopback
+// port with its data in `dir`; ready when `srvr` answers with a Mode line.
+class ZooKeeperServer {
+ public:
+  explicit ZooKeeperServer(std::string dir);
+  ~ZooKeeperServer();
+  // Empty when the server is up; otherwise why it is not (for GTEST_SKIP/FAIL).
+  const std::string& error() const { return error_; }
+  std::string servers() const { return "127.0.0.1:" + std::to_string(port_); }
+  int port() const { return port_; }
+
+ private:
+  bool Ready() const;
+  std::string dir_;
+  int port_ = 0;
+  std::string error_;
+  std::unique_ptr<Process> process_;
 };
 
 }  // namespace stoa::testing

@@ -1,0 +1,204 @@
+#include "common/zookeeper.hpp"
+
+#include <zookeeper/zookeeper.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstring>
+#include <mutex>
+
+#include "common/logging.hpp"
+
+namespace stoa {
+
+Result<ZooKeeperUrl> ParseZooKeeperUrl(const std::string& url) {
+  const std::string scheme = "zk://";
+  if (url.rfind(scheme, 0) != 0) {
+    return Status::Error("'" + url + "' is not a ZooKeeper URL: write zk://HOST:PORT[,HOST:PORT]/PATH");
+  }
+  std::string rest = url.substr(scheme.size());
+  auto slash = rest.find('/');
+  if (slash == std::string::npos || slash == 0 || slash + 1 == rest.size()) {
+    return Status::Error("'" + url + "' needs servers and a path: zk://HOST:PORT[,HOST:PORT]/PATH");
+  }
+  ZooKeeperUrl parsed{rest.substr(0, slash), rest.substr(slash)};
+  while (parsed.path.size() > 1 && parsed.path.back() == '/') parsed.path.pop_back();
+  return parsed;
+}
+
+namespace {
+
+ZkCode Classify(int rc) {
+  switch (rc) {
+    case ZOK:
+      return ZkCode::kOk;
+    case ZNONODE:
+      return ZkCode::kNoNode;
+    case ZNODEEXISTS:
+      return ZkCode::kNodeExists;
+    case ZBADVERSION:
+      return ZkCode::kBadVersion;
+    case ZNOTEMPTY:
+      return ZkCode::kNotEmpty;
+    default:
+      return ZkCode::kOther;
+  }
+}
+
+Status Failed(const std::string& what, const std::string& path, int rc) {
+  return Status::Error("ZooKeeper " + what + " '" + path + "' failed: " + zerror(rc));
+}
+
+}  // namespace
+
+struct ZooKeeper::Impl {
+  zhandle_t* handle = nullptr;
+  std::mutex mutex;
+  std::condition_variable changed;
+  bool connected = false;
+  std::atomic<bool> is_expired{false};
+  ExpiredCallback on_expired;
+
+  static void SessionWatcher(zhandle_t*, int type, int state, const char*, void* context) {
+    auto* impl = static_cast<Impl*>(context);
+    if (type != ZOO_SESSION_EVENT) return;
+    std::lock_guard<std::mutex> lock(impl->mutex);
+    if (state == ZOO_CONNECTED_STATE) {
+      impl->connected = true;
+    } else if (state == ZOO_EXPIRED_SESSION_STATE || state == ZOO_AUTH_FAILED_STATE) {
+      bool first = !impl->is_expired.exchange(true);
+      impl->connected = false;
+      if (first && impl->on_expired) impl->on_expired();
+    } else {
+      impl->connected = false;
+    }
+    impl->changed.notify_all();
+  }
+};
+
+// Holds a one-shot children watch; deleted when it fires.
+struct ChildWatch {
+  std::function<void()> callback;
+  static void Fire(zhandle_t*, int type, int, const char*, void* context) {
+    auto* watch = static_cast<ChildWatch*>(context);
+    (void)type;
+    watch->callback();
+    delete watch;
+  }
+};
+
+ZooKeeper::ZooKeeper(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+ZooKeeper::~ZooKeeper() {
+  if (impl_->handle != nullptr) zookeeper_close(impl_->handle);
+}
+
+Result<std::unique_ptr<ZooKeeper>> ZooKeeper::Connect(const std::string& servers,
+                                                      double session_timeout_seconds,
+                                                      ExpiredCallback on_expired) {
+  static std::once_flag quiet;
+  std::call_once(quiet, [] { zoo_set_debug_level(ZOO_LOG_LEVEL_ERROR); });
+  auto impl = std::make_unique<Impl>();
+  impl->on_expired = std::move(on_expired);
+  int timeout_ms = static_cast<int>(session_timeout_seconds * 1000);
+  impl->handle = zookeeper_init(servers.c_str(), &Impl::SessionWatcher, timeout_ms, nullptr,
+                                impl.get(), 0);
+  if (impl->handle == nullptr) {
+    return Status::Error("cannot start a ZooKeeper session with '" + servers +
+                         "': " + std::strerror(errno));
+  }
+  std::unique_lock<std::mutex> lock(impl->mutex);
+  if (!impl->changed.wait_for(lock, std::chrono::milliseconds(timeout_ms),
+                              [&] { return impl->connected || impl->is_expired.load(); }) ||
+      !impl->connected) {
+    lock.unlock();
+    zookeeper_close(impl->handle);
+    impl->handle = nullptr;
+    return Status::Error("no ZooKeeper server at '" + servers + "' answered within " +
+                         std::to_string(timeout_ms) + " ms");
+  }
+  lock.unlock();
+  return std::unique_ptr<ZooKeeper>(new ZooKeeper(std::move(impl)));
+}
+
+Result<std::string> ZooKeeper::Create(const std::string& path, const std::string& data,
+                                      bool ephemeral, bool sequential, ZkCode* code) {
+  int flags = (ephemeral ? ZOO_EPHEMERAL : 0) | (sequential ? ZOO_SEQUENCE : 0);
+  char created[1024] = {0};
+  int rc = zoo_create(impl_->handle, path.c_str(), data.data(), static_cast<int>(data.size()),
+                      &ZOO_OPEN_ACL_UNSAFE, flags, created, sizeof(created) - 1);
+  if (code != nullptr) *code = Classify(rc);
+  if (rc != ZOK) return Failed("create", path, rc);
+  return std::string(created);
+}
+
+Status ZooKeeper::CreatePath(const std::string& path) {
+  size_t pos = 0;
+  while (pos != std::string::npos) {
+    pos = path.find('/', pos + 1);
+    std::string prefix = path.substr(0, pos);
+    ZkCode code;
+    auto created = Create(prefix, "", false, false, &code);
+    if (!created.ok() && code != ZkCode::kNodeExists) return created.status();
+  }
+  return Status::Ok();
+}
+
+Result<std::optional<std::pair<std::string, int32_t>>> ZooKeeper::Get(const std::string& path) {
+  // Registry entries are small; retry with a larger buffer when one is not.
+  int size = 64 * 1024;
+  while (true) {
+    std::string buffer(static_cast<size_t>(size), '\0');
+    int length = size;
+    struct Stat stat {};
+    int rc = zoo_get(impl_->handle, path.c_str(), 0, buffer.data(), &length, &stat);
+    if (rc == ZNONODE) return std::optional<std::pair<std::string, int32_t>>();
+    if (rc != ZOK) return Failed("get", path, rc);
+    if (stat.dataLength > size) {
+      size = stat.dataLength;
+      continue;
+    }
+    buffer.resize(length < 0 ? 0 : static_cast<size_t>(length));
+    return std::optional<std::pair<std::string, int32_t>>({buffer, stat.version});
+  }
+}
+
+Status ZooKeeper::Set(const std::string& path, const std::string& data, int32_t version,
+                      ZkCode* code) {
+  int rc = zoo_set(impl_->handle, path.c_str(), data.data(), static_cast<int>(data.size()), version);
+  if (code != nullptr) *code = Classify(rc);
+  return rc == ZOK ? Status::Ok() : Failed("set", path, rc);
+}
+
+Status ZooKeeper::Delete(const std::string& path, int32_t version, ZkCode* code) {
+  int rc = zoo_delete(impl_->handle, path.c_str(), version);
+  if (code != nullptr) *code = Classify(rc);
+  return rc == ZOK ? Status::Ok() : Failed("delete", path, rc);
+}
+
+Result<std::vector<std::string>> ZooKeeper::Children(const std::string& path,
+                                                     std::function<void()> watch) {
+  struct String_vector children {};
+  int rc;
+  if (watch) {
+    auto* holder = new ChildWatch{std::move(watch)};
+    rc = zoo_wget_children(impl_->handle, path.c_str(), &ChildWatch::Fire, holder, &children);
+    if (rc != ZOK) delete holder;
+  } else {
+    rc = zoo_get_children(impl_->handle, path.c_str(), 0, &children);
+  }
+  if (rc != ZOK) return Failed("list", path, rc);
+  std::vector<std::string> names;
+  for (int i = 0; i < children.count; ++i) names.emplace_back(children.data[i]);
+  deallocate_String_vector(&children);
+  return names;
+}
+
+bool ZooKeeper::expired() const { return impl_->is_expired.load(); }
+
+int64_t ZooKeeper::session_id() const {
+  const clientid_t* id = zoo_client_id(impl_->handle);
+  return id == nullptr ? 0 : id->client_id;
+}
+
+}  // namespace stoa

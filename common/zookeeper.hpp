@@ -1,0 +1,68 @@
+// A ZooKeeper session (the C client, multi-threaded flavour) with synchronous
+// calls for the few operations Stoa needs. Calls block the calling thread, so
+// they belong in a helper actor or thread, never in a main actor's handler.
+// Watch callbacks run on the client's own thread: hand their work elsewhere and
+// never call back into ZooKeeper from them.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/status.hpp"
+
+namespace stoa {
+
+struct ZooKeeperUrl {
+  std::string servers;  // host:port[,host:port...]
+  std::string path;     // absolute, no trailing slash, e.g. /stoa
+};
+
+// Parses zk://host:port[,host:port]/path; errors say what is malformed.
+Result<ZooKeeperUrl> ParseZooKeeperUrl(const std::string& url);
+
+// The result codes callers need to tell apart.
+enum class ZkCode { kOk, kNoNode, kNodeExists, kBadVersion, kNotEmpty, kOther };
+
+class ZooKeeper {
+ public:
+  // Called on the client thread when the session is lost for good.
+  using ExpiredCallback = std::function<void()>;
+
+  // Opens a session; waits up to the session timeout for it to be established.
+  static Result<std::unique_ptr<ZooKeeper>> Connect(const std::string& servers,
+                                                    double session_timeout_seconds,
+                                                    ExpiredCallback on_expired = {});
+  ~ZooKeeper();
+  ZooKeeper(const ZooKeeper&) = delete;
+  ZooKeeper& operator=(const ZooKeeper&) = delete;
+
+  // Creates `path` with `data`; returns the created path (with the sequence
+  // number for sequential nodes). `code` (if given) receives the result kind.
+  Result<std::string> Create(const std::string& path, const std::string& data, bool ephemeral,
+                             bool sequential, ZkCode* code = nullptr);
+  // Creates every missing persistent ancestor and `path` itself.
+  Status CreatePath(const std::string& path);
+  // The data and version of `path`, or nullopt when it does not exist.
+  Result<std::optional<std::pair<std::string, int32_t>>> Get(const std::string& path);
+  // Sets `path` if its version equals `version` (-1: any).
+  Status Set(const std::string& path, const std::string& data, int32_t version,
+             ZkCode* code = nullptr);
+  Status Delete(const std::string& path, int32_t version, ZkCode* code = nullptr);
+  // Children names of `path`. With `watch`, it is called once, on the client
+  // thread, the next time the children change (or the session goes).
+  Result<std::vector<std::string>> Children(const std::string& path,
+                                            std::function<void()> watch = {});
+
+  bool expired() const;
+  int64_t session_id() const;
+
+ private:
+  struct Impl;
+  explicit ZooKeeper(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace stoa
