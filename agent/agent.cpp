@@ -13,12 +13,15 @@
 #include <set>
 #include <thread>
 
+#include "agent/checkpoint.hpp"
 #include "agent/containerizer.hpp"
 #include "agent/status_update_manager.hpp"
+#include "common/detector.hpp"
 #include "common/duration.hpp"
 #include "common/http_server.hpp"
 #include "common/logging.hpp"
 #include "common/transport.hpp"
+#include "common/zookeeper.hpp"
 #include "protocols/codec.hpp"
 
 namespace stoa::agent {
@@ -35,6 +38,8 @@ using exited_atom = caf::atom_constant<caf::atom("exited")>;
 using escalate_atom = caf::atom_constant<caf::atom("escalate")>;
 using state_atom = caf::atom_constant<caf::atom("state")>;
 using check_atom = caf::atom_constant<caf::atom("check")>;
+using leader_atom = caf::atom_constant<caf::atom("leader")>;
+using gone_atom = caf::atom_constant<caf::atom("gone")>;
 
 constexpr const char* kMasterConnection = "master";
 
@@ -53,6 +58,23 @@ std::string DefaultExecutorPath() {
   fs::path self = fs::read_symlink("/proc/self/exe", error);
   if (error) return "stoa-executor";
   return (self.parent_path() / "stoa-executor").string();
+}
+
+// Tells the agent actor, once the container of an executor ended, how it ended.
+// It holds the actor weakly: the containerizer must not keep a stopped agent alive.
+ExitCallback NotifyExited(const caf::actor& agent, FrameworkId framework_id,
+                          ExecutorId executor_id, ContainerId container_id) {
+  return [address = caf::actor_cast<caf::actor_addr>(agent),
+          framework_id = std::move(framework_id), executor_id = std::move(executor_id),
+          container_id = std::move(container_id)](const ContainerTermination& termination) {
+    auto agent = caf::actor_cast<caf::actor>(address);
+    if (!agent) return;
+    const auto& limitation = termination.limitation;
+    caf::anon_send(agent, exited_atom::value, framework_id, executor_id, container_id,
+                   termination.wait_status,
+                   static_cast<int>(limitation ? limitation->reason : Reason::kNone),
+                   limitation ? limitation->message : std::string());
+  };
 }
 
 struct ExecutorEntry {
@@ -76,17 +98,25 @@ struct FrameworkEntry {
 class AgentActor : public caf::event_based_actor {
  public:
   AgentActor(caf::actor_config& config, AgentOptions options, AgentInfo info,
-             ZmqEndpoint* endpoint, std::string executor_endpoint)
+             ZmqEndpoint* endpoint, std::string executor_endpoint,
+             std::shared_ptr<Checkpoint> checkpoint, std::shared_ptr<RecoveredState> recovered,
+             std::shared_ptr<Containerizer> containerizer)
       : caf::event_based_actor(config),
         executor_endpoint_(std::move(executor_endpoint)),
         options_(std::move(options)),
         info_(std::move(info)),
         endpoint_(endpoint),
-        log_(Logger("agent")) {}
+        log_(Logger("agent")),
+        checkpoint_(std::move(checkpoint)),
+        recovered_(std::move(recovered)),
+        peer_identity_(NewId("agent-peer-")) {
+    containerizer_ = std::move(containerizer);
+  }
 
   const char* name() const override { return "stoa.agent"; }
 
   caf::behavior make_behavior() override {
+    Recover();
     send(this, register_atom::value);
     delayed_send(this, Seconds(options_.status_update_retry_interval), retry_atom::value);
     delayed_send(this, Seconds(options_.master_timeout / 3), check_atom::value);
@@ -95,9 +125,20 @@ class AgentActor : public caf::event_based_actor {
         [this](exec_recv_atom, const std::string& peer, const std::string& frame) {
           OnExecutorFrame(peer, frame);
         },
+        [this](leader_atom, const std::string& address) {
+          master_address_ = address;
+          registered_ = false;
+          if (address.empty()) return;  // no leader: wait for the next one
+          endpoint_->Connect(kMasterConnection, address, peer_identity_);
+          Register();
+        },
+        [this](gone_atom, const std::string& framework_id, const std::string& executor_id,
+               const std::string& container_id) {
+          OnRecoveredExecutorGone(framework_id, executor_id, container_id, false);
+        },
         [this](register_atom) {
           if (registered_) return;
-          Register();
+          if (!master_address_.empty()) Register();
           delayed_send(this, Seconds(options_.registration_retry_interval), register_atom::value);
         },
         [this](retry_atom) {
@@ -116,8 +157,10 @@ class AgentActor : public caf::event_based_actor {
           delayed_send(this, Seconds(options_.master_timeout / 3), check_atom::value);
         },
         [this](exited_atom, const std::string& framework_id, const std::string& executor_id,
-               const std::string& container_id, int wait_status) {
-          OnExecutorExited(framework_id, executor_id, container_id, wait_status);
+               const std::string& container_id, int wait_status, int limitation_reason,
+               const std::string& limitation_message) {
+          OnExecutorExited(framework_id, executor_id, container_id, wait_status,
+                           static_cast<Reason>(limitation_reason), limitation_message);
         },
         [this](escalate_atom, const std::string& framework_id, const std::string& executor_id,
                const std::string& container_id) {
@@ -125,7 +168,7 @@ class AgentActor : public caf::event_based_actor {
           if (executor != nullptr && executor->container_id == container_id && executor->pid > 0) {
             log_->warn("executor {} of framework {} did not stop in time; killing it",
                        executor_id, framework_id);
-            kill(executor->pid, SIGKILL);
+            if (!containerizer_->Destroy(container_id)) kill(executor->pid, SIGKILL);
           }
         },
         [this](state_atom) -> std::string { return StateJson().dump(); },
@@ -178,12 +221,19 @@ class AgentActor : public caf::event_based_actor {
                        return;
                      }
                      SendToMaster(agentmsg::Pong{});
+                     SendToMaster(containerizer_->UsageSummary());
                    },
-                   [&](agentmsg::RunTask& m) { RunTask(m); },
+                   [&](agentmsg::RunTask& m) {
+                     RunTask(m);
+                     CheckpointExecutor(m.framework.id, m.executor.executor_id);
+                   },
                    [&](agentmsg::KillTask& m) { KillTask(m.framework_id, m.task_id); },
                    [&](agentmsg::StatusUpdateAck& m) {
                      if (auto next = updates_.Acknowledge(m.framework_id, m.task_id, m.uuid)) {
                        SendToMaster(*next);
+                     }
+                     if (ExecutorEntry* e = FindTaskExecutor(m.framework_id, m.task_id)) {
+                       CheckpointTask(e->tasks.at(m.task_id));
                      }
                      MaybeForgetTask(m.framework_id, m.task_id);
                    },
@@ -202,6 +252,9 @@ class AgentActor : public caf::event_based_actor {
 
   void OnRegistered(const agentmsg::Registered& m) {
     bool first = agent_id_.empty();
+    if (agent_id_ != m.agent_id) {
+      if (Status s = checkpoint_->SetAgentId(m.agent_id); !s.ok()) log_->error("{}", s.message());
+    }
     agent_id_ = m.agent_id;
     master_id_ = m.master_id;
     if (!registered_) {
@@ -252,11 +305,16 @@ class AgentActor : public caf::event_based_actor {
     if (it == executor.tasks.end()) return;
     Task& task = it->second;
     status.agent_id = agent_id_;
-    if (!updates_.Add(framework_id, status)) return;  // duplicate
+    for (const auto& seen : task.statuses) {
+      if (seen.uuid == status.uuid) return;  // a resend of one we already have
+    }
+    auto added = updates_.Add(framework_id, status);
+    if (added == StatusUpdateManager::AddResult::kDuplicate) return;
     task.statuses.push_back(status);
     if (task.statuses.size() > 16) task.statuses.erase(task.statuses.begin());
     if (IsValidTransition(task.state, status.state)) task.state = status.state;
-    if (registered_ && updates_.Pending(framework_id, status.task_id).size() == 1) {
+    CheckpointTask(task);
+    if (registered_ && added == StatusUpdateManager::AddResult::kSendNow) {
       SendToMaster(agentmsg::StatusUpdate{framework_id, status});
     }
   }
@@ -302,16 +360,29 @@ class AgentActor : public caf::event_based_actor {
     Result<pid_t> pid = Status::Error("sandbox '" + executor.sandbox +
                                       "' cannot be created: " + error.message());
     if (!error) {
-      LaunchSpec spec;
-      spec.program = options_.executor_path;
-      spec.sandbox = executor.sandbox;
-      spec.environment = {{"STOA_AGENT_ENDPOINT", executor_endpoint_},
-                          {"STOA_FRAMEWORK_ID", framework_id},
-                          {"STOA_EXECUTOR_ID", executor.info.executor_id},
-                          {"STOA_AGENT_ID", agent_id_},
-                          {"STOA_SANDBOX", executor.sandbox},
-                          {"STOA_EXECUTOR_GROUP", executor.info.group ? "1" : "0"}};
-      pid = LaunchExecutor(spec);
+      ContainerConfig config;
+      config.container_id = executor.container_id;
+      config.program = options_.executor_path;
+      config.sandbox = executor.sandbox;
+      config.environment = {{"STOA_AGENT_ENDPOINT", executor_endpoint_},
+                            {"STOA_FRAMEWORK_ID", framework_id},
+                            {"STOA_EXECUTOR_ID", executor.info.executor_id},
+                            {"STOA_AGENT_ID", agent_id_},
+                            {"STOA_SANDBOX", executor.sandbox},
+                            {"STOA_EXECUTOR_GROUP", executor.info.group ? "1" : "0"}};
+      // The container holds the executor and every task it was launched with;
+      // the first task says how the container is set up.
+      config.resources = executor.info.resources;
+      for (const auto& task : run.tasks) config.resources += task.resources;
+      if (!run.tasks.empty()) config.container = run.tasks.front().container;
+      config.user = !run.tasks.empty() && !run.tasks.front().command.user.empty()
+                        ? run.tasks.front().command.user
+                        : options_.default_user;
+      config.framework_id = framework_id;
+      config.executor_id = executor.info.executor_id;
+      pid = containerizer_->Launch(
+          config, NotifyExited(caf::actor_cast<caf::actor>(this), framework_id,
+                               executor.info.executor_id, executor.container_id));
     }
     if (!pid.ok()) {
       log_->error("framework={} executor={}: launch failed: {}", framework_id,
@@ -325,14 +396,8 @@ class AgentActor : public caf::event_based_actor {
       return;
     }
     executor.pid = *pid;
-    log_->info("framework={} executor={} started as pid {} in {}", framework_id,
-               executor.info.executor_id, executor.pid, executor.sandbox);
-    caf::actor self = caf::actor_cast<caf::actor>(this);
-    WatchProcess(executor.pid, [self, framework_id, executor_id = executor.info.executor_id,
-                                container_id = executor.container_id](int wait_status) {
-      caf::anon_send(self, exited_atom::value, framework_id, executor_id, container_id,
-                     wait_status);
-    });
+    log_->info("framework={} executor={} container={} started as pid {} in {}", framework_id,
+               executor.info.executor_id, executor.container_id, executor.pid, executor.sandbox);
   }
 
   void KillTask(const FrameworkId& framework_id, const TaskId& task_id) {
@@ -366,7 +431,7 @@ class AgentActor : public caf::event_based_actor {
       delayed_send(this, Seconds(options_.executor_shutdown_grace + 5), escalate_atom::value,
                    executor.info.framework_id, executor.info.executor_id, executor.container_id);
     } else if (executor.pid > 0) {
-      kill(executor.pid, SIGKILL);
+      if (!containerizer_->Destroy(executor.container_id)) kill(executor.pid, SIGKILL);
     }
   }
 
@@ -385,17 +450,26 @@ class AgentActor : public caf::event_based_actor {
     }
   }
 
+  // The executor's container ended; `limitation` (kNone: none) is the limit it
+  // reached, which fails its unfinished tasks with that reason.
   void OnExecutorExited(const FrameworkId& framework_id, const ExecutorId& executor_id,
-                        const std::string& container_id, int wait_status) {
+                        const std::string& container_id, int wait_status, Reason limitation,
+                        const std::string& limitation_message) {
     ExecutorEntry* executor = FindExecutor(framework_id, executor_id);
     if (executor == nullptr || executor->container_id != container_id) return;
     std::string how = DescribeWaitStatus(wait_status);
-    log_->info("framework={} executor={} {}", framework_id, executor_id, how);
+    log_->info("framework={} executor={} {}{}", framework_id, executor_id, how,
+               limitation == Reason::kNone ? "" : ": " + limitation_message);
     std::vector<TaskId> live;
     for (const auto& [task_id, task] : executor->tasks) {
       if (!IsTerminal(task.state)) live.push_back(task_id);
     }
     for (const auto& task_id : live) {
+      if (limitation != Reason::kNone) {
+        AgentUpdate(framework_id, *executor, task_id, TaskState::kFailed, limitation,
+                    limitation_message);
+        continue;
+      }
       bool killed = executor->killing.count(task_id) > 0 || executor->shutting_down;
       AgentUpdate(framework_id, *executor, task_id,
                   killed ? TaskState::kKilled : TaskState::kFailed, Reason::kExecutorTerminated,
@@ -425,9 +499,112 @@ class AgentActor : public caf::event_based_actor {
       completed_tasks_.push_back({task, executor->sandbox});
       if (completed_tasks_.size() > 1000) completed_tasks_.erase(completed_tasks_.begin());
     }
+    for (const auto& [task_id, task] : executor->tasks) {
+      if (Status s = checkpoint_->RemoveTask(framework_id, task_id); !s.ok()) {
+        log_->error("{}", s.message());
+      }
+    }
+    if (Status s = checkpoint_->RemoveExecutor(framework_id, executor_id); !s.ok()) {
+      log_->error("{}", s.message());
+    }
     auto& executors = frameworks_[framework_id].executors;
     executors.erase(executor_id);
     if (executors.empty()) frameworks_.erase(framework_id);
+  }
+
+  // ---- checkpoint and recovery ----
+
+  void CheckpointTask(const Task& task) {
+    TaskRecord record{task, updates_.Pending(task.framework_id, task.info.task_id)};
+    if (Status s = checkpoint_->PutTask(record); !s.ok()) log_->error("{}", s.message());
+  }
+
+  void CheckpointExecutor(const FrameworkId& framework_id, const ExecutorId& executor_id) {
+    ExecutorEntry* executor = FindExecutor(framework_id, executor_id);
+    if (executor == nullptr) return;
+    ExecutorRecord record{executor->info, frameworks_[framework_id].info, executor->container_id,
+                          static_cast<int32_t>(executor->pid), executor->sandbox};
+    if (Status s = checkpoint_->PutExecutor(record); !s.ok()) log_->error("{}", s.message());
+    for (const auto& [task_id, task] : executor->tasks) CheckpointTask(task);
+  }
+
+  // Rebuilds frameworks, executors, tasks and pending updates from the
+  // checkpoint, reattaches to executors that still run and reports the tasks
+  // of those that do not (after a reboot, as TASK_GONE).
+  void Recover() {
+    if (recovered_ == nullptr) return;
+    std::shared_ptr<RecoveredState> state = std::move(recovered_);
+    bool rebooted = !state->boot_id.empty() && state->boot_id != BootId();
+    agent_id_ = state->agent_id;
+    for (const auto& record : state->executors) {
+      FrameworkEntry& framework = frameworks_[record.info.framework_id];
+      framework.info = record.framework;
+      ExecutorEntry& executor = framework.executors[record.info.executor_id];
+      executor.info = record.info;
+      executor.container_id = record.container_id;
+      executor.sandbox = record.sandbox;
+      executor.pid = record.pid;
+    }
+    for (const auto& record : state->tasks) {
+      ExecutorEntry* executor = FindExecutor(record.task.framework_id, record.task.executor_id);
+      if (executor == nullptr) {
+        checkpoint_->RemoveTask(record.task.framework_id, record.task.info.task_id);
+        continue;
+      }
+      executor->tasks[record.task.info.task_id] = record.task;
+      for (const auto& status : record.pending) updates_.Add(record.task.framework_id, status);
+    }
+    caf::actor self = caf::actor_cast<caf::actor>(this);
+    size_t reattached = 0, lost = 0;
+    std::vector<std::tuple<FrameworkId, ExecutorId, ContainerId>> gone;
+    for (auto& [framework_id, framework] : frameworks_) {
+      for (auto& [executor_id, executor] : framework.executors) {
+        if (!rebooted && IsExecutorProcess(executor.pid, executor_id)) {
+          ++reattached;
+          WatchPid(executor.pid, [self, framework_id = framework_id, executor_id = executor_id,
+                                  container_id = executor.container_id] {
+            caf::anon_send(self, gone_atom::value, framework_id, executor_id, container_id);
+          });
+        } else {
+          ++lost;
+          gone.emplace_back(framework_id, executor_id, executor.container_id);
+        }
+      }
+    }
+    for (const auto& [framework_id, executor_id, container_id] : gone) {
+      OnRecoveredExecutorGone(framework_id, executor_id, container_id, rebooted);
+    }
+    if (!agent_id_.empty()) {
+      log_->info("recovered agent {}: reattached to {} executors, {} gone{}", agent_id_,
+                 reattached, lost, rebooted ? " (the host rebooted)" : "");
+    }
+  }
+
+  // A recovered executor that is not our child ended (or was gone already):
+  // its unfinished tasks end; after a reboot they are TASK_GONE.
+  void OnRecoveredExecutorGone(const FrameworkId& framework_id, const ExecutorId& executor_id,
+                               const ContainerId& container_id, bool rebooted) {
+    ExecutorEntry* executor = FindExecutor(framework_id, executor_id);
+    if (executor == nullptr || executor->container_id != container_id) return;
+    std::vector<TaskId> live;
+    for (const auto& [task_id, task] : executor->tasks) {
+      if (!IsTerminal(task.state)) live.push_back(task_id);
+    }
+    for (const auto& task_id : live) {
+      if (rebooted) {
+        AgentUpdate(framework_id, *executor, task_id, TaskState::kGone, Reason::kAgentRestarted,
+                    "the host rebooted: the task is gone");
+      } else {
+        AgentUpdate(framework_id, *executor, task_id, TaskState::kFailed,
+                    Reason::kExecutorTerminated,
+                    "the executor ended while the agent was restarting");
+      }
+    }
+    if (!executor->peer.empty()) executor_peers_.erase(executor->peer);
+    executor->pid = 0;
+    executor->subscribed = false;
+    executor->shutting_down = true;
+    ForgetExecutorIfDone(framework_id, executor_id);
   }
 
   // ---- executors ----
@@ -549,6 +726,10 @@ class AgentActor : public caf::event_based_actor {
   AgentInfo info_;
   ZmqEndpoint* endpoint_;
   std::shared_ptr<spdlog::logger> log_;
+  std::shared_ptr<Checkpoint> checkpoint_;
+  std::shared_ptr<RecoveredState> recovered_;  // consumed by Recover()
+  std::string peer_identity_;                  // our identity on the master's socket
+  std::string master_address_;                 // the leading master, empty when none
   AgentId agent_id_;
   std::string master_id_;
   bool registered_ = false;
@@ -557,7 +738,37 @@ class AgentActor : public caf::event_based_actor {
   std::map<FrameworkId, FrameworkEntry> frameworks_;
   std::map<std::string, std::pair<FrameworkId, ExecutorId>> executor_peers_;
   std::vector<std::pair<Task, std::string>> completed_tasks_;
+  std::shared_ptr<Containerizer> containerizer_;  // runs each executor in its container
 };
+
+// GET /monitor/statistics: each running container's usage, with Mesos's field names.
+json StatisticsJson(const std::vector<ContainerUsage>& usages) {
+  json result = json::array();
+  for (const auto& usage : usages) {
+    const isolators::ResourceStatistics& s = usage.statistics;
+    json statistics = {{"timestamp", s.timestamp}};
+    auto put = [&](const char* name, const auto& value) {
+      if (value.has_value()) statistics[name] = *value;
+    };
+    put("cpus_limit", s.cpus_limit);
+    put("cpus_user_time_secs", s.cpus_user_seconds);
+    put("cpus_system_time_secs", s.cpus_system_seconds);
+    put("cpus_throttled_time_secs", s.cpus_throttled_seconds);
+    put("cpus_nr_periods", s.cpus_nr_periods);
+    put("cpus_nr_throttled", s.cpus_nr_throttled);
+    put("mem_rss_bytes", s.mem_rss_bytes);
+    put("mem_total_bytes", s.mem_usage_bytes);
+    put("mem_limit_bytes", s.mem_limit_bytes);
+    put("processes", s.processes);
+    put("threads", s.threads);
+    put("processes_limit", s.processes_limit);
+    result.push_back({{"container_id", usage.container_id},
+                      {"framework_id", usage.framework_id},
+                      {"executor_id", usage.executor_id},
+                      {"statistics", statistics}});
+  }
+  return result;
+}
 
 // Reads a byte range of a file under `root`; anything outside it is refused.
 HttpResponse ReadSandboxFile(const std::string& root, const HttpRequest& request) {
@@ -641,6 +852,8 @@ struct Agent::Impl {
   std::unique_ptr<ZmqEndpoint> endpoint;
   HttpServer http;
   caf::actor actor;
+  std::unique_ptr<MasterDetector> detector;
+  std::shared_ptr<Containerizer> containerizer;
 
   std::string Ask() const {
     std::string answer;
@@ -658,6 +871,7 @@ struct Agent::Impl {
 Agent::Agent(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Agent::~Agent() {
+  impl_->detector.reset();
   impl_->http.Stop();
   impl_->endpoint->Stop();
   caf::anon_send_exit(impl_->actor, caf::exit_reason::user_shutdown);
@@ -674,18 +888,15 @@ Result<std::unique_ptr<Agent>> Agent::Start(caf::actor_system& system,
   }
   options.work_dir = fs::canonical(options.work_dir).string();
   if (options.executor_path.empty()) options.executor_path = DefaultExecutorPath();
-  Result<std::string> master = [&]() -> Result<std::string> {
-    const std::string& m = options.master;
-    if (m.rfind("tcp://", 0) == 0 || m.rfind("inproc://", 0) == 0 || m.rfind("ipc://", 0) == 0) {
-      return m;
-    }
-    auto colon = m.rfind(':');
-    if (m.empty() || colon == std::string::npos) {
-      return Status::Error("--master '" + m + "' is not HOST:PORT");
-    }
-    return "tcp://" + m;
-  }();
-  if (!master.ok()) return master.status();
+  if (options.master.rfind("zk://", 0) == 0) {
+    if (auto url = ParseZooKeeperUrl(options.master); !url.ok()) return url.status();
+  } else if (auto address = ZmqAddressOf(options.master); !address.ok()) {
+    return address.status();
+  }
+  auto checkpoint = Checkpoint::Open(options.work_dir);
+  if (!checkpoint.ok()) return checkpoint.status();
+  auto recovered = (*checkpoint)->Recover();
+  if (!recovered.ok()) return recovered.status();
   Result<std::string> resources_text = DetectResources(options.work_dir, options.resources);
   if (!resources_text.ok()) return resources_text.status();
 
@@ -694,8 +905,22 @@ Result<std::unique_ptr<Agent>> Agent::Start(caf::actor_system& system,
   info.address = options.ip + ":" + std::to_string(options.port);
   info.resources = *Resources::Parse(*resources_text);
 
+  ContainerizerOptions containerizer_options;
+  containerizer_options.work_dir = options.work_dir;
+  containerizer_options.isolation = options.isolation;
+  containerizer_options.cgroups_root = options.cgroups_root;
+  containerizer_options.cgroups_enable_cfs = options.cgroups_enable_cfs;
+  containerizer_options.pids_limit = options.pids_limit;
+  containerizer_options.image_cache_dir = options.image_cache_dir;
+  auto containerizer = Containerizer::Create(containerizer_options);
+  if (!containerizer.ok()) return containerizer.status();
+  Logger("agent")->info("containers are isolated with {}{}", (*containerizer)->isolation(),
+                        options.isolation.empty() ? " (the default here; see --isolation)" : "");
+  std::vector<ExecutorRecord> recovered_executors = recovered->executors;
+
   auto impl = std::make_unique<Impl>();
   impl->system = &system;
+  impl->containerizer = std::move(*containerizer);
   impl->endpoint = std::make_unique<ZmqEndpoint>("agent");
   std::string executor_endpoint = "ipc://" + options.work_dir + "/executors.sock";
   if (Status s = impl->endpoint->Bind(executor_endpoint); !s.ok()) return s;
@@ -705,12 +930,24 @@ Result<std::unique_ptr<Agent>> Agent::Start(caf::actor_system& system,
   }
   if (Status s = impl->http.Start(options.ip, options.http_port); !s.ok()) return s;
   info.http_address = options.ip + ":" + std::to_string(impl->http.port());
-  if (Status s = impl->endpoint->Connect("master", *master, NewId("agent-peer-")); !s.ok()) {
-    return s;
-  }
 
-  impl->actor = system.spawn<AgentActor>(options, info, impl->endpoint.get(), executor_endpoint);
+  impl->actor = system.spawn<AgentActor>(
+      options, info, impl->endpoint.get(), executor_endpoint,
+      std::shared_ptr<Checkpoint>(std::move(*checkpoint)),
+      std::make_shared<RecoveredState>(std::move(*recovered)), impl->containerizer);
   caf::actor actor = impl->actor;
+  // Re-attach to the containers of the checkpointed executors; any other
+  // container this work directory launched is destroyed.
+  std::vector<KnownContainer> known;
+  for (const auto& record : recovered_executors) {
+    known.push_back({record.container_id, record.pid, record.info.framework_id,
+                     record.info.executor_id,
+                     NotifyExited(actor, record.info.framework_id, record.info.executor_id,
+                                  record.container_id)});
+  }
+  if (Status s = impl->containerizer->Recover(known); !s.ok()) {
+    Logger("agent")->error("container recovery: {}", s.message());
+  }
   impl->endpoint->Start([actor](const FrameOrigin& origin, std::string frame) {
     if (origin.from_router) {
       caf::anon_send(actor, exec_recv_atom::value, origin.id, std::move(frame));
@@ -718,6 +955,11 @@ Result<std::unique_ptr<Agent>> Agent::Start(caf::actor_system& system,
       caf::anon_send(actor, recv_atom::value, origin.id, std::move(frame));
     }
   });
+  auto detector = MasterDetector::Create(options.master, [actor](const LeaderInfo& leader) {
+    caf::anon_send(actor, leader_atom::value, leader.address);
+  });
+  if (!detector.ok()) return detector.status();
+  impl->detector = std::move(*detector);
 
   Impl* raw = impl.get();
   impl->http.Route("GET", "/state", [raw](const HttpRequest&) {
@@ -728,6 +970,12 @@ Result<std::unique_ptr<Agent>> Agent::Start(caf::actor_system& system,
   impl->http.Route("GET", "/health", [](const HttpRequest&) {
     HttpResponse response;
     response.body = R"({"healthy":true})";
+    return response;
+  });
+  std::shared_ptr<Containerizer> containers = impl->containerizer;
+  impl->http.Route("GET", "/monitor/statistics", [containers](const HttpRequest&) {
+    HttpResponse response;
+    response.body = StatisticsJson(containers->UsageAll()).dump();
     return response;
   });
   std::string root = options.work_dir + "/frameworks";

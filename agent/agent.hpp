@@ -28,6 +28,15 @@ struct AgentOptions {
   double status_update_retry_interval = 10.0;
   double master_timeout = 15.0;  // no word from the master this long: register again
   double executor_shutdown_grace = 5.0;
+
+  // Containers (see isolators/): the isolators by name, comma-separated; empty
+  // picks cgroups and namespaces when running as root with cgroups, else posix.
+  std::string isolation;
+  std::string cgroups_root = "stoa";  // containers' cgroups go under this in each controller
+  bool cgroups_enable_cfs = false;    // hard-cap every container's cpu at its `cpus`
+  int64_t pids_limit = 1024;          // processes per container (0: no limit)
+  std::string default_user;     // tasks without command.user run as this; empty: the agent's user
+  std::string image_cache_dir;  // tarball root filesystems are unpacked here; empty: work_dir/images
 };
 
 // Resources of this machine (cpus, mem, disk, ports), overridden entry by entry

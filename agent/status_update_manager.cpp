@@ -2,11 +2,12 @@
 
 namespace stoa::agent {
 
-bool StatusUpdateManager::Add(const FrameworkId& framework_id, const TaskStatus& status) {
+StatusUpdateManager::AddResult StatusUpdateManager::Add(const FrameworkId& framework_id,
+                                                        const TaskStatus& status) {
   Stream& stream = streams_[{framework_id, status.task_id}];
-  if (!stream.seen.insert(status.uuid).second) return false;
+  if (!stream.seen.insert(status.uuid).second) return AddResult::kDuplicate;
   stream.pending.push_back(status);
-  return stream.pending.size() == 1;
+  return stream.pending.size() == 1 ? AddResult::kSendNow : AddResult::kQueued;
 }
 
 std::optional<agentmsg::StatusUpdate> StatusUpdateManager::Acknowledge(

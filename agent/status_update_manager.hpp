@@ -18,10 +18,13 @@ namespace stoa::agent {
 
 class StatusUpdateManager {
  public:
-  // Queues `status` (which must carry a uuid). Returns true when it was new
-  // and is now the head of its stream (so the caller should send it now).
-  // A duplicate, already queued or already acknowledged, is dropped.
-  bool Add(const FrameworkId& framework_id, const TaskStatus& status);
+  enum class AddResult {
+    kDuplicate,  // already queued or acknowledged: dropped
+    kQueued,     // new, behind an unacknowledged update of the same task
+    kSendNow,    // new and the head of its stream: send it
+  };
+  // Queues `status` (which must carry a uuid).
+  AddResult Add(const FrameworkId& framework_id, const TaskStatus& status);
 
   // Pops the head of the stream when `uuid` matches it and returns the new
   // head, if any, to send next. A stale or unknown acknowledgement changes nothing.

@@ -6,11 +6,19 @@
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <unistd.h>
 
 #include "agent/agent.hpp"
 #include "cli/commands.hpp"
+#include "common/detector.hpp"
 #include "common/duration.hpp"
+#include "common/ids.hpp"
+#include "common/http_server.hpp"
 #include "common/logging.hpp"
+#include "common/zookeeper.hpp"
+#include "master/contender.hpp"
 #include "master/master.hpp"
 
 namespace stoa::cli {
@@ -51,7 +59,68 @@ struct MasterFlags {
   std::string agent_ping_timeout = "5secs";
   std::string framework_heartbeat_interval = "5secs";
   std::string offer_timeout = "60secs";
+  std::string agent_reregister_timeout = "10mins";
+  std::string zk;
+  std::string zk_session_timeout = "10secs";
   std::string log_level = "info";
+};
+
+// A standby's HTTP API: /health says who leads; other calls are redirected to
+// the leader (found by `detector`), with a body that says the same.
+class StandbyApi {
+ public:
+  Status Start(const std::string& ip, int port, const std::string& zk,
+               double session_timeout) {
+    auto detector = MasterDetector::Create(
+        zk,
+        [this](const LeaderInfo& leader) {
+          std::lock_guard<std::mutex> lock(mutex_);
+          leader_ = leader;
+        },
+        session_timeout);
+    if (!detector.ok()) return detector.status();
+    detector_ = std::move(*detector);
+    auto health = [this](const HttpRequest&) {
+      HttpResponse response;
+      response.body = HealthJson();
+      return response;
+    };
+    server_.Route("GET", "/health", health);
+    for (const char* path : {"/state", "/metrics"}) {
+      server_.Route("GET", path, [this, path](const HttpRequest&) {
+        HttpResponse response;
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (leader_.http.empty()) {
+          response.status = 503;
+          response.body = R"({"error":"no master is leading right now; try again shortly"})";
+          return response;
+        }
+        response.status = 307;
+        response.headers["Location"] = "http://" + leader_.http + path;
+        response.body = nlohmann::json{{"leading", false}, {"leader", leader_.http}}.dump();
+        return response;
+      });
+    }
+    return server_.Start(ip, port);
+  }
+  void Stop() {
+    server_.Stop();
+    detector_.reset();
+  }
+
+ private:
+  std::string HealthJson() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return nlohmann::json{{"healthy", true},
+                          {"leading", false},
+                          {"leader", leader_.http},
+                          {"leader_id", leader_.id}}
+        .dump();
+  }
+  std::mutex mutex_;
+  LeaderInfo leader_;
+  std::unique_ptr<MasterDetector> detector_;
+  HttpServer server_;
 };
 
 struct AgentFlags {
@@ -93,10 +162,22 @@ void AddMasterCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--offer_timeout", flags->offer_timeout,
                   "Offers unanswered this long are rescinded (0secs: never)")
       ->capture_default_str();
+  cmd->add_option("--agent_reregister_timeout", flags->agent_reregister_timeout,
+                  "After a failover, time agents have to reregister")
+      ->capture_default_str();
+  cmd->add_option("--zk", flags->zk,
+                  "zk://HOST:PORT[,HOST:PORT]/PATH: elect a leader among masters and keep the "
+                  "registry in ZooKeeper (default: one master, registry in LevelDB)");
+  cmd->add_option("--zk_session_timeout", flags->zk_session_timeout,
+                  "ZooKeeper session timeout; a master that loses its session exits")
+      ->capture_default_str();
   cmd->add_option("--log_level", flags->log_level, "trace, debug, info, warn or error")
       ->capture_default_str();
   cmd->callback([flags, exit_code] {
     auto& o = flags->options;
+    o.agent_reregister_timeout =
+        DurationFlag("agent_reregister_timeout", flags->agent_reregister_timeout);
+    double zk_session_timeout = DurationFlag("zk_session_timeout", flags->zk_session_timeout);
     o.allocation_interval = DurationFlag("allocation_interval", flags->allocation_interval);
     o.agent_ping_interval = DurationFlag("agent_ping_timeout", flags->agent_ping_timeout);
     o.framework_heartbeat_interval =
@@ -110,9 +191,74 @@ void AddMasterCommand(CLI::App& app, int* exit_code) {
     }
     SetLogLevel(flags->log_level);
     BlockTerminationSignals();
+    auto log = Logger("master");
+
+    // With ZooKeeper: join the election, serve as a standby until elected,
+    // then lead with the registry in ZooKeeper. Losing the session ends the
+    // process at once, so that two masters never lead together.
+    std::unique_ptr<ZooKeeper> zookeeper;
+    std::unique_ptr<master::MasterContender> contender;
+    std::unique_ptr<Storage> storage;
+    if (!flags->zk.empty()) {
+      auto url = ParseZooKeeperUrl(flags->zk);
+      if (!url.ok()) {
+        std::fprintf(stderr, "stoa master: --zk: %s\n", url.error().c_str());
+        *exit_code = 2;
+        return;
+      }
+      auto session = ZooKeeper::Connect(url->servers, zk_session_timeout, [] {
+        std::fprintf(stderr, "stoa master: the ZooKeeper session expired; exiting so that no "
+                             "two masters lead at once (restart me to rejoin as a standby)\n");
+        std::fflush(stderr);
+        _exit(1);
+      });
+      if (!session.ok()) {
+        std::fprintf(stderr, "stoa master: %s\n", session.error().c_str());
+        *exit_code = 1;
+        return;
+      }
+      zookeeper = std::move(*session);
+      LeaderInfo self{NewId("master-"), "tcp://" + o.ip + ":" + std::to_string(o.port),
+                      o.ip + ":" + std::to_string(o.http_port)};
+      auto joined = master::MasterContender::Join(zookeeper.get(), url->path, self);
+      if (!joined.ok()) {
+        std::fprintf(stderr, "stoa master: cannot join the election: %s\n",
+                     joined.error().c_str());
+        *exit_code = 1;
+        return;
+      }
+      contender = std::move(*joined);
+      StandbyApi standby;
+      if (Status s = standby.Start(o.ip, o.http_port, flags->zk, zk_session_timeout); !s.ok()) {
+        std::fprintf(stderr, "stoa master: %s\n", s.message().c_str());
+        *exit_code = 1;
+        return;
+      }
+      log->info("joined the election as {}; waiting to lead", contender->znode());
+      sigset_t pending_set;
+      auto terminated = [&pending_set] {
+        sigpending(&pending_set);
+        return sigismember(&pending_set, SIGINT) || sigismember(&pending_set, SIGTERM);
+      };
+      bool leading = contender->WaitUntilLeading(terminated);
+      standby.Stop();
+      if (!leading) {
+        log->info("stopping before being elected");
+        *exit_code = 0;
+        return;
+      }
+      log->info("elected leader");
+      auto registry = OpenZooKeeperStorage(zookeeper.get(), url->path + "/registry");
+      if (!registry.ok()) {
+        std::fprintf(stderr, "stoa master: %s\n", registry.error().c_str());
+        *exit_code = 1;
+        return;
+      }
+      storage = std::move(*registry);
+    }
     caf::actor_system_config config;
     caf::actor_system system{config};
-    auto master = master::Master::Start(system, o);
+    auto master = master::Master::Start(system, o, std::move(storage));
     if (!master.ok()) {
       std::fprintf(stderr, "stoa master: %s\n", master.error().c_str());
       *exit_code = 1;
@@ -156,6 +302,24 @@ void AddAgentCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--executor_shutdown_grace_period", flags->executor_shutdown_grace_period,
                   "Time an executor has to stop its tasks before it is killed")
       ->capture_default_str();
+  cmd->add_option("--isolation", o.isolation,
+                  "Isolators, comma-separated: cgroups/cpu, cgroups/mem, cgroups/pids, "
+                  "namespaces/pid, namespaces/mount, namespaces/uts, namespaces/ipc, "
+                  "namespaces/net, filesystem/linux, or posix (no isolation). Default: the "
+                  "cgroups, the pid/mount/uts/ipc namespaces and filesystem/linux when running as "
+                  "root with cgroups; posix otherwise");
+  cmd->add_option("--cgroups_root", o.cgroups_root,
+                  "Containers' cgroups go under this cgroup in each controller's hierarchy")
+      ->capture_default_str();
+  cmd->add_flag("--cgroups_enable_cfs", o.cgroups_enable_cfs,
+                "Hard-cap each container's cpu use at its cpus (CFS quota)");
+  cmd->add_option("--pids_limit", o.pids_limit, "Processes per container (0: no limit)")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 22));
+  cmd->add_option("--default_user", o.default_user,
+                  "Tasks without a user run as this user (default: the agent's user)");
+  cmd->add_option("--image_cache_dir", o.image_cache_dir,
+                  "Where tarball root filesystems are unpacked (default: <work_dir>/images)");
   cmd->add_option("--log_level", flags->log_level, "trace, debug, info, warn or error")
       ->capture_default_str();
   cmd->callback([flags, exit_code] {

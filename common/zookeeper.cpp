@@ -6,6 +6,7 @@
 #include <condition_variable>
 #include <cstring>
 #include <mutex>
+#include <thread>
 
 #include "common/logging.hpp"
 
@@ -56,8 +57,32 @@ struct ZooKeeper::Impl {
   std::mutex mutex;
   std::condition_variable changed;
   bool connected = false;
+  bool stopping = false;
   std::atomic<bool> is_expired{false};
   ExpiredCallback on_expired;
+  double session_timeout = 10;
+  std::chrono::steady_clock::time_point disconnected_since;
+  std::thread watchdog;
+
+  void Expire() {  // REQUIRES: mutex held
+    bool first = !is_expired.exchange(true);
+    connected = false;
+    if (first && on_expired) on_expired();
+  }
+
+  // The client only hears that its session expired once it reaches a server
+  // again; a session cut off for longer than its timeout is taken as lost.
+  void Watch() {
+    std::unique_lock<std::mutex> lock(mutex);
+    while (!stopping && !is_expired) {
+      changed.wait_for(lock, std::chrono::milliseconds(100));
+      if (!connected && !stopping &&
+          std::chrono::steady_clock::now() - disconnected_since >
+              std::chrono::duration<double>(session_timeout)) {
+        Expire();
+      }
+    }
+  }
 
   static void SessionWatcher(zhandle_t*, int type, int state, const char*, void* context) {
     auto* impl = static_cast<Impl*>(context);
@@ -66,11 +91,10 @@ struct ZooKeeper::Impl {
     if (state == ZOO_CONNECTED_STATE) {
       impl->connected = true;
     } else if (state == ZOO_EXPIRED_SESSION_STATE || state == ZOO_AUTH_FAILED_STATE) {
-      bool first = !impl->is_expired.exchange(true);
+      impl->Expire();
+    } else if (impl->connected) {
       impl->connected = false;
-      if (first && impl->on_expired) impl->on_expired();
-    } else {
-      impl->connected = false;
+      impl->disconnected_since = std::chrono::steady_clock::now();
     }
     impl->changed.notify_all();
   }
@@ -90,6 +114,12 @@ struct ChildWatch {
 ZooKeeper::ZooKeeper(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 ZooKeeper::~ZooKeeper() {
+  {
+    std::lock_guard<std::mutex> lock(impl_->mutex);
+    impl_->stopping = true;
+  }
+  impl_->changed.notify_all();
+  if (impl_->watchdog.joinable()) impl_->watchdog.join();
   if (impl_->handle != nullptr) zookeeper_close(impl_->handle);
 }
 
@@ -118,6 +148,9 @@ Result<std::unique_ptr<ZooKeeper>> ZooKeeper::Connect(const std::string& servers
                          std::to_string(timeout_ms) + " ms");
   }
   lock.unlock();
+  impl->session_timeout = session_timeout_seconds;
+  Impl* raw = impl.get();
+  impl->watchdog = std::thread([raw] { raw->Watch(); });
   return std::unique_ptr<ZooKeeper>(new ZooKeeper(std::move(impl)));
 }
 

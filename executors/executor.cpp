@@ -5,8 +5,13 @@
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
+#include <grp.h>
+#include <pwd.h>
+#include <sched.h>
 #include <sys/eventfd.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -35,10 +40,12 @@ namespace {
 
 constexpr char kAgentConnection[] = "agent";
 constexpr double kNever = std::numeric_limits<double>::infinity();
-// ZeroMQ routing ids are at most 255 bytes; "executor-<id>-<pid>" must fit.
+// ZeroMQ routing ids are at most 255 bytes; "executor-<id>-<pid>-<nonce>" must fit.
 constexpr size_t kMaxExecutorIdBytes = 200;
 // Environment variables of the executor that its tasks do not inherit.
-constexpr const char* kPrivateVariables[] = {"STOA_AGENT_ENDPOINT", "STOA_EXECUTOR_GROUP"};
+constexpr const char* kPrivateVariables[] = {"STOA_AGENT_ENDPOINT", "STOA_EXECUTOR_GROUP",
+                                             "STOA_TASK_USER", "STOA_ROOTFS",
+                                             "STOA_ROOTFS_SANDBOX"};
 
 // An owned file descriptor.
 class UniqueFd {
@@ -115,6 +122,12 @@ struct ChildPlan {
   std::vector<char*> argv;
   std::vector<char*> envp;
   std::string sandbox;
+  std::string rootfs;   // pivot into this root first (in a mount namespace of its own)
+  std::string workdir;  // the sandbox as the task sees it (inside `rootfs`)
+  bool switch_user = false;  // drop to uid/gid/groups before exec
+  uid_t uid = 0;
+  gid_t gid = 0;
+  std::vector<gid_t> groups;
   int stdin_fd = -1;
   int stdout_fd = -1;
   int stderr_fd = -1;
@@ -123,7 +136,7 @@ struct ChildPlan {
 
 // What the child reports through the error pipe before it gives up.
 struct ChildError {
-  enum Stage : int32_t { kRedirect, kChdir, kExec } stage = kExec;
+  enum Stage : int32_t { kRedirect, kChdir, kExec, kRootfs, kUser } stage = kExec;
   int32_t error = 0;
 };
 
@@ -141,8 +154,12 @@ void WriteAll(int fd, const char* text) {
 [[noreturn]] void FailChild(const ChildPlan& plan, ChildError::Stage stage, int error) {
   const char* what = stage == ChildError::kChdir      ? "cannot enter the task sandbox '"
                      : stage == ChildError::kRedirect ? "cannot redirect the standard streams of '"
+                     : stage == ChildError::kRootfs   ? "cannot enter the root filesystem '"
+                     : stage == ChildError::kUser     ? "cannot switch to the task's user for '"
                                                       : "cannot execute '";
-  const char* target = stage == ChildError::kChdir ? plan.sandbox.c_str() : plan.program.c_str();
+  const char* target = stage == ChildError::kChdir    ? plan.workdir.c_str()
+                       : stage == ChildError::kRootfs ? plan.rootfs.c_str()
+                                                      : plan.program.c_str();
   WriteAll(STDERR_FILENO, "stoa-executor: ");
   WriteAll(STDERR_FILENO, what);
   WriteAll(STDERR_FILENO, target);
@@ -166,7 +183,20 @@ void WriteAll(int fd, const char* text) {
       dup2(plan.stderr_fd, STDERR_FILENO) < 0) {
     FailChild(plan, ChildError::kRedirect, errno);
   }
-  if (chdir(plan.sandbox.c_str()) != 0) FailChild(plan, ChildError::kChdir, errno);
+  if (!plan.rootfs.empty()) {
+    // A mount namespace of its own, so that the executor keeps the host's root.
+    if (unshare(CLONE_NEWNS) != 0 || chdir(plan.rootfs.c_str()) != 0 ||
+        syscall(SYS_pivot_root, ".", ".") != 0 || umount2(".", MNT_DETACH) != 0 ||
+        chdir("/") != 0) {
+      FailChild(plan, ChildError::kRootfs, errno);
+    }
+  }
+  if (chdir(plan.workdir.c_str()) != 0) FailChild(plan, ChildError::kChdir, errno);
+  if (plan.switch_user &&
+      (setgroups(plan.groups.size(), plan.groups.data()) != 0 || setgid(plan.gid) != 0 ||
+       setuid(plan.uid) != 0)) {
+    FailChild(plan, ChildError::kUser, errno);
+  }
   // Descriptors that some library opened without O_CLOEXEC must not leak into the task.
   close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
   execvpe(plan.program.c_str(), plan.argv.data(), plan.envp.data());
@@ -254,6 +284,18 @@ Result<ExecutorConfig> ConfigFromEnvironment(
     config.group = true;
   } else if (!group_text.empty() && group_text != "0") {
     problems.push_back("STOA_EXECUTOR_GROUP='" + group_text + "' must be 0 or 1");
+  }
+  auto optional = [&](const char* name) {
+    const char* value = lookup(name);
+    return std::string(value == nullptr ? "" : value);
+  };
+  config.task_user = optional("STOA_TASK_USER");
+  config.rootfs = optional("STOA_ROOTFS");
+  config.rootfs_sandbox = optional("STOA_ROOTFS_SANDBOX");
+  if (!config.rootfs.empty() && (config.rootfs[0] != '/' || config.rootfs_sandbox.empty() ||
+                                 config.rootfs_sandbox[0] != '/')) {
+    problems.push_back("STOA_ROOTFS='" + config.rootfs + "' and STOA_ROOTFS_SANDBOX='" +
+                       config.rootfs_sandbox + "' must both be absolute paths");
   }
   if (!problems.empty()) {
     std::string text;
@@ -371,6 +413,11 @@ struct Executor::Impl {
   void LaunchTask(const TaskInfo& info);
   std::optional<SpawnError> Spawn(Task& task);
   std::vector<std::string> TaskEnvironment(const Task& task) const;
+  // The task's sandbox as its command sees it (under STOA_ROOTFS_SANDBOX in a root filesystem).
+  std::string SandboxSeenByTask(const Task& task) const {
+    if (config.rootfs.empty()) return task.sandbox;
+    return config.rootfs_sandbox + task.sandbox.substr(config.sandbox.size());
+  }
   int64_t KillGrace(const Task& task, int64_t requested_ms) const;
   void KillTask(Task& task, int64_t grace_period_ms);
   void SignalTask(const Task& task, int signal);
@@ -431,13 +478,15 @@ Status Executor::Impl::Setup() {
     log->warn("{}: cannot become a child subreaper ({}): orphans of tasks will not be reaped here",
               ids, ErrnoText(errno));
   }
-  std::string identity = "executor-" + config.executor_id + "-" + std::to_string(getpid());
+  // Unique even where every executor is pid 1 (the init of its own pid namespace).
+  std::string identity = "executor-" + config.executor_id + "-" + std::to_string(getpid()) + "-" +
+                         NewUuid().substr(0, 8);
   return endpoint.Connect(kAgentConnection, config.agent_endpoint, identity);
 }
 
 double Executor::Impl::NextDeadline() const {
   double deadline = std::min(next_resend_at, shutdown_deadline);
-  if (!agent_answered) deadline = std::min(deadline, next_subscribe_at);
+  deadline = std::min(deadline, next_subscribe_at);
   if (!launch_received && !shutting_down) {
     deadline = std::min(deadline, start_time + config.launch_timeout_seconds);
   }
@@ -459,9 +508,12 @@ std::optional<int> Executor::Impl::ExitStatus() const {
 }
 
 void Executor::Impl::RunTimers(double now) {
-  if (!agent_answered && now >= next_subscribe_at) {
+  // Until the agent answers, Subscribe is retried; after that it doubles as a
+  // heartbeat, so that an agent restarted meanwhile learns where we are.
+  if (now >= next_subscribe_at) {
     SendSubscribe();
-    next_subscribe_at = now + config.retry_interval_seconds;
+    next_subscribe_at =
+        now + (agent_answered ? config.heartbeat_interval_seconds : config.retry_interval_seconds);
   }
   if (!launch_received && !shutting_down && now >= start_time + config.launch_timeout_seconds) {
     log->error("{}: no task was launched within {} of start (agent at {}); exiting", ids,
@@ -623,12 +675,6 @@ void Executor::Impl::LaunchTask(const TaskInfo& info) {
   std::string sandbox = config.group ? config.sandbox + "/tasks/" + info.task_id : config.sandbox;
   Task& task = Record(info, sandbox);
   SendUpdate(task, TaskState::kStarting, Reason::kNone, "Starting command");
-  if (!info.command.user.empty()) {
-    log->warn(
-        "{} task={}: command.user '{}' is not applied; the command runs as the executor's "
-        "user",
-        ids, info.task_id, info.command.user);
-  }
   std::optional<SpawnError> error = Spawn(task);
   if (error) {
     log->error("{} task={}: {}", ids, info.task_id, error->message);
@@ -658,7 +704,7 @@ std::vector<std::string> Executor::Impl::TaskEnvironment(const Task& task) const
     }
     variables[name] = value;
   }
-  variables["STOA_SANDBOX"] = task.sandbox;
+  variables["STOA_SANDBOX"] = SandboxSeenByTask(task);
   variables["STOA_TASK_ID"] = task.info.task_id;
   std::vector<std::string> environment;
   environment.reserve(variables.size());
@@ -677,6 +723,37 @@ std::optional<Executor::Impl::SpawnError> Executor::Impl::Spawn(Task& task) {
 
   ChildPlan plan;
   plan.sandbox = task.sandbox;
+  plan.rootfs = config.rootfs;
+  plan.workdir = SandboxSeenByTask(task);
+  std::string user = command.user.empty() ? config.task_user : command.user;
+  if (!user.empty()) {
+    struct passwd entry {};
+    struct passwd* found = nullptr;
+    std::vector<char> buffer(16384);
+    getpwnam_r(user.c_str(), &entry, buffer.data(), buffer.size(), &found);
+    if (found == nullptr) return SpawnError{"user '" + user + "' does not exist on this agent"};
+    if (found->pw_uid != geteuid()) {
+      if (geteuid() != 0) {
+        return SpawnError{"cannot run the command as user '" + user +
+                          "': the executor does not run as root"};
+      }
+      plan.switch_user = true;
+      plan.uid = found->pw_uid;
+      plan.gid = found->pw_gid;
+      int count = 64;
+      plan.groups.resize(static_cast<size_t>(count));
+      if (getgrouplist(user.c_str(), plan.gid, plan.groups.data(), &count) < 0) {
+        plan.groups.resize(static_cast<size_t>(count));
+        getgrouplist(user.c_str(), plan.gid, plan.groups.data(), &count);
+      }
+      plan.groups.resize(static_cast<size_t>(std::max(count, 0)));
+      // The task writes its sandbox (the agent gave it the executor's already).
+      if (chown(task.sandbox.c_str(), plan.uid, plan.gid) != 0) {
+        return SpawnError{"cannot give the task sandbox '" + task.sandbox + "' to user '" + user +
+                          "': " + ErrnoText(errno)};
+      }
+    }
+  }
   if (command.shell) {
     plan.program = "/bin/sh";
     plan.argument_storage = {"sh", "-c", command.value};
@@ -697,6 +774,11 @@ std::optional<Executor::Impl::SpawnError> Executor::Impl::Spawn(Task& task) {
   if (!stdout_fd.ok()) return SpawnError{stdout_fd.error()};
   Result<UniqueFd> stderr_fd = OpenOutput(task.sandbox + "/stderr");
   if (!stderr_fd.ok()) return SpawnError{stderr_fd.error()};
+  if (plan.switch_user) {
+    int ignored = fchown(stdout_fd->get(), plan.uid, plan.gid);
+    ignored = fchown(stderr_fd->get(), plan.uid, plan.gid);
+    (void)ignored;
+  }
   int pipe_fds[2];
   if (pipe2(pipe_fds, O_CLOEXEC) != 0) {
     return SpawnError{"cannot create a pipe: " + ErrnoText(errno)};
@@ -738,6 +820,13 @@ std::optional<Executor::Impl::SpawnError> Executor::Impl::Spawn(Task& task) {
       break;
     case ChildError::kExec:
       failure.message = "Cannot execute '" + plan.program + "': ";
+      break;
+    case ChildError::kRootfs:
+      failure.message = "Cannot enter the root filesystem '" + plan.rootfs + "': ";
+      break;
+    case ChildError::kUser:
+      failure.message = "Cannot run the command as its user (uid " + std::to_string(plan.uid) +
+                        "): ";
       break;
   }
   failure.message += ErrnoText(report.error);

@@ -24,10 +24,16 @@ struct ExecutorConfig {
   AgentId agent_id;            // STOA_AGENT_ID
   std::string sandbox;         // STOA_SANDBOX: absolute path of an existing directory
   bool group = false;          // STOA_EXECUTOR_GROUP=1: a task group, one sandbox per task
+  std::string task_user;       // STOA_TASK_USER: tasks without command.user run as this user
+  std::string rootfs;          // STOA_ROOTFS: a prepared root each task is pivoted into
+  std::string rootfs_sandbox;  // STOA_ROOTFS_SANDBOX: where the sandbox is inside that root
 
   // Interval between re-sends of Subscribe (until the agent answers) and of
   // unacknowledged updates.
   double retry_interval_seconds = 1;
+  // Once subscribed, Subscribe is re-sent this often so that a restarted agent
+  // finds its executors again.
+  double heartbeat_interval_seconds = 2;
   // Without a Launch (or Shutdown) by then, the executor exits with status 1.
   double launch_timeout_seconds = 60;
   // Grace period between SIGTERM and SIGKILL when neither the Kill/Shutdown nor

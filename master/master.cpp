@@ -173,6 +173,7 @@ struct AgentEntry {
   Resources offered;
   std::set<std::pair<FrameworkId, TaskId>> tasks;
   std::set<OfferId> offers;
+  agentmsg::UsageReport usage;  // what its running containers use, as of its last pong
 };
 
 class MasterActor : public caf::event_based_actor {
@@ -906,6 +907,7 @@ class MasterActor : public caf::event_based_actor {
     agent->missed_pings = 0;
     std::visit(Overloaded{
                    [&](agentmsg::Pong&) {},
+                   [&](agentmsg::UsageReport& usage) { agent->usage = usage; },
                    [&](agentmsg::StatusUpdate& update) { OnStatusUpdate(*agent, update); },
                    [&](auto&) {
                      log_->warn("agent {} sent a message agents do not send; ignored",
@@ -1274,6 +1276,25 @@ class MasterActor : public caf::event_based_actor {
     sample("stoa_master_invalid_frames_total", "", static_cast<double>(invalid_frames_));
     metric("stoa_master_uptime_seconds", "gauge", "Seconds since the master started.");
     sample("stoa_master_uptime_seconds", "", WallSeconds() - start_time_);
+    agentmsg::UsageReport usage;  // summed over reachable agents
+    for (const auto& [id, agent] : agents_) {
+      if (!agent.reachable) continue;
+      usage.cpu_seconds += agent.usage.cpu_seconds;
+      usage.memory_bytes += agent.usage.memory_bytes;
+      usage.processes += agent.usage.processes;
+      usage.containers += agent.usage.containers;
+    }
+    metric("stoa_master_container_cpu_seconds_total", "gauge",
+           "Cpu time (user and system) of the running containers on reachable agents.");
+    sample("stoa_master_container_cpu_seconds_total", "", usage.cpu_seconds);
+    metric("stoa_master_container_memory_bytes", "gauge",
+           "Memory used by the running containers on reachable agents.");
+    sample("stoa_master_container_memory_bytes", "", static_cast<double>(usage.memory_bytes));
+    metric("stoa_master_container_processes", "gauge",
+           "Processes in the running containers on reachable agents.");
+    sample("stoa_master_container_processes", "", static_cast<double>(usage.processes));
+    metric("stoa_master_containers", "gauge", "Running containers on reachable agents.");
+    sample("stoa_master_containers", "", static_cast<double>(usage.containers));
     return out;
   }
 

@@ -47,5 +47,12 @@ struct AgentMessage {
       reconcileFrameworkId @19 :Text;
       taskIds @20 :List(Text);
     }
+    # agent -> master, with every pong: what its running containers use in total.
+    usage :group {
+      cpuSeconds @21 :Float64;
+      memoryBytes @22 :UInt64;
+      processes @23 :UInt64;
+      containers @24 :UInt32;
+    }
   }
 }

@@ -7,6 +7,7 @@ packages=(
   libzookeeper-mt-dev zookeeper libspdlog-dev libfmt-dev libcpp-httplib-dev
   nlohmann-json3-dev libyaml-cpp-dev libcli11-dev libgtest-dev libgmock-dev
   libbenchmark-dev curl procps
+  busybox-static
 )
 missing=()
 for p in "${packages[@]}"; do

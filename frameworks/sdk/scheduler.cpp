@@ -4,27 +4,19 @@
 #include <condition_variable>
 #include <deque>
 #include <mutex>
+#include <optional>
 #include <thread>
 
+#include "common/detector.hpp"
 #include "common/duration.hpp"
 #include "common/logging.hpp"
 #include "common/transport.hpp"
+#include "common/zookeeper.hpp"
 #include "protocols/codec.hpp"
 
 namespace stoa::sdk {
 namespace {
 constexpr const char* kMaster = "master";
-
-Result<std::string> ZmqAddress(const std::string& master) {
-  if (master.rfind("tcp://", 0) == 0 || master.rfind("inproc://", 0) == 0 ||
-      master.rfind("ipc://", 0) == 0) {
-    return master;
-  }
-  if (master.find(':') == std::string::npos) {
-    return Status::Error("master '" + master + "' is not HOST:PORT");
-  }
-  return "tcp://" + master;
-}
 }  // namespace
 
 struct SchedulerDriver::Impl {
@@ -32,11 +24,15 @@ struct SchedulerDriver::Impl {
   DriverOptions options;
   std::shared_ptr<spdlog::logger> log = Logger("scheduler");
   std::unique_ptr<ZmqEndpoint> endpoint;
+  std::unique_ptr<MasterDetector> detector;
+  std::string identity = NewId("scheduler-");
   std::thread thread;
 
   std::mutex mutex;
   std::condition_variable wake;
   std::deque<std::string> inbox;
+  std::optional<std::string> new_leader;  // set by the detector
+  std::string leader;                     // driver thread: where we talk to
   bool stopping = false;
   bool stopped = false;
 
@@ -65,6 +61,7 @@ struct SchedulerDriver::Impl {
   }
 
   void Subscribe() {
+    if (leader.empty()) return;
     FrameworkInfo info = options.framework;
     info.id = Id();
     last_subscribe = MonotonicSeconds();
@@ -72,15 +69,27 @@ struct SchedulerDriver::Impl {
   }
 
   void Run(SchedulerDriver& driver) {
-    Subscribe();
     while (true) {
       std::deque<std::string> frames;
+      std::optional<std::string> leader_change;
       {
         std::unique_lock<std::mutex> lock(mutex);
         wake.wait_for(lock, std::chrono::milliseconds(100),
-                      [&] { return !inbox.empty() || stopping; });
+                      [&] { return !inbox.empty() || stopping || new_leader.has_value(); });
         if (stopping) return;
         frames.swap(inbox);
+        leader_change.swap(new_leader);
+      }
+      if (leader_change) {
+        leader = *leader_change;
+        if (is_subscribed) {
+          is_subscribed = false;
+          scheduler->Disconnected(driver);
+        }
+        if (!leader.empty()) {
+          endpoint->Connect(kMaster, leader, identity);
+          Subscribe();
+        }
       }
       for (auto& frame : frames) Handle(driver, frame);
       Timers(driver);
@@ -158,7 +167,7 @@ SchedulerDriver::SchedulerDriver(Scheduler* scheduler, DriverOptions options)
 }
 
 SchedulerDriver::~SchedulerDriver() {
-  Stop(false);
+  Stop(false);  // also stops the detector, whose callback uses this driver's queue
   if (impl_->thread.joinable()) {
     if (impl_->thread.get_id() == std::this_thread::get_id()) {
       impl_->thread.detach();
@@ -169,12 +178,13 @@ SchedulerDriver::~SchedulerDriver() {
 }
 
 Status SchedulerDriver::Start() {
-  Result<std::string> address = ZmqAddress(impl_->options.master);
-  if (!address.ok()) return address.status();
-  impl_->endpoint = std::make_unique<ZmqEndpoint>("scheduler");
-  if (Status s = impl_->endpoint->Connect(kMaster, *address, NewId("scheduler-")); !s.ok()) {
-    return s;
+  const std::string& master = impl_->options.master;
+  if (master.rfind("zk://", 0) == 0) {
+    if (auto url = ParseZooKeeperUrl(master); !url.ok()) return url.status();
+  } else if (auto address = ZmqAddressOf(master); !address.ok()) {
+    return address.status();
   }
+  impl_->endpoint = std::make_unique<ZmqEndpoint>("scheduler");
   Impl* impl = impl_.get();
   impl_->endpoint->Start([impl](const FrameOrigin&, std::string frame) {
     {
@@ -184,6 +194,15 @@ Status SchedulerDriver::Start() {
     impl->wake.notify_one();
   });
   impl_->thread = std::thread([this] { impl_->Run(*this); });
+  auto detector = MasterDetector::Create(master, [impl](const LeaderInfo& leader) {
+    {
+      std::lock_guard<std::mutex> lock(impl->mutex);
+      impl->new_leader = leader.address;
+    }
+    impl->wake.notify_one();
+  });
+  if (!detector.ok()) return detector.status();
+  impl_->detector = std::move(*detector);
   return Status::Ok();
 }
 
@@ -198,6 +217,7 @@ void SchedulerDriver::Stop(bool teardown) {
   if (impl_->thread.joinable() && impl_->thread.get_id() != std::this_thread::get_id()) {
     impl_->thread.join();
   }
+  impl_->detector.reset();
   if (impl_->endpoint) {
     if (teardown) impl_->SendCall(call::Teardown{});
     impl_->endpoint->Stop();  // sends what is queued first

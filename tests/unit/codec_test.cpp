@@ -179,5 +179,32 @@ TEST(Duration, ParsesEveryUnitAndRefusesGarbage) {
   EXPECT_NE(ParseDuration("5parsecs").error().find("unknown unit"), std::string::npos);
 }
 
+TEST(Codec, ContainerSettingsAndUsageReportsRoundTrip) {
+  TaskInfo task = SampleTask();
+  task.command.user = "nobody";
+  task.container.rootfs = "/var/lib/images/debian.tar.gz";
+  task.container.volumes = {{"/srv/data", "/mnt/data", true}, {"/srv/logs", "logs", false}};
+  task.container.hostname = "web-1";
+  task.container.network_isolated = true;
+  task.container.cpu_hard_limit = true;
+  agentmsg::RunTask run;
+  run.framework.id = "framework-1";
+  run.executor.executor_id = "web-1";
+  run.tasks = {task, SampleTask()};
+  auto got = std::get<agentmsg::RunTask>(RoundTrip<AgentMessage>(Message(AgentMessage(run))));
+  ASSERT_EQ(got.tasks.size(), 2u);
+  EXPECT_EQ(got.tasks[0].container, task.container);
+  EXPECT_EQ(got.tasks[0].command, task.command);
+  EXPECT_EQ(got.tasks[1].container, ContainerInfo{});  // none given: the host's, shared network
+
+  agentmsg::UsageReport usage{12.5, 64u << 20, 7, 2};
+  auto report =
+      std::get<agentmsg::UsageReport>(RoundTrip<AgentMessage>(Message(AgentMessage(usage))));
+  EXPECT_DOUBLE_EQ(report.cpu_seconds, 12.5);
+  EXPECT_EQ(report.memory_bytes, 64u << 20);
+  EXPECT_EQ(report.processes, 7u);
+  EXPECT_EQ(report.containers, 2u);
+}
+
 }  // namespace
 }  // namespace stoa

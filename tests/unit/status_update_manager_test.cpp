@@ -5,6 +5,8 @@
 namespace stoa::agent {
 namespace {
 
+using AddResult = StatusUpdateManager::AddResult;
+
 TaskStatus Status(const std::string& task, TaskState state, const std::string& uuid) {
   TaskStatus status;
   status.task_id = task;
@@ -15,9 +17,9 @@ TaskStatus Status(const std::string& task, TaskState state, const std::string& u
 
 TEST(StatusUpdateManager, ReleasesUpdatesInOrderOneAtATime) {
   StatusUpdateManager manager;
-  EXPECT_TRUE(manager.Add("fw", Status("t1", TaskState::kStarting, "u1")));
-  EXPECT_FALSE(manager.Add("fw", Status("t1", TaskState::kRunning, "u2")));  // queued behind u1
-  EXPECT_FALSE(manager.Add("fw", Status("t1", TaskState::kFinished, "u3")));
+  EXPECT_EQ(manager.Add("fw", Status("t1", TaskState::kStarting, "u1")), AddResult::kSendNow);
+  EXPECT_EQ(manager.Add("fw", Status("t1", TaskState::kRunning, "u2")), AddResult::kQueued);
+  EXPECT_EQ(manager.Add("fw", Status("t1", TaskState::kFinished, "u3")), AddResult::kQueued);
   ASSERT_EQ(manager.Heads().size(), 1u);
   EXPECT_EQ(manager.Heads()[0].status.uuid, "u1");
 
@@ -36,20 +38,20 @@ TEST(StatusUpdateManager, ReleasesUpdatesInOrderOneAtATime) {
 
 TEST(StatusUpdateManager, DropsDuplicates) {
   StatusUpdateManager manager;
-  EXPECT_TRUE(manager.Add("fw", Status("t1", TaskState::kRunning, "u1")));
-  EXPECT_FALSE(manager.Add("fw", Status("t1", TaskState::kRunning, "u1")));
+  EXPECT_EQ(manager.Add("fw", Status("t1", TaskState::kRunning, "u1")), AddResult::kSendNow);
+  EXPECT_EQ(manager.Add("fw", Status("t1", TaskState::kRunning, "u1")), AddResult::kDuplicate);
   EXPECT_EQ(manager.PendingCount(), 1u);
   manager.Acknowledge("fw", "t1", "u1");
   // A late resend of an acknowledged update is not queued again.
-  EXPECT_FALSE(manager.Add("fw", Status("t1", TaskState::kRunning, "u1")));
+  EXPECT_EQ(manager.Add("fw", Status("t1", TaskState::kRunning, "u1")), AddResult::kDuplicate);
   EXPECT_EQ(manager.PendingCount(), 0u);
 }
 
 TEST(StatusUpdateManager, StreamsAreIndependentAndRemovable) {
   StatusUpdateManager manager;
-  EXPECT_TRUE(manager.Add("fw", Status("t1", TaskState::kRunning, "u1")));
-  EXPECT_TRUE(manager.Add("fw", Status("t2", TaskState::kRunning, "u2")));
-  EXPECT_TRUE(manager.Add("other", Status("t1", TaskState::kRunning, "u3")));
+  EXPECT_EQ(manager.Add("fw", Status("t1", TaskState::kRunning, "u1")), AddResult::kSendNow);
+  EXPECT_EQ(manager.Add("fw", Status("t2", TaskState::kRunning, "u2")), AddResult::kSendNow);
+  EXPECT_EQ(manager.Add("other", Status("t1", TaskState::kRunning, "u3")), AddResult::kSendNow);
   EXPECT_EQ(manager.Heads().size(), 3u);
   manager.RemoveFramework("fw");
   ASSERT_EQ(manager.Heads().size(), 1u);

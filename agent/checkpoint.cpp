@@ -1,0 +1,141 @@
+#include "agent/checkpoint.hpp"
+
+#include <leveldb/db.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <iterator>
+#include <thread>
+
+#include "protocols/codec.hpp"
+
+namespace stoa::agent {
+
+namespace {
+constexpr const char* kAgentId = "agent/id";
+constexpr const char* kBootId = "agent/boot_id";
+constexpr const char* kExecutors = "executors/";
+constexpr const char* kTasks = "tasks/";
+}  // namespace
+
+struct Checkpoint::Impl {
+  std::unique_ptr<leveldb::DB> db;
+
+  Status Put(const std::string& key, const std::string& value) {
+    leveldb::Status s = db->Put(leveldb::WriteOptions(), key, value);
+    return s.ok() ? Status::Ok() : Status::Error("checkpoint write of '" + key + "' failed: " + s.ToString());
+  }
+  Status Delete(const std::string& key) {
+    leveldb::Status s = db->Delete(leveldb::WriteOptions(), key);
+    return s.ok() ? Status::Ok() : Status::Error("checkpoint delete of '" + key + "' failed: " + s.ToString());
+  }
+};
+
+Checkpoint::Checkpoint(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Checkpoint::~Checkpoint() = default;
+
+Result<std::unique_ptr<Checkpoint>> Checkpoint::Open(const std::string& work_dir) {
+  leveldb::Options options;
+  options.create_if_missing = true;
+  leveldb::DB* db = nullptr;
+  std::string path = work_dir + "/meta";
+  leveldb::Status s = leveldb::DB::Open(options, path, &db);
+  if (!s.ok()) {
+    return Status::Error("cannot open the agent's checkpoint in '" + path + "': " + s.ToString() +
+                         " (is another agent using this work directory?)");
+  }
+  auto impl = std::make_unique<Impl>();
+  impl->db.reset(db);
+  return std::unique_ptr<Checkpoint>(new Checkpoint(std::move(impl)));
+}
+
+Result<RecoveredState> Checkpoint::Recover() {
+  RecoveredState state;
+  std::unique_ptr<leveldb::Iterator> it(impl_->db->NewIterator(leveldb::ReadOptions()));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    std::string key = it->key().ToString();
+    std::string_view value(it->value().data(), it->value().size());
+    if (key == kAgentId) {
+      state.agent_id = std::string(value);
+    } else if (key == kBootId) {
+      state.boot_id = std::string(value);
+    } else if (key.rfind(kExecutors, 0) == 0) {
+      auto record = DecodeExecutorRecord(value);
+      if (!record.ok()) return Status::Error("checkpoint entry '" + key + "': " + record.error());
+      state.executors.push_back(std::move(*record));
+    } else if (key.rfind(kTasks, 0) == 0) {
+      auto record = DecodeTaskRecord(value);
+      if (!record.ok()) return Status::Error("checkpoint entry '" + key + "': " + record.error());
+      state.tasks.push_back(std::move(*record));
+    }
+  }
+  if (!it->status().ok()) return Status::Error("cannot read the checkpoint: " + it->status().ToString());
+  return state;
+}
+
+Status Checkpoint::SetAgentId(const AgentId& agent_id) {
+  if (Status s = impl_->Put(kAgentId, agent_id); !s.ok()) return s;
+  return impl_->Put(kBootId, BootId());
+}
+
+Status Checkpoint::PutExecutor(const ExecutorRecord& record) {
+  return impl_->Put(kExecutors + record.info.framework_id + "/" + record.info.executor_id,
+                    EncodeRecord(record));
+}
+
+Status Checkpoint::RemoveExecutor(const FrameworkId& framework_id, const ExecutorId& executor_id) {
+  return impl_->Delete(kExecutors + framework_id + "/" + executor_id);
+}
+
+Status Checkpoint::PutTask(const TaskRecord& record) {
+  return impl_->Put(kTasks + record.task.framework_id + "/" + record.task.info.task_id,
+                    EncodeRecord(record));
+}
+
+Status Checkpoint::RemoveTask(const FrameworkId& framework_id, const TaskId& task_id) {
+  return impl_->Delete(kTasks + framework_id + "/" + task_id);
+}
+
+std::string BootId() {
+  std::ifstream in("/proc/sys/kernel/random/boot_id");
+  std::string id;
+  std::getline(in, id);
+  return id;
+}
+
+bool IsExecutorProcess(int pid, const ExecutorId& executor_id) {
+  if (pid <= 0) return false;
+  std::ifstream in("/proc/" + std::to_string(pid) + "/environ", std::ios::binary);
+  if (!in) return false;
+  std::string environ((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string wanted = "STOA_EXECUTOR_ID=" + executor_id;
+  size_t pos = 0;
+  while ((pos = environ.find(wanted, pos)) != std::string::npos) {
+    bool starts = pos == 0 || environ[pos - 1] == '\0';
+    size_t end = pos + wanted.size();
+    if (starts && (end == environ.size() || environ[end] == '\0')) return true;
+    pos = end;
+  }
+  return false;
+}
+
+void WatchPid(int pid, std::function<void()> on_exit) {
+  std::thread([pid, on_exit = std::move(on_exit)] {
+    int fd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+    if (fd >= 0) {
+      pollfd item{fd, POLLIN, 0};
+      while (poll(&item, 1, -1) < 0 && errno == EINTR) {
+      }
+      close(fd);
+    } else {
+      // No pidfd (old kernel): poll for the process to go.
+      while (kill(pid, 0) == 0) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    on_exit();
+  }).detach();
+}
+
+}  // namespace stoa::agent

@@ -1,0 +1,54 @@
+// The agent's checkpoint: what it needs to find its executors and tasks again
+// after a restart (kill -9, upgrade): its id and the boot it ran in, each
+// executor (with its container and pid) and each task with its unacknowledged
+// status updates. Kept in LevelDB under <work_dir>/meta. Writes are not
+// fsynced: they survive the agent's death, and a host crash ends the tasks anyway.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/status.hpp"
+#include "protocols/messages.hpp"
+
+namespace stoa::agent {
+
+struct RecoveredState {
+  AgentId agent_id;             // empty: never registered
+  std::string boot_id;          // the boot the checkpoint was written in
+  std::vector<ExecutorRecord> executors;
+  std::vector<TaskRecord> tasks;
+};
+
+class Checkpoint {
+ public:
+  // Opens (or creates) the checkpoint under `work_dir`.
+  static Result<std::unique_ptr<Checkpoint>> Open(const std::string& work_dir);
+  ~Checkpoint();
+
+  Result<RecoveredState> Recover();
+  Status SetAgentId(const AgentId& agent_id);
+  Status PutExecutor(const ExecutorRecord& record);
+  Status RemoveExecutor(const FrameworkId& framework_id, const ExecutorId& executor_id);
+  Status PutTask(const TaskRecord& record);
+  Status RemoveTask(const FrameworkId& framework_id, const TaskId& task_id);
+
+ private:
+  struct Impl;
+  explicit Checkpoint(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// This boot's id (/proc/sys/kernel/random/boot_id): a new one means the host rebooted.
+std::string BootId();
+
+// True when `pid` is alive and is the stoa-executor for `executor_id`.
+bool IsExecutorProcess(int pid, const ExecutorId& executor_id);
+
+// Calls `on_exit` (on a thread of its own) when `pid`, which need not be our
+// child, exits.
+void WatchPid(int pid, std::function<void()> on_exit);
+
+}  // namespace stoa::agent

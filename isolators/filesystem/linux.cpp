@@ -1,0 +1,296 @@
+// filesystem/linux: a task's root filesystem and volumes. The root is a local
+// directory or a tarball (unpacked once into the image cache); the container
+// gets a writable layer on top of it (overlayfs where the work directory allows
+// it, a copy otherwise), with its sandbox at /mnt/sandbox, fresh /proc, /dev
+// and /sys, and its host-path volumes. Everything is mounted inside the
+// container's mount namespace, so it goes away with the container; the
+// executor pivots each task into the root it finds in STOA_ROOTFS.
+#include <fcntl.h>
+#include <sched.h>
+#include <spawn.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+
+#include "common/ids.hpp"
+#include "isolators/isolator.hpp"
+
+extern char** environ;
+
+namespace stoa::isolators {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr long kOverlayfsMagic = 0x794c7630;
+constexpr const char* kSandboxInRoot = "/mnt/sandbox";
+
+std::string ErrnoText(int error) {
+  const char* text = strerrordesc_np(error);
+  return text != nullptr ? text : "unknown error";
+}
+
+bool KernelHasOverlay() {
+  std::ifstream in("/proc/filesystems");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.size() >= 7 && line.compare(line.size() - 7, 7, "overlay") == 0) return true;
+  }
+  return false;
+}
+
+// "a/b/../c" and absolute paths that leave their root are refused.
+Status CheckContainerPath(const std::string& path, bool absolute) {
+  if (path.empty()) return Status::Error("a volume needs a container path");
+  if (absolute != (path[0] == '/')) {
+    return Status::Error("volume container path '" + path + "' must be " +
+                         (absolute ? "absolute (the task has a root filesystem)"
+                                   : "relative to the sandbox (the task has no root filesystem)"));
+  }
+  for (const auto& part : fs::path(path)) {
+    if (part == "..") return Status::Error("volume container path '" + path + "' contains '..'");
+  }
+  return Status::Ok();
+}
+
+MountStep Step(MountStep::Kind kind, std::string target) {
+  MountStep step;
+  step.kind = kind;
+  step.target = std::move(target);
+  return step;
+}
+
+MountStep MountOf(std::string source, std::string target, std::string type, unsigned long flags,
+                  std::string data = "") {
+  MountStep step = Step(MountStep::Kind::kMount, std::move(target));
+  step.source = std::move(source);
+  step.type = std::move(type);
+  step.flags = flags;
+  step.data = std::move(data);
+  return step;
+}
+
+// Steps that create every missing directory of `relative` under `root`.
+void MakeDirectories(const std::string& root, const std::string& relative,
+                     std::vector<MountStep>* steps) {
+  std::string path = root;
+  for (const auto& part : fs::path(relative)) {
+    if (part.empty() || part == "/" || part == ".") continue;
+    path += "/" + part.string();
+    steps->push_back(Step(MountStep::Kind::kMakeDirectory, path));
+  }
+}
+
+class LinuxFilesystemIsolator : public Isolator {
+ public:
+  static Result<std::unique_ptr<Isolator>> Create(const IsolatorOptions& options) {
+    if (geteuid() != 0) {
+      return Status::Error("filesystem/linux: needs root (mounts and pivot_root); use posix");
+    }
+    return std::unique_ptr<Isolator>(new LinuxFilesystemIsolator(options));
+  }
+
+  Status Recover(const std::vector<ContainerState>&,
+                 const std::vector<ContainerId>& orphans) override {
+    for (const auto& id : orphans) {
+      if (Status s = Cleanup(id); !s.ok()) return s;
+    }
+    return Status::Ok();
+  }
+
+  Result<LaunchInfo> Prepare(const ContainerConfig& config) override {
+    const ContainerInfo& container = config.container;
+    LaunchInfo info;
+    if (container.rootfs.empty() && container.volumes.empty()) return info;
+    info.clone_flags = CLONE_NEWNS;
+    std::string root;
+    if (!container.rootfs.empty()) {
+      Result<std::string> prepared = PrepareRoot(config, &info.mounts);
+      if (!prepared.ok()) return prepared.status();
+      root = *prepared;
+      info.environment.emplace_back("STOA_ROOTFS", root);
+      info.environment.emplace_back("STOA_ROOTFS_SANDBOX", kSandboxInRoot);
+    }
+    for (const Volume& volume : container.volumes) {
+      if (Status s = CheckContainerPath(volume.container_path, !root.empty()); !s.ok()) return s;
+      struct stat st {};
+      if (volume.host_path.empty() || volume.host_path[0] != '/' ||
+          stat(volume.host_path.c_str(), &st) != 0) {
+        return Status::Error("volume host path '" + volume.host_path +
+                             "' is not an existing absolute path on the agent");
+      }
+      std::string base = root.empty() ? config.sandbox : root;
+      fs::path target_relative = fs::path(volume.container_path).relative_path();
+      std::string target = base + "/" + target_relative.string();
+      if (S_ISDIR(st.st_mode)) {
+        MakeDirectories(base, target_relative.string(), &info.mounts);
+      } else {
+        MakeDirectories(base, target_relative.parent_path().string(), &info.mounts);
+        info.mounts.push_back(Step(MountStep::Kind::kMakeFile, target));
+      }
+      info.mounts.push_back(MountOf(volume.host_path, target, "",
+                                    MS_BIND | MS_REC | (volume.read_only ? MS_RDONLY : 0)));
+    }
+    return info;
+  }
+
+  Status Isolate(const ContainerId&, pid_t) override { return Status::Ok(); }
+  std::optional<WatchFd> Watch(const ContainerId&) override { return std::nullopt; }
+  std::optional<Limitation> CheckLimitation(const ContainerId&) override { return std::nullopt; }
+  Status Update(const ContainerId&, const Resources&) override { return Status::Ok(); }
+  Result<ResourceStatistics> Usage(const ContainerId&) override { return ResourceStatistics{}; }
+
+  Status Cleanup(const ContainerId& container_id) override {
+    std::error_code error;
+    std::string dir = LayerDir(container_id);
+    fs::remove_all(dir, error);
+    if (error) return Status::Error("cannot remove '" + dir + "': " + error.message());
+    return Status::Ok();
+  }
+
+ private:
+  explicit LinuxFilesystemIsolator(IsolatorOptions options)
+      : options_(std::move(options)), overlay_(KernelHasOverlay()) {
+    if (options_.image_cache_dir.empty()) options_.image_cache_dir = options_.work_dir + "/images";
+  }
+
+  std::string LayerDir(const ContainerId& id) const {
+    return options_.work_dir + "/containers/" + id + "/rootfs";
+  }
+
+  // The read-only base: the directory itself, or the tarball unpacked in the cache.
+  Result<std::string> BaseOf(const std::string& rootfs) {
+    if (rootfs[0] != '/') {
+      return Status::Error("root filesystem '" + rootfs + "' is not an absolute path");
+    }
+    struct stat st {};
+    if (stat(rootfs.c_str(), &st) != 0) {
+      return Status::Error("root filesystem '" + rootfs + "' does not exist on the agent");
+    }
+    if (S_ISDIR(st.st_mode)) return rootfs;
+    if (!S_ISREG(st.st_mode)) {
+      return Status::Error("root filesystem '" + rootfs + "' is neither a directory nor a tarball");
+    }
+    // One unpacked copy per tarball version (path, size, modification time).
+    std::string key = std::to_string(std::hash<std::string>{}(
+        rootfs + "|" + std::to_string(st.st_size) + "|" + std::to_string(st.st_mtim.tv_sec) + "." +
+        std::to_string(st.st_mtim.tv_nsec)));
+    std::string unpacked = options_.image_cache_dir + "/" + key;
+    std::lock_guard<std::mutex> lock(cache_mutex_);
+    std::error_code error;
+    if (fs::is_directory(unpacked, error)) return unpacked;
+    fs::create_directories(options_.image_cache_dir, error);
+    std::string staging = unpacked + ".unpacking-" + NewUuid();
+    fs::create_directories(staging, error);
+    if (error) return Status::Error("cannot create '" + staging + "': " + error.message());
+    std::vector<std::string> args = {
+        "tar",         "--extract", "--preserve-permissions", "--numeric-owner", "--file", rootfs,
+        "--directory", staging};
+    std::vector<char*> argv;
+    for (auto& arg : args) argv.push_back(arg.data());
+    argv.push_back(nullptr);
+    pid_t pid = 0;
+    int spawned = posix_spawnp(&pid, "tar", nullptr, nullptr, argv.data(), environ);
+    int status = 0;
+    if (spawned == 0) {
+      while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+      }
+    }
+    if (spawned != 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+      fs::remove_all(staging, error);
+      return Status::Error("cannot unpack root filesystem '" + rootfs + "' with tar" +
+                           (spawned != 0 ? ": " + ErrnoText(spawned) : " (is it a tarball?)"));
+    }
+    fs::rename(staging, unpacked, error);
+    if (error) {
+      fs::remove_all(staging, error);
+      if (!fs::is_directory(unpacked)) {
+        return Status::Error("cannot move the unpacked root filesystem to '" + unpacked + "'");
+      }
+    }
+    return unpacked;
+  }
+
+  // Makes the writable layer and the steps that mount the root; returns the
+  // root's host path (the mount point in the container's mount namespace).
+  Result<std::string> PrepareRoot(const ContainerConfig& config, std::vector<MountStep>* steps) {
+    Result<std::string> base = BaseOf(config.container.rootfs);
+    if (!base.ok()) return base.status();
+    std::string dir = LayerDir(config.container_id);
+    std::string root = dir + "/merged";
+    std::error_code error;
+    fs::create_directories(root, error);
+    if (error) return Status::Error("cannot create '" + root + "': " + error.message());
+    struct statfs layer_fs {};
+    bool overlay = overlay_ && statfs(dir.c_str(), &layer_fs) == 0 &&
+                   static_cast<long>(layer_fs.f_type) != kOverlayfsMagic &&
+                   base->find_first_of(",:") == std::string::npos &&
+                   dir.find_first_of(",:") == std::string::npos;
+    if (overlay) {
+      fs::create_directories(dir + "/upper", error);
+      fs::create_directories(dir + "/work", error);
+      if (error)
+        return Status::Error("cannot create the layer in '" + dir + "': " + error.message());
+      steps->push_back(
+          MountOf("overlay", root, "overlay", 0,
+                  "lowerdir=" + *base + ",upperdir=" + dir + "/upper,workdir=" + dir + "/work"));
+    } else {
+      fs::copy(*base, root,
+               fs::copy_options::recursive | fs::copy_options::copy_symlinks |
+                   fs::copy_options::overwrite_existing,
+               error);
+      if (error) {
+        return Status::Error("cannot copy root filesystem '" + *base + "' to '" + root +
+                             "': " + error.message());
+      }
+      steps->push_back(MountOf(root, root, "", MS_BIND | MS_REC));  // pivot_root needs a mount
+    }
+    MakeDirectories(root, kSandboxInRoot, steps);
+    steps->push_back(MountOf(config.sandbox, root + kSandboxInRoot, "", MS_BIND | MS_REC));
+    MakeDirectories(root, "proc", steps);
+    steps->push_back(MountOf("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC));
+    MakeDirectories(root, "sys", steps);
+    steps->push_back(
+        MountOf("sysfs", root + "/sys", "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC));
+    MakeDirectories(root, "dev", steps);
+    steps->push_back(MountOf("tmpfs", root + "/dev", "tmpfs", MS_NOSUID, "mode=755,size=1m"));
+    struct Device {
+      const char* name;
+      unsigned major, minor;
+    };
+    for (const Device& d : {Device{"null", 1, 3}, Device{"zero", 1, 5}, Device{"full", 1, 7},
+                            Device{"random", 1, 8}, Device{"urandom", 1, 9}, Device{"tty", 5, 0}}) {
+      MountStep node = Step(MountStep::Kind::kMakeDevice, root + "/dev/" + d.name);
+      node.mode = S_IFCHR | 0666;
+      node.device = makedev(d.major, d.minor);
+      steps->push_back(node);
+    }
+    for (const auto& [name, target] :
+         {std::pair{"fd", "/proc/self/fd"}, std::pair{"stdin", "/proc/self/fd/0"},
+          std::pair{"stdout", "/proc/self/fd/1"}, std::pair{"stderr", "/proc/self/fd/2"}}) {
+      MountStep link = Step(MountStep::Kind::kSymlink, root + "/dev/" + name);
+      link.source = target;
+      steps->push_back(link);
+    }
+    MakeDirectories(root, "dev/shm", steps);
+    steps->push_back(MountOf("shm", root + "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777"));
+    return root;
+  }
+
+  IsolatorOptions options_;
+  bool overlay_;
+  std::mutex cache_mutex_;
+};
+
+const RegisterIsolator kRegistered("filesystem/linux", &LinuxFilesystemIsolator::Create);
+
+}  // namespace
+}  // namespace stoa::isolators
