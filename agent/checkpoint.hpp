@@ -41,7 +41,8 @@ class Checkpoint {
   std::unique_ptr<Impl> impl_;
 };
 
-// This boot's id (/proc/sys/kernel/random/boot_id): a new one means the host rebooted.
+// This boot's id (/proc/sys/kernel/random/boot_id, or the file named by
+// STOA_BOOT_ID_FILE for tests): a new one means the host rebooted.
 std::string BootId();
 
 // True when `pid` is alive and is the stoa-executor for `executor_id`.

@@ -880,8 +880,15 @@ class MasterActor : public caf::event_based_actor {
       for (const auto& task : framework.completed_tasks) {
         if (task.info.task_id == task_id) completed = &task;
       }
+      bool agent_may_know = agent_id.empty() ? !recovered_agents_.empty()
+                                             : recovered_agents_.count(agent_id) > 0;
       if (completed != nullptr) {
         answer(*completed);
+      } else if (agent_may_know) {
+        // After a failover, an agent that has not reregistered yet may still
+        // run the task: say nothing rather than something untrue; the
+        // framework asks again.
+        continue;
       } else {
         SendToFramework(framework, event::Update{UnknownTaskStatus(
                                        framework, task_id, agent_id,

@@ -264,6 +264,33 @@ TEST_F(HaTest, AgentKilledAndRestartedKeepsItsTasks) {
   EXPECT_EQ(out.find("TASK_FAILED"), std::string::npos) << out;
 }
 
+TEST_F(HaTest, AgentAfterAHostRebootReportsItsOldTasksGone) {
+  // A reboot is the one fault a test cannot cause: the agent reads its boot id
+  // from a file the test controls, and the test kills what a reboot would.
+  std::string boot_id = dir_.path() + "/boot_id";
+  std::ofstream(boot_id) << "boot-1\n";
+  setenv("STOA_BOOT_ID_FILE", boot_id.c_str(), 1);
+  StartMaster(0);
+  StartAgent(0);
+  unsetenv("STOA_BOOT_ID_FILE");
+  ASSERT_TRUE(WaitFor([&] { return ActiveAgents(LeaderState()) == 1; }));
+  auto framework = StartFramework(2, "sleep 600", "framework.out");
+  ASSERT_TRUE(WaitFor([&] { return Running(LeaderState()) == 2; })) << framework->Output();
+
+  agents_[0]->Kill(SIGKILL);
+  agents_[0]->Wait();
+  stoa::testing::KillProcessesUnder(dir_.path() + "/agent0");
+  std::ofstream(boot_id) << "boot-2\n";
+  setenv("STOA_BOOT_ID_FILE", boot_id.c_str(), 1);
+  StartAgent(0);
+  unsetenv("STOA_BOOT_ID_FILE");
+  ASSERT_TRUE(WaitFor([&] {
+    std::string out = framework->Output();
+    return out.find("task hello-1 TASK_GONE") != std::string::npos &&
+           out.find("task hello-2 TASK_GONE") != std::string::npos;
+  })) << framework->Output() << "\n" << agents_[0]->Output();
+}
+
 TEST_F(HaTest, MasterRestartedOnItsLevelDbRegistryRemembersAgentsAndFrameworks) {
   StartMaster(0);
   for (size_t i = 0; i < 2; ++i) StartAgent(i);
