@@ -39,7 +39,6 @@ using escalate_atom = caf::atom_constant<caf::atom("escalate")>;
 using state_atom = caf::atom_constant<caf::atom("state")>;
 using check_atom = caf::atom_constant<caf::atom("check")>;
 using leader_atom = caf::atom_constant<caf::atom("leader")>;
-using gone_atom = caf::atom_constant<caf::atom("gone")>;
 
 constexpr const char* kMasterConnection = "master";
 
@@ -130,14 +129,10 @@ class AgentActor : public caf::event_based_actor {
           registered_ = false;
           if (address.empty()) return;  // no leader: wait for the next one
           endpoint_->Connect(kMasterConnection, address, peer_identity_);
-          Register();
-        },
-        [this](gone_atom, const std::string& framework_id, const std::string& executor_id,
-               const std::string& container_id) {
-          OnRecoveredExecutorGone(framework_id, executor_id, container_id, false);
+          if (!gone_) Register();
         },
         [this](register_atom) {
-          if (registered_) return;
+          if (registered_ || gone_) return;
           if (!master_address_.empty()) Register();
           delayed_send(this, Seconds(options_.registration_retry_interval), register_atom::value);
         },
@@ -239,6 +234,18 @@ class AgentActor : public caf::event_based_actor {
                    },
                    [&](agentmsg::ShutdownFramework& m) { ShutdownFramework(m.framework_id); },
                    [&](agentmsg::Shutdown& m) {
+                     if (m.reason == agentmsg::kAgentGoneReason) {
+                       log_->error("the master says: {}; stopping every executor", m.reason);
+                       gone_ = true;
+                       registered_ = false;
+                       std::vector<FrameworkId> ids;
+                       for (const auto& [id, framework] : frameworks_) ids.push_back(id);
+                       for (const auto& id : ids) {
+                         updates_.RemoveFramework(id);
+                         ShutdownFramework(id);
+                       }
+                       return;
+                     }
                      log_->warn("the master says: {}; registering again", m.reason);
                      if (registered_) {
                        registered_ = false;
@@ -307,6 +314,11 @@ class AgentActor : public caf::event_based_actor {
     status.agent_id = agent_id_;
     for (const auto& seen : task.statuses) {
       if (seen.uuid == status.uuid) return;  // a resend of one we already have
+    }
+    if (gone_) {  // no master will ever acknowledge it: record, queue nothing
+      task.statuses.push_back(status);
+      if (IsValidTransition(task.state, status.state)) task.state = status.state;
+      return;
     }
     auto added = updates_.Add(framework_id, status);
     if (added == StatusUpdateManager::AddResult::kDuplicate) return;
@@ -554,17 +566,12 @@ class AgentActor : public caf::event_based_actor {
       executor->tasks[record.task.info.task_id] = record.task;
       for (const auto& status : record.pending) updates_.Add(record.task.framework_id, status);
     }
-    caf::actor self = caf::actor_cast<caf::actor>(this);
     size_t reattached = 0, lost = 0;
     std::vector<std::tuple<FrameworkId, ExecutorId, ContainerId>> gone;
     for (auto& [framework_id, framework] : frameworks_) {
       for (auto& [executor_id, executor] : framework.executors) {
         if (!rebooted && IsExecutorProcess(executor.pid, executor_id)) {
-          ++reattached;
-          WatchPid(executor.pid, [self, framework_id = framework_id, executor_id = executor_id,
-                                  container_id = executor.container_id] {
-            caf::anon_send(self, gone_atom::value, framework_id, executor_id, container_id);
-          });
+          ++reattached;  // the containerizer watches it and reports its end
         } else {
           ++lost;
           gone.emplace_back(framework_id, executor_id, executor.container_id);
@@ -580,8 +587,8 @@ class AgentActor : public caf::event_based_actor {
     }
   }
 
-  // A recovered executor that is not our child ended (or was gone already):
-  // its unfinished tasks end; after a reboot they are TASK_GONE.
+  // A checkpointed executor that no longer runs: its unfinished tasks end;
+  // after a reboot they are TASK_GONE.
   void OnRecoveredExecutorGone(const FrameworkId& framework_id, const ExecutorId& executor_id,
                                const ContainerId& container_id, bool rebooted) {
     ExecutorEntry* executor = FindExecutor(framework_id, executor_id);
@@ -712,6 +719,7 @@ class AgentActor : public caf::event_based_actor {
     return {{"id", agent_id_},
             {"master_id", master_id_},
             {"registered", registered_},
+            {"gone", gone_},
             {"hostname", info_.hostname},
             {"address", info_.address},
             {"resources", info_.resources.ToString()},
@@ -730,6 +738,7 @@ class AgentActor : public caf::event_based_actor {
   std::shared_ptr<RecoveredState> recovered_;  // consumed by Recover()
   std::string peer_identity_;                  // our identity on the master's socket
   std::string master_address_;                 // the leading master, empty when none
+  bool gone_ = false;                          // marked gone: never register again
   AgentId agent_id_;
   std::string master_id_;
   bool registered_ = false;

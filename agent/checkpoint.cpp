@@ -1,15 +1,11 @@
 #include "agent/checkpoint.hpp"
 
 #include <leveldb/db.h>
-#include <poll.h>
-#include <signal.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
-#include <thread>
 
 #include "protocols/codec.hpp"
 
@@ -123,22 +119,6 @@ bool IsExecutorProcess(int pid, const ExecutorId& executor_id) {
     pos = end;
   }
   return false;
-}
-
-void WatchPid(int pid, std::function<void()> on_exit) {
-  std::thread([pid, on_exit = std::move(on_exit)] {
-    int fd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
-    if (fd >= 0) {
-      pollfd item{fd, POLLIN, 0};
-      while (poll(&item, 1, -1) < 0 && errno == EINTR) {
-      }
-      close(fd);
-    } else {
-      // No pidfd (old kernel): poll for the process to go.
-      while (kill(pid, 0) == 0) std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    }
-    on_exit();
-  }).detach();
 }
 
 }  // namespace stoa::agent

@@ -5,7 +5,6 @@
 // fsynced: they survive the agent's death, and a host crash ends the tasks anyway.
 #pragma once
 
-#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -47,9 +46,5 @@ std::string BootId();
 
 // True when `pid` is alive and is the stoa-executor for `executor_id`.
 bool IsExecutorProcess(int pid, const ExecutorId& executor_id);
-
-// Calls `on_exit` (on a thread of its own) when `pid`, which need not be our
-// child, exits.
-void WatchPid(int pid, std::function<void()> on_exit);
 
 }  // namespace stoa::agent

@@ -228,6 +228,7 @@ void AddMasterCommand(CLI::App& app, int* exit_code) {
         return;
       }
       contender = std::move(*joined);
+      o.id = self.id;
       StandbyApi standby;
       if (Status s = standby.Start(o.ip, o.http_port, flags->zk, zk_session_timeout); !s.ok()) {
         std::fprintf(stderr, "stoa master: %s\n", s.message().c_str());

@@ -80,16 +80,30 @@ void HttpServer::Stop() {
 
 int HttpServer::port() const { return impl_->port; }
 
-Result<std::string> HttpGet(const std::string& host, int port, const std::string& path,
-                            int* status_code) {
+namespace {
+Result<std::string> Request(const std::string& method, const std::string& host, int port,
+                            const std::string& path, int* status_code) {
   httplib::Client client(host, port);
   client.set_connection_timeout(5);
   client.set_read_timeout(30);
-  auto result = client.Get(path);
+  auto result = method == "GET" ? client.Get(path) : client.Post(path);
   std::string url = "http://" + host + ":" + std::to_string(port) + path;
-  if (!result) return Status::Error("GET " + url + " failed: " + httplib::to_string(result.error()));
+  if (!result) {
+    return Status::Error(method + " " + url + " failed: " + httplib::to_string(result.error()));
+  }
   if (status_code != nullptr) *status_code = result->status;
   return result->body;
+}
+}  // namespace
+
+Result<std::string> HttpGet(const std::string& host, int port, const std::string& path,
+                            int* status_code) {
+  return Request("GET", host, port, path, status_code);
+}
+
+Result<std::string> HttpPost(const std::string& host, int port, const std::string& path,
+                             int* status_code) {
+  return Request("POST", host, port, path, status_code);
 }
 
 }  // namespace stoa

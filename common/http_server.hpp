@@ -52,5 +52,8 @@ class HttpServer {
 // A blocking GET for tests and the CLI: the body, or an error naming the URL.
 Result<std::string> HttpGet(const std::string& host, int port, const std::string& path,
                             int* status_code = nullptr);
+// The same for a POST with an empty body.
+Result<std::string> HttpPost(const std::string& host, int port, const std::string& path,
+                             int* status_code = nullptr);
 
 }  // namespace stoa

@@ -45,6 +45,7 @@ using rescind_atom = caf::atom_constant<caf::atom("rescind")>;
 using failover_atom = caf::atom_constant<caf::atom("failover")>;
 using registrar_atom = caf::atom_constant<caf::atom("registrar")>;
 using reregister_atom = caf::atom_constant<caf::atom("reregtime")>;
+using gone_atom = caf::atom_constant<caf::atom("gone")>;
 
 caf::timespan Seconds(double seconds) {
   return std::chrono::duration_cast<caf::timespan>(std::chrono::duration<double>(seconds));
@@ -187,7 +188,7 @@ class MasterActor : public caf::event_based_actor {
         log_(Logger("master")),
         registry_(std::move(registry)),
         registrar_(std::move(registrar)) {
-    master_id_ = NewId("master-");
+    master_id_ = options_.id.empty() ? NewId("master-") : options_.id;
     start_time_ = WallSeconds();
   }
 
@@ -220,6 +221,9 @@ class MasterActor : public caf::event_based_actor {
         [this](reregister_atom) { OnReregisterTimeout(); },
         [this](state_atom) -> std::string { return StateJson().dump(); },
         [this](metrics_atom) -> std::string { return MetricsText(); },
+        [this](gone_atom, const std::string& agent_id) -> caf::result<std::string> {
+          return MarkGone(agent_id);
+        },
     };
   }
 
@@ -1052,6 +1056,46 @@ class MasterActor : public caf::event_based_actor {
     Allocator([id = agent.info.id](auto& a) { a.RemoveAgent(id); });
   }
 
+  // Operator call: the agent is never coming back (its machine was retired).
+  // Its tasks become GONE and its id can never register again. The answer is
+  // an empty string once durable, else the reason it was refused.
+  caf::result<std::string> MarkGone(const AgentId& agent_id) {
+    auto known = registry_.agents.find(agent_id);
+    if (known == registry_.agents.end() && FindAgent(agent_id) == nullptr) {
+      return "agent '" + agent_id + "' is not known to this master";
+    }
+    if (gone_agents_.count(agent_id) > 0) return std::string();
+    AgentRecord record;
+    if (known != registry_.agents.end()) record = known->second;
+    if (AgentEntry* agent = FindAgent(agent_id)) record.info = agent->info;
+    record.state = AgentRecord::State::kGone;
+    record.changed_time = WallSeconds();
+    auto promise = make_response_promise<std::string>();
+    Durably([record](Registrar& r) { return r.PutAgent(record); },
+            [this, promise, record](const std::string& error) mutable {
+              if (!error.empty()) {
+                promise.deliver("the registry refused: " + error);
+                return;
+              }
+              const AgentId& id = record.info.id;
+              registry_.agents[id] = record;
+              gone_agents_.insert(id);
+              recovered_agents_.erase(id);
+              if (AgentEntry* agent = FindAgent(id)) {
+                log_->warn("agent {} at {} marked gone by an operator", id, agent->info.address);
+                if (agent->reachable) {
+                  SendToAgent(*agent, agentmsg::Shutdown{std::string(agentmsg::kAgentGoneReason)});
+                  RemoveAgentBooks(*agent);
+                }
+                ReportTasks(*agent, TaskState::kGone, Reason::kAgentRemoved,
+                            "agent " + id + " was marked gone");
+                agents_.erase(id);
+              }
+              promise.deliver(std::string());
+            });
+    return promise;
+  }
+
   void MarkUnreachable(AgentEntry& agent) {
     log_->warn("agent {} at {} missed {} pings: marking it unreachable", agent.info.id,
                agent.info.address, agent.missed_pings);
@@ -1067,6 +1111,14 @@ class MasterActor : public caf::event_based_actor {
   }
 
   void ReportUnreachableTasks(AgentEntry& agent) {
+    ReportTasks(agent, TaskState::kUnreachable, Reason::kAgentDisconnected,
+                "agent " + agent.info.id + " at " + agent.info.address + " is unreachable");
+  }
+
+  // Ends (or, for UNREACHABLE, suspends) every live task of `agent` with
+  // `state`; frameworks that are not partition-aware hear LOST instead of
+  // UNREACHABLE or GONE.
+  void ReportTasks(AgentEntry& agent, TaskState state, Reason reason, const std::string& message) {
     auto tasks = agent.tasks;
     for (const auto& [framework_id, task_id] : tasks) {
       FrameworkEntry* framework = FindFramework(framework_id);
@@ -1075,14 +1127,13 @@ class MasterActor : public caf::event_based_actor {
       if (it == framework->tasks.end() || IsTerminal(it->second.state)) continue;
       Task& task = it->second;
       bool aware = framework->info.partition_aware;
-      TaskStatus status = MasterStatus(
-          task, aware ? TaskState::kUnreachable : TaskState::kLost, Reason::kAgentDisconnected,
-          "agent " + agent.info.id + " at " + agent.info.address + " is unreachable");
+      TaskStatus status =
+          MasterStatus(task, aware ? state : TaskState::kLost, reason, message);
+      if (task.state != TaskState::kUnreachable) agent.used -= task.info.resources;
       task.state = status.state;
       task.statuses.push_back(status);
-      agent.used -= task.info.resources;
       SendToFramework(*framework, event::Update{status});
-      if (!aware) CompleteTask(*framework, it);
+      if (IsTerminal(status.state)) CompleteTask(*framework, it);
     }
   }
 
@@ -1334,24 +1385,6 @@ class MasterActor : public caf::event_based_actor {
 
 }  // namespace
 
-Result<std::string> MasterAddress(const std::string& text) {
-  if (text.rfind("tcp://", 0) == 0 || text.rfind("inproc://", 0) == 0 ||
-      text.rfind("ipc://", 0) == 0) {
-    return text;
-  }
-  auto colon = text.rfind(':');
-  if (colon == std::string::npos || colon == 0 || colon + 1 == text.size()) {
-    return Status::Error("master address '" + text + "' is not HOST:PORT");
-  }
-  std::string port = text.substr(colon + 1);
-  for (char c : port) {
-    if (!std::isdigit(static_cast<unsigned char>(c))) {
-      return Status::Error("master address '" + text + "' has a port that is not a number");
-    }
-  }
-  return "tcp://" + text;
-}
-
 struct Master::Impl {
   caf::actor_system* system = nullptr;
   std::unique_ptr<ZmqEndpoint> endpoint;
@@ -1426,6 +1459,22 @@ Result<std::unique_ptr<Master>> Master::Start(caf::actor_system& system,
   };
   impl->http.Route("GET", "/state", answer(state_atom::value, "application/json"));
   impl->http.Route("GET", "/metrics", answer(metrics_atom::value, "text/plain; version=0.0.4"));
+  // Operator API: POST /agents/gone?agent_id=ID marks a retired agent gone for good.
+  impl->http.Route("POST", "/agents/gone", [raw](const HttpRequest& request) {
+    auto id = request.params.find("agent_id");
+    if (id == request.params.end() || id->second.empty()) {
+      return JsonError(400, "name the agent: POST /agents/gone?agent_id=ID");
+    }
+    std::string error;
+    caf::scoped_actor self{*raw->system};
+    self->request(raw->actor, std::chrono::seconds(30), gone_atom::value, id->second)
+        .receive([&](std::string& answer) { error = std::move(answer); },
+                 [&](caf::error& e) { error = "the master did not answer: " + raw->system->render(e); });
+    if (!error.empty()) return JsonError(error.find("not known") != std::string::npos ? 404 : 409, error);
+    HttpResponse response;
+    response.body = json{{"agent_id", id->second}, {"state", "gone"}}.dump();
+    return response;
+  });
   impl->http.Route("GET", "/health", [](const HttpRequest&) {
     HttpResponse response;
     response.body = R"({"healthy":true,"leading":true})";

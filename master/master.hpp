@@ -17,6 +17,7 @@ class actor_system;
 namespace stoa::master {
 
 struct MasterOptions {
+  std::string id;  // this master's id; generated when empty
   std::string ip = "127.0.0.1";
   int port = 5050;       // ZeroMQ (agents and frameworks)
   int http_port = 5051;  // operator API; 0 picks a free port
@@ -33,9 +34,6 @@ struct MasterOptions {
   size_t max_completed_tasks_per_framework = 1000;
   size_t max_completed_frameworks = 50;
 };
-
-// Parses "HOST:PORT" or "tcp://HOST:PORT" or "inproc://NAME" into a ZeroMQ address.
-Result<std::string> MasterAddress(const std::string& text);
 
 class Master {
  public:

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -297,6 +298,11 @@ struct ShutdownFramework {
 struct Shutdown {
   std::string reason;
 };
+// The reason a master gives an agent that an operator marked gone: such an
+// agent stops its executors and never registers again with that id.
+inline constexpr std::string_view kAgentGoneReason =
+    "this agent was marked gone and cannot come back with its id; clear its work directory to "
+    "join as a new agent";
 struct ReconcileTasks {
   FrameworkId framework_id;
   std::vector<TaskId> task_ids;

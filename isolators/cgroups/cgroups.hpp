@@ -73,8 +73,8 @@ std::vector<pid_t> Processes(const std::string& path);
 
 // Kills every process in the cgroup and waits (up to `timeout_seconds`) until
 // none is left. Uses cgroup.kill on v2 where the kernel has it; otherwise
-// freezes the cgroup (v2 cgroup.freeze, or `freezer_path` on v1 when given),
-// SIGKILLs each process and thaws it, until the cgroup is empty.
+// freezes the cgroup (v2 cgroup.freeze, or freezer.state in a v1 freezer
+// hierarchy), SIGKILLs each process and thaws it, until the cgroup is empty.
 Status KillAll(const Hierarchy& hierarchy, const std::string& path, double timeout_seconds = 10);
 
 }  // namespace stoa::isolators::cgroups

@@ -9,7 +9,6 @@
 #include <mutex>
 #include <set>
 
-#include "common/duration.hpp"
 #include "isolators/cgroups/cgroups.hpp"
 #include "isolators/isolator.hpp"
 

@@ -255,5 +255,33 @@ TEST_F(ClusterTest, MalformedFramesGetAnErrorAndTheMasterKeepsServing) {
   ASSERT_TRUE(recorder.WaitForState("after", TaskState::kFinished));
 }
 
+
+TEST_F(ClusterTest, AnAgentMarkedGoneEndsItsTasksAndNeverComesBack) {
+  Recorder recorder;
+  FrameworkInfo info;
+  info.partition_aware = true;
+  auto& driver = StartDriver(&recorder, info);
+  Offer offer = LaunchOnFirstOffer(recorder, driver, Command("retired", "sleep 60"));
+  ASSERT_TRUE(recorder.WaitForState("retired", TaskState::kRunning));
+  int index = offer.hostname == "node0" ? 0 : 1;
+
+  int status = 0;
+  auto missing = HttpPost("127.0.0.1", master_->http_port(), "/agents/gone?agent_id=nobody", &status);
+  EXPECT_EQ(status, 404);
+  auto body =
+      HttpPost("127.0.0.1", master_->http_port(), "/agents/gone?agent_id=" + offer.agent_id, &status);
+  ASSERT_TRUE(body.ok()) << body.error();
+  ASSERT_EQ(status, 200) << *body;
+  ASSERT_TRUE(recorder.WaitForState("retired", TaskState::kGone));
+  EXPECT_EQ(recorder.Find("retired", TaskState::kGone)->reason, Reason::kAgentRemoved);
+  EXPECT_EQ(ActiveAgents(), 1);
+  // The agent stops its executors and does not register again.
+  ASSERT_TRUE(WaitFor([&] {
+    json state = json::parse(agents_[index]->StateJson());
+    return state["gone"] == true && state["frameworks"].empty();
+  }));
+  EXPECT_EQ(State()["agents"].size(), 1u);
+}
+
 }  // namespace
 }  // namespace stoa

@@ -239,6 +239,7 @@ TEST_F(IsolationTest, CpuHardCapHoldsTheContainerAtItsCpus) {
       },
       std::chrono::seconds(20)));
   double rate = (cpu_seconds(last) - cpu_seconds(first)) / (last.timestamp - first.timestamp);
+  RecordProperty("cpus_used_per_second", std::to_string(rate));
   EXPECT_LE(rate, 0.6) << "cpus used per second, as the cgroup counted them";
   EXPECT_GT(last.cpus_nr_throttled.value_or(0), 0u);
   EXPECT_GT(last.cpus_throttled_seconds.value_or(0), 0);
