@@ -61,10 +61,10 @@ std::string DefaultExecutorPath() {
 
 // Tells the agent actor, once the container of an executor ended, how it ended.
 // It holds the actor weakly: the containerizer must not keep a stopped agent alive.
-ExitCallback NotifyExited(const caf::actor& agent, FrameworkId framework_id,
-                          ExecutorId executor_id, ContainerId container_id) {
-  return [address = caf::actor_cast<caf::actor_addr>(agent),
-          framework_id = std::move(framework_id), executor_id = std::move(executor_id),
+ExitCallback NotifyExited(const caf::actor& agent, FrameworkId framework_id, ExecutorId executor_id,
+                          ContainerId container_id) {
+  return [address = caf::actor_cast<caf::actor_addr>(agent), framework_id = std::move(framework_id),
+          executor_id = std::move(executor_id),
           container_id = std::move(container_id)](const ContainerTermination& termination) {
     auto agent = caf::actor_cast<caf::actor>(address);
     if (!agent) return;
@@ -96,9 +96,9 @@ struct FrameworkEntry {
 
 class AgentActor : public caf::event_based_actor {
  public:
-  AgentActor(caf::actor_config& config, AgentOptions options, AgentInfo info,
-             ZmqEndpoint* endpoint, std::string executor_endpoint,
-             std::shared_ptr<Checkpoint> checkpoint, std::shared_ptr<RecoveredState> recovered,
+  AgentActor(caf::actor_config& config, AgentOptions options, AgentInfo info, ZmqEndpoint* endpoint,
+             std::string executor_endpoint, std::shared_ptr<Checkpoint> checkpoint,
+             std::shared_ptr<RecoveredState> recovered,
              std::shared_ptr<Containerizer> containerizer)
       : caf::event_based_actor(config),
         executor_endpoint_(std::move(executor_endpoint)),
@@ -161,8 +161,8 @@ class AgentActor : public caf::event_based_actor {
                const std::string& container_id) {
           ExecutorEntry* executor = FindExecutor(framework_id, executor_id);
           if (executor != nullptr && executor->container_id == container_id && executor->pid > 0) {
-            log_->warn("executor {} of framework {} did not stop in time; killing it",
-                       executor_id, framework_id);
+            log_->warn("executor {} of framework {} did not stop in time; killing it", executor_id,
+                       framework_id);
             if (!containerizer_->Destroy(container_id)) kill(executor->pid, SIGKILL);
           }
         },
@@ -265,8 +265,8 @@ class AgentActor : public caf::event_based_actor {
     agent_id_ = m.agent_id;
     master_id_ = m.master_id;
     if (!registered_) {
-      log_->info("{} with master {} as agent {}", first ? "registered" : "reregistered",
-                 master_id_, agent_id_);
+      log_->info("{} with master {} as agent {}", first ? "registered" : "reregistered", master_id_,
+                 agent_id_);
     }
     registered_ = true;
     for (auto& update : updates_.Heads()) SendToMaster(update);
@@ -369,8 +369,8 @@ class AgentActor : public caf::event_based_actor {
                            .string();
     std::error_code error;
     fs::create_directories(executor.sandbox, error);
-    Result<pid_t> pid = Status::Error("sandbox '" + executor.sandbox +
-                                      "' cannot be created: " + error.message());
+    Result<pid_t> pid =
+        Status::Error("sandbox '" + executor.sandbox + "' cannot be created: " + error.message());
     if (!error) {
       ContainerConfig config;
       config.container_id = executor.container_id;
@@ -392,9 +392,9 @@ class AgentActor : public caf::event_based_actor {
                         : options_.default_user;
       config.framework_id = framework_id;
       config.executor_id = executor.info.executor_id;
-      pid = containerizer_->Launch(
-          config, NotifyExited(caf::actor_cast<caf::actor>(this), framework_id,
-                               executor.info.executor_id, executor.container_id));
+      pid = containerizer_->Launch(config,
+                                   NotifyExited(caf::actor_cast<caf::actor>(this), framework_id,
+                                                executor.info.executor_id, executor.container_id));
     }
     if (!pid.ok()) {
       log_->error("framework={} executor={}: launch failed: {}", framework_id,
@@ -582,8 +582,8 @@ class AgentActor : public caf::event_based_actor {
       OnRecoveredExecutorGone(framework_id, executor_id, container_id, rebooted);
     }
     if (!agent_id_.empty()) {
-      log_->info("recovered agent {}: reattached to {} executors, {} gone{}", agent_id_,
-                 reattached, lost, rebooted ? " (the host rebooted)" : "");
+      log_->info("recovered agent {}: reattached to {} executors, {} gone{}", agent_id_, reattached,
+                 lost, rebooted ? " (the host rebooted)" : "");
     }
   }
 
@@ -635,8 +635,9 @@ class AgentActor : public caf::event_based_actor {
       return;
     }
     auto pit = executor_peers_.find(peer);
-    ExecutorEntry* executor =
-        pit == executor_peers_.end() ? nullptr : FindExecutor(pit->second.first, pit->second.second);
+    ExecutorEntry* executor = pit == executor_peers_.end()
+                                  ? nullptr
+                                  : FindExecutor(pit->second.first, pit->second.second);
     if (executor == nullptr) {
       log_->warn("a message from executor peer '{}' that has not subscribed; ignored", peer);
       return;
@@ -666,8 +667,8 @@ class AgentActor : public caf::event_based_actor {
       SendToExecutor(*executor, execmsg::Ack{status.task_id, status.uuid});
     }
     if (executor->shutting_down) {
-      SendToExecutor(*executor,
-                     execmsg::Shutdown{static_cast<int64_t>(options_.executor_shutdown_grace * 1000)});
+      SendToExecutor(*executor, execmsg::Shutdown{
+                                    static_cast<int64_t>(options_.executor_shutdown_grace * 1000)});
     } else if (!executor->queued.empty()) {
       SendToExecutor(*executor, execmsg::Launch{executor->queued});
       executor->queued.clear();
@@ -680,8 +681,8 @@ class AgentActor : public caf::event_based_actor {
     auto task_json = [](const Task& task, const std::string& sandbox) {
       json statuses = json::array();
       for (const auto& s : task.statuses) {
-        statuses.push_back({{"state", ToString(s.state)}, {"timestamp", s.timestamp},
-                            {"message", s.message}});
+        statuses.push_back(
+            {{"state", ToString(s.state)}, {"timestamp", s.timestamp}, {"message", s.message}});
       }
       std::string task_sandbox = sandbox;
       return json{{"id", task.info.task_id},
@@ -710,12 +711,12 @@ class AgentActor : public caf::event_based_actor {
                              {"subscribed", executor.subscribed},
                              {"tasks", tasks}});
       }
-      frameworks.push_back({{"id", framework_id},
-                            {"name", framework.info.name},
-                            {"executors", executors}});
+      frameworks.push_back(
+          {{"id", framework_id}, {"name", framework.info.name}, {"executors", executors}});
     }
     json completed = json::array();
-    for (const auto& [task, sandbox] : completed_tasks_) completed.push_back(task_json(task, sandbox));
+    for (const auto& [task, sandbox] : completed_tasks_)
+      completed.push_back(task_json(task, sandbox));
     return {{"id", agent_id_},
             {"master_id", master_id_},
             {"registered", registered_},
@@ -823,7 +824,7 @@ HttpResponse ReadSandboxFile(const std::string& root, const HttpRequest& request
   in.read(data.data(), count);
   data.resize(static_cast<size_t>(in.gcount()));
   response.body = json{{"data", data}, {"offset", *offset}}.dump(-1, ' ', false,
-                                                                  json::error_handler_t::replace);
+                                                                 json::error_handler_t::replace);
   return response;
 }
 
@@ -868,11 +869,11 @@ struct Agent::Impl {
     std::string answer;
     caf::scoped_actor self{*system};
     self->request(actor, std::chrono::seconds(10), state_atom::value)
-        .receive([&](std::string& text) { answer = std::move(text); },
-                 [&](caf::error& error) {
-                   answer = json{{"error", "the agent did not answer: " + system->render(error)}}
-                                .dump();
-                 });
+        .receive(
+            [&](std::string& text) { answer = std::move(text); },
+            [&](caf::error& error) {
+              answer = json{{"error", "the agent did not answer: " + system->render(error)}}.dump();
+            });
     return answer;
   }
 };
@@ -886,8 +887,7 @@ Agent::~Agent() {
   caf::anon_send_exit(impl_->actor, caf::exit_reason::user_shutdown);
 }
 
-Result<std::unique_ptr<Agent>> Agent::Start(caf::actor_system& system,
-                                            const AgentOptions& given) {
+Result<std::unique_ptr<Agent>> Agent::Start(caf::actor_system& system, const AgentOptions& given) {
   AgentOptions options = given;
   std::error_code error;
   fs::create_directories(options.work_dir, error);
@@ -940,10 +940,10 @@ Result<std::unique_ptr<Agent>> Agent::Start(caf::actor_system& system,
   if (Status s = impl->http.Start(options.ip, options.http_port); !s.ok()) return s;
   info.http_address = options.ip + ":" + std::to_string(impl->http.port());
 
-  impl->actor = system.spawn<AgentActor>(
-      options, info, impl->endpoint.get(), executor_endpoint,
-      std::shared_ptr<Checkpoint>(std::move(*checkpoint)),
-      std::make_shared<RecoveredState>(std::move(*recovered)), impl->containerizer);
+  impl->actor = system.spawn<AgentActor>(options, info, impl->endpoint.get(), executor_endpoint,
+                                         std::shared_ptr<Checkpoint>(std::move(*checkpoint)),
+                                         std::make_shared<RecoveredState>(std::move(*recovered)),
+                                         impl->containerizer);
   caf::actor actor = impl->actor;
   // Re-attach to the containers of the checkpointed executors; any other
   // container this work directory launched is destroyed.

@@ -18,11 +18,11 @@ namespace stoa::agent {
 struct AgentOptions {
   std::string master;  // HOST:PORT, tcp://..., or inproc://... for in-process clusters
   std::string ip = "127.0.0.1";
-  int port = 5052;  // executors reach the agent here (and over ipc:// in the work dir)
+  int port = 5052;       // executors reach the agent here (and over ipc:// in the work dir)
   int http_port = 5053;  // 0 picks a free port
   std::string work_dir = "/var/lib/stoa/agent";
-  std::string resources;  // overrides what is detected, e.g. "cpus:4;mem:8192"
-  std::string hostname;   // defaults to the machine's
+  std::string resources;      // overrides what is detected, e.g. "cpus:4;mem:8192"
+  std::string hostname;       // defaults to the machine's
   std::string executor_path;  // defaults to stoa-executor next to this binary
   double registration_retry_interval = 1.0;
   double status_update_retry_interval = 10.0;
@@ -35,8 +35,9 @@ struct AgentOptions {
   std::string cgroups_root = "stoa";  // containers' cgroups go under this in each controller
   bool cgroups_enable_cfs = false;    // hard-cap every container's cpu at its `cpus`
   int64_t pids_limit = 1024;          // processes per container (0: no limit)
-  std::string default_user;     // tasks without command.user run as this; empty: the agent's user
-  std::string image_cache_dir;  // tarball root filesystems are unpacked here; empty: work_dir/images
+  std::string default_user;  // tasks without command.user run as this; empty: the agent's user
+  std::string
+      image_cache_dir;  // tarball root filesystems are unpacked here; empty: work_dir/images
 };
 
 // Resources of this machine (cpus, mem, disk, ports), overridden entry by entry

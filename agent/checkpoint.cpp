@@ -23,11 +23,13 @@ struct Checkpoint::Impl {
 
   Status Put(const std::string& key, const std::string& value) {
     leveldb::Status s = db->Put(leveldb::WriteOptions(), key, value);
-    return s.ok() ? Status::Ok() : Status::Error("checkpoint write of '" + key + "' failed: " + s.ToString());
+    return s.ok() ? Status::Ok()
+                  : Status::Error("checkpoint write of '" + key + "' failed: " + s.ToString());
   }
   Status Delete(const std::string& key) {
     leveldb::Status s = db->Delete(leveldb::WriteOptions(), key);
-    return s.ok() ? Status::Ok() : Status::Error("checkpoint delete of '" + key + "' failed: " + s.ToString());
+    return s.ok() ? Status::Ok()
+                  : Status::Error("checkpoint delete of '" + key + "' failed: " + s.ToString());
   }
 };
 
@@ -69,7 +71,8 @@ Result<RecoveredState> Checkpoint::Recover() {
       state.tasks.push_back(std::move(*record));
     }
   }
-  if (!it->status().ok()) return Status::Error("cannot read the checkpoint: " + it->status().ToString());
+  if (!it->status().ok())
+    return Status::Error("cannot read the checkpoint: " + it->status().ToString());
   return state;
 }
 

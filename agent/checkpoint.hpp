@@ -15,8 +15,8 @@
 namespace stoa::agent {
 
 struct RecoveredState {
-  AgentId agent_id;             // empty: never registered
-  std::string boot_id;          // the boot the checkpoint was written in
+  AgentId agent_id;     // empty: never registered
+  std::string boot_id;  // the boot the checkpoint was written in
   std::vector<ExecutorRecord> executors;
   std::vector<TaskRecord> tasks;
 };

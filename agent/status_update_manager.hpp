@@ -29,8 +29,7 @@ class StatusUpdateManager {
   // Pops the head of the stream when `uuid` matches it and returns the new
   // head, if any, to send next. A stale or unknown acknowledgement changes nothing.
   std::optional<agentmsg::StatusUpdate> Acknowledge(const FrameworkId& framework_id,
-                                                    const TaskId& task_id,
-                                                    const std::string& uuid);
+                                                    const TaskId& task_id, const std::string& uuid);
 
   // The head of every stream, in a stable order: what to (re)send.
   std::vector<agentmsg::StatusUpdate> Heads() const;

@@ -13,7 +13,6 @@ void AddAgentCommand(CLI::App& app, int* exit_code);
 void AddExecuteCommand(CLI::App& app, int* exit_code);
 void AddUpCommand(CLI::App& app, int* exit_code);
 
-
 // A duration flag's value in seconds; exits with a clear message when malformed.
 double DurationFlag(const std::string& flag, const std::string& text);
 // Blocks until SIGINT or SIGTERM arrives (they are blocked on every thread).

@@ -1,5 +1,6 @@
 // `stoa master` and `stoa agent`: start the daemon, serve until SIGINT/SIGTERM.
 #include <signal.h>
+#include <unistd.h>
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
@@ -8,14 +9,13 @@
 #include <iostream>
 #include <mutex>
 #include <nlohmann/json.hpp>
-#include <unistd.h>
 
 #include "agent/agent.hpp"
 #include "cli/commands.hpp"
 #include "common/detector.hpp"
 #include "common/duration.hpp"
-#include "common/ids.hpp"
 #include "common/http_server.hpp"
+#include "common/ids.hpp"
 #include "common/logging.hpp"
 #include "common/zookeeper.hpp"
 #include "master/contender.hpp"
@@ -69,8 +69,7 @@ struct MasterFlags {
 // the leader (found by `detector`), with a body that says the same.
 class StandbyApi {
  public:
-  Status Start(const std::string& ip, int port, const std::string& zk,
-               double session_timeout) {
+  Status Start(const std::string& ip, int port, const std::string& zk, double session_timeout) {
     auto detector = MasterDetector::Create(
         zk,
         [this](const LeaderInfo& leader) {
@@ -111,10 +110,8 @@ class StandbyApi {
  private:
   std::string HealthJson() {
     std::lock_guard<std::mutex> lock(mutex_);
-    return nlohmann::json{{"healthy", true},
-                          {"leading", false},
-                          {"leader", leader_.http},
-                          {"leader_id", leader_.id}}
+    return nlohmann::json{
+        {"healthy", true}, {"leading", false}, {"leader", leader_.http}, {"leader_id", leader_.id}}
         .dump();
   }
   std::mutex mutex_;
@@ -207,8 +204,9 @@ void AddMasterCommand(CLI::App& app, int* exit_code) {
         return;
       }
       auto session = ZooKeeper::Connect(url->servers, zk_session_timeout, [] {
-        std::fprintf(stderr, "stoa master: the ZooKeeper session expired; exiting so that no "
-                             "two masters lead at once (restart me to rejoin as a standby)\n");
+        std::fprintf(stderr,
+                     "stoa master: the ZooKeeper session expired; exiting so that no "
+                     "two masters lead at once (restart me to rejoin as a standby)\n");
         std::fflush(stderr);
         _exit(1);
       });
@@ -222,8 +220,7 @@ void AddMasterCommand(CLI::App& app, int* exit_code) {
                       o.ip + ":" + std::to_string(o.http_port)};
       auto joined = master::MasterContender::Join(zookeeper.get(), url->path, self);
       if (!joined.ok()) {
-        std::fprintf(stderr, "stoa master: cannot join the election: %s\n",
-                     joined.error().c_str());
+        std::fprintf(stderr, "stoa master: cannot join the election: %s\n", joined.error().c_str());
         *exit_code = 1;
         return;
       }

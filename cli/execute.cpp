@@ -106,8 +106,7 @@ void AddExecuteCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--instances", flags->instances, "How many copies to run")
       ->capture_default_str()
       ->check(CLI::Range(1, 1000000));
-  cmd->add_option("--resources", flags->resources, "Resources of each copy")
-      ->capture_default_str();
+  cmd->add_option("--resources", flags->resources, "Resources of each copy")->capture_default_str();
   cmd->add_option("--name", flags->name, "Name of the framework and prefix of task ids")
       ->capture_default_str();
   cmd->add_option("--role", flags->role, "Role to run under")->capture_default_str();

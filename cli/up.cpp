@@ -107,16 +107,19 @@ void AddUpCommand(CLI::App& app, int* exit_code) {
     std::string master = ip + ":" + std::to_string(master_port);
 
     std::vector<pid_t> children;
-    children.push_back(Spawn({self, "master", "--ip=" + ip, "--port=" + std::to_string(master_port),
-                              "--http_port=" + std::to_string(master_http),
-                              "--work_dir=" + work_dir + "/master"},
-                             work_dir + "/master.log"));
+    children.push_back(
+        Spawn({self, "master", "--ip=" + ip, "--port=" + std::to_string(master_port),
+               "--http_port=" + std::to_string(master_http), "--work_dir=" + work_dir + "/master"},
+              work_dir + "/master.log"));
     std::printf("master      %s   http://%s:%d/state   log %s/master.log\n", master.c_str(),
                 ip.c_str(), master_http, work_dir.c_str());
     for (int i = 0; i < flags->agents; ++i) {
       int port = master_port + 2 + 2 * i;
       std::string name = "agent" + std::to_string(i + 1);
-      std::vector<std::string> args = {self, "agent", "--master=" + master, "--ip=" + ip,
+      std::vector<std::string> args = {self,
+                                       "agent",
+                                       "--master=" + master,
+                                       "--ip=" + ip,
                                        "--port=" + std::to_string(port),
                                        "--http_port=" + std::to_string(port + 1),
                                        "--work_dir=" + work_dir + "/" + name};
@@ -135,20 +138,20 @@ void AddUpCommand(CLI::App& app, int* exit_code) {
     } else {
       std::printf("cluster is up: %d agents registered. Cluster state: http://%s:%d/state\n",
                   flags->agents, ip.c_str(), master_http);
-      std::printf("try: %s execute --master=%s --instances=4 --command='echo hello from $STOA_TASK_ID'\n",
-                  self.c_str(), master.c_str());
+      std::printf(
+          "try: %s execute --master=%s --instances=4 --command='echo hello from $STOA_TASK_ID'\n",
+          self.c_str(), master.c_str());
       std::fflush(stdout);
       if (flags->demo) {
         std::printf("\n--- demo: 4 tasks that say hello ---\n");
         std::fflush(stdout);
-        pid_t demo = Spawn({self, "execute", "--master=" + master, "--instances=4",
-                            "--name=demo", "--command=echo hello from $(hostname)"},
+        pid_t demo = Spawn({self, "execute", "--master=" + master, "--instances=4", "--name=demo",
+                            "--command=echo hello from $(hostname)"},
                            "");
         int status = 0;
         waitpid(demo, &status, 0);
-        std::printf("--- demo %s ---\n", WIFEXITED(status) && WEXITSTATUS(status) == 0
-                                            ? "finished"
-                                            : "failed");
+        std::printf("--- demo %s ---\n",
+                    WIFEXITED(status) && WEXITSTATUS(status) == 0 ? "finished" : "failed");
       }
       std::printf("Press Ctrl-C to stop the cluster.\n");
       std::fflush(stdout);

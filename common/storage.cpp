@@ -13,7 +13,8 @@
 namespace stoa {
 
 Status ValidateStorageKey(const std::string& key) {
-  if (key.empty() || key.front() == '/' || key.back() == '/' || key.find("//") != std::string::npos) {
+  if (key.empty() || key.front() == '/' || key.back() == '/' ||
+      key.find("//") != std::string::npos) {
     return Status::Error("storage key '" + key + "' must be segments separated by single '/'");
   }
   for (unsigned char c : key) {
@@ -49,7 +50,8 @@ class LevelDbStorage : public Storage {
     auto current = GetLocked(key);
     if (!current.ok()) return current.status();
     int64_t actual = current->has_value() ? (*current)->version : kNewKey;
-    if (actual != expected_version) return Status::Error(StaleVersion(key, expected_version, actual));
+    if (actual != expected_version)
+      return Status::Error(StaleVersion(key, expected_version, actual));
     int64_t version = actual + 1;
     std::string stored(sizeof(version), '\0');
     std::memcpy(stored.data(), &version, sizeof(version));
@@ -72,7 +74,8 @@ class LevelDbStorage : public Storage {
     leveldb::WriteOptions options;
     options.sync = true;
     leveldb::Status s = db_->Delete(options, key);
-    return s.ok() ? Status::Ok() : Status::Error("LevelDB delete of '" + key + "' failed: " + s.ToString());
+    return s.ok() ? Status::Ok()
+                  : Status::Error("LevelDB delete of '" + key + "' failed: " + s.ToString());
   }
 
   Result<std::vector<std::string>> List(const std::string& prefix) override {
@@ -158,9 +161,8 @@ class ZooKeeperStorage : public Storage {
   Result<std::vector<std::string>> List(const std::string& prefix) override {
     // Keys are paths: list the deepest directory the prefix names, recursively.
     std::vector<std::string> keys;
-    std::string directory = prefix.substr(0, prefix.rfind('/') == std::string::npos
-                                                 ? 0
-                                                 : prefix.rfind('/'));
+    std::string directory =
+        prefix.substr(0, prefix.rfind('/') == std::string::npos ? 0 : prefix.rfind('/'));
     if (Status s = Walk(directory, &keys); !s.ok()) return s;
     std::vector<std::string> matching;
     for (auto& key : keys) {

@@ -224,9 +224,10 @@ struct ZmqEndpoint::Impl {
         }
         zmq_msg_close(&msg);
       }
-      log->warn("{}: a connection to {} was dropped ({}, code {}): the peer is not a Stoa "
-                "process speaking ZeroMQ",
-                name, address, MonitorEventName(event), value);
+      log->warn(
+          "{}: a connection to {} was dropped ({}, code {}): the peer is not a Stoa "
+          "process speaking ZeroMQ",
+          name, address, MonitorEventName(event), value);
     }
   }
 
@@ -286,9 +287,8 @@ Status ZmqEndpoint::Bind(const std::string& address) {
     SetCommonOptions(impl_->router);
     // Watch for peers that fail the handshake (garbage on the port).
     static std::atomic<int> monitor_counter{0};
-    std::string monitor_address =
-        "inproc://stoa-monitor-" + std::to_string(getpid()) + "-" +
-        std::to_string(monitor_counter.fetch_add(1));
+    std::string monitor_address = "inproc://stoa-monitor-" + std::to_string(getpid()) + "-" +
+                                  std::to_string(monitor_counter.fetch_add(1));
     zmq_socket_monitor(impl_->router, monitor_address.c_str(),
                        ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
                            ZMQ_EVENT_HANDSHAKE_FAILED_AUTH);

@@ -15,7 +15,8 @@ namespace stoa {
 Result<ZooKeeperUrl> ParseZooKeeperUrl(const std::string& url) {
   const std::string scheme = "zk://";
   if (url.rfind(scheme, 0) != 0) {
-    return Status::Error("'" + url + "' is not a ZooKeeper URL: write zk://HOST:PORT[,HOST:PORT]/PATH");
+    return Status::Error("'" + url +
+                         "' is not a ZooKeeper URL: write zk://HOST:PORT[,HOST:PORT]/PATH");
   }
   std::string rest = url.substr(scheme.size());
   auto slash = rest.find('/');
@@ -131,8 +132,8 @@ Result<std::unique_ptr<ZooKeeper>> ZooKeeper::Connect(const std::string& servers
   auto impl = std::make_unique<Impl>();
   impl->on_expired = std::move(on_expired);
   int timeout_ms = static_cast<int>(session_timeout_seconds * 1000);
-  impl->handle = zookeeper_init(servers.c_str(), &Impl::SessionWatcher, timeout_ms, nullptr,
-                                impl.get(), 0);
+  impl->handle =
+      zookeeper_init(servers.c_str(), &Impl::SessionWatcher, timeout_ms, nullptr, impl.get(), 0);
   if (impl->handle == nullptr) {
     return Status::Error("cannot start a ZooKeeper session with '" + servers +
                          "': " + std::strerror(errno));
@@ -198,7 +199,8 @@ Result<std::optional<std::pair<std::string, int32_t>>> ZooKeeper::Get(const std:
 
 Status ZooKeeper::Set(const std::string& path, const std::string& data, int32_t version,
                       ZkCode* code) {
-  int rc = zoo_set(impl_->handle, path.c_str(), data.data(), static_cast<int>(data.size()), version);
+  int rc =
+      zoo_set(impl_->handle, path.c_str(), data.data(), static_cast<int>(data.size()), version);
   if (code != nullptr) *code = Classify(rc);
   return rc == ZOK ? Status::Ok() : Failed("set", path, rc);
 }

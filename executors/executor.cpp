@@ -1,18 +1,18 @@
 #include "executors/executor.hpp"
 
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
 #include <pthread.h>
-#include <signal.h>
-#include <string.h>
-#include <grp.h>
 #include <pwd.h>
 #include <sched.h>
+#include <signal.h>
+#include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
-#include <sys/syscall.h>
 #include <sys/signalfd.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -122,8 +122,8 @@ struct ChildPlan {
   std::vector<char*> argv;
   std::vector<char*> envp;
   std::string sandbox;
-  std::string rootfs;   // pivot into this root first (in a mount namespace of its own)
-  std::string workdir;  // the sandbox as the task sees it (inside `rootfs`)
+  std::string rootfs;        // pivot into this root first (in a mount namespace of its own)
+  std::string workdir;       // the sandbox as the task sees it (inside `rootfs`)
   bool switch_user = false;  // drop to uid/gid/groups before exec
   uid_t uid = 0;
   gid_t gid = 0;
@@ -192,9 +192,8 @@ void WriteAll(int fd, const char* text) {
     }
   }
   if (chdir(plan.workdir.c_str()) != 0) FailChild(plan, ChildError::kChdir, errno);
-  if (plan.switch_user &&
-      (setgroups(plan.groups.size(), plan.groups.data()) != 0 || setgid(plan.gid) != 0 ||
-       setuid(plan.uid) != 0)) {
+  if (plan.switch_user && (setgroups(plan.groups.size(), plan.groups.data()) != 0 ||
+                           setgid(plan.gid) != 0 || setuid(plan.uid) != 0)) {
     FailChild(plan, ChildError::kUser, errno);
   }
   // Descriptors that some library opened without O_CLOEXEC must not leak into the task.
@@ -825,8 +824,8 @@ std::optional<Executor::Impl::SpawnError> Executor::Impl::Spawn(Task& task) {
       failure.message = "Cannot enter the root filesystem '" + plan.rootfs + "': ";
       break;
     case ChildError::kUser:
-      failure.message = "Cannot run the command as its user (uid " + std::to_string(plan.uid) +
-                        "): ";
+      failure.message =
+          "Cannot run the command as its user (uid " + std::to_string(plan.uid) + "): ";
       break;
   }
   failure.message += ErrnoText(report.error);

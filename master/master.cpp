@@ -1,12 +1,11 @@
 #include "master/master.hpp"
 
 #include <caf/all.hpp>
-#include <filesystem>
-#include <nlohmann/json.hpp>
-
 #include <deque>
+#include <filesystem>
 #include <functional>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 
 #include "common/duration.hpp"
@@ -195,8 +194,8 @@ class MasterActor : public caf::event_based_actor {
   const char* name() const override { return "stoa.master"; }
 
   caf::behavior make_behavior() override {
-    allocator_ = spawn(AllocatorActor, caf::actor_cast<caf::actor>(this),
-                       options_.allocation_interval);
+    allocator_ =
+        spawn(AllocatorActor, caf::actor_cast<caf::actor>(this), options_.allocation_interval);
     link_to(allocator_);
     delayed_send(this, Seconds(options_.agent_ping_interval), tick_atom::value);
     RecoverFromRegistry();
@@ -210,8 +209,9 @@ class MasterActor : public caf::event_based_actor {
         },
         [this](tick_atom) {
           OnTick();
-          delayed_send(this, Seconds(std::min(options_.agent_ping_interval,
-                                              options_.framework_heartbeat_interval)),
+          delayed_send(this,
+                       Seconds(std::min(options_.agent_ping_interval,
+                                        options_.framework_heartbeat_interval)),
                        tick_atom::value);
         },
         [this](rescind_atom, const std::string& offer_id) { RescindOffer(offer_id, true); },
@@ -269,10 +269,11 @@ class MasterActor : public caf::event_based_actor {
       DisconnectFramework(framework, "recovered from the registry");
     }
     if (!recovered_agents_.empty() || !registry_.frameworks.empty()) {
-      log_->info("recovered {} agents and {} frameworks from the registry; agents have {} to "
-                 "reregister",
-                 recovered_agents_.size(), registry_.frameworks.size(),
-                 FormatDuration(options_.agent_reregister_timeout));
+      log_->info(
+          "recovered {} agents and {} frameworks from the registry; agents have {} to "
+          "reregister",
+          recovered_agents_.size(), registry_.frameworks.size(),
+          FormatDuration(options_.agent_reregister_timeout));
       delayed_send(this, Seconds(options_.agent_reregister_timeout), reregister_atom::value);
     }
   }
@@ -315,24 +316,23 @@ class MasterActor : public caf::event_based_actor {
       SendToPeer(peer, Message(ProtocolError{"invalid frame: " + decoded.error()}));
       return;
     }
-    std::visit(Overloaded{
-                   [&](SchedulerCall& call) { OnCall(peer, call); },
-                   [&](AgentMessage& message) { OnAgentMessage(peer, message); },
-                   [&](Keepalive&) { Touch(peer); },
-                   [&](ProtocolError& error) {
-                     log_->warn("peer {} reports a protocol error: {}", PrintablePeer(peer),
-                                error.message);
-                   },
-                   [&](auto&) {
-                     ++invalid_frames_;
-                     log_->warn("peer {} sent a message the master does not accept",
-                                PrintablePeer(peer));
-                     SendToPeer(peer, Message(ProtocolError{
-                                          "the master accepts scheduler calls and agent "
-                                          "messages only"}));
-                   },
-               },
-               *decoded);
+    std::visit(
+        Overloaded{
+            [&](SchedulerCall& call) { OnCall(peer, call); },
+            [&](AgentMessage& message) { OnAgentMessage(peer, message); },
+            [&](Keepalive&) { Touch(peer); },
+            [&](ProtocolError& error) {
+              log_->warn("peer {} reports a protocol error: {}", PrintablePeer(peer),
+                         error.message);
+            },
+            [&](auto&) {
+              ++invalid_frames_;
+              log_->warn("peer {} sent a message the master does not accept", PrintablePeer(peer));
+              SendToPeer(peer, Message(ProtocolError{"the master accepts scheduler calls and agent "
+                                                     "messages only"}));
+            },
+        },
+        *decoded);
   }
 
   static std::string PrintablePeer(const std::string& peer) {
@@ -372,10 +372,10 @@ class MasterActor : public caf::event_based_actor {
     }
     FrameworkEntry* framework = FindFramework(call.framework_id);
     if (framework == nullptr || !framework->connected || framework->peer != peer) {
-      std::string why = framework == nullptr
-                            ? "framework '" + call.framework_id + "' is not subscribed"
-                            : "framework '" + call.framework_id +
-                                  "' is subscribed from another connection";
+      std::string why =
+          framework == nullptr
+              ? "framework '" + call.framework_id + "' is not subscribed"
+              : "framework '" + call.framework_id + "' is subscribed from another connection";
       SendToPeer(peer, Message(SchedulerEvent(event::Error{why + "; send SUBSCRIBE first"})));
       return;
     }
@@ -462,8 +462,9 @@ class MasterActor : public caf::event_based_actor {
                  fmt::join(info.roles, ","));
     } else {
       if (framework.connected && framework.peer != peer) {
-        SendToPeer(framework.peer,
-                   Message(SchedulerEvent(event::Error{"framework failed over to a new scheduler"})));
+        SendToPeer(
+            framework.peer,
+            Message(SchedulerEvent(event::Error{"framework failed over to a new scheduler"})));
       }
       RescindOffers(framework);
       peer_frameworks_.erase(framework.peer);
@@ -477,8 +478,8 @@ class MasterActor : public caf::event_based_actor {
     ++framework.failover_generation;  // cancels a pending failover timeout
     peer_frameworks_[peer] = info.id;
     Allocator([id = info.id](auto& a) { a.ActivateFramework(id); });
-    SendToFramework(framework, event::Subscribed{info.id, options_.framework_heartbeat_interval,
-                                                 master_id_});
+    SendToFramework(framework,
+                    event::Subscribed{info.id, options_.framework_heartbeat_interval, master_id_});
   }
 
   void DisconnectFramework(FrameworkEntry& framework, const std::string& why) {
@@ -702,9 +703,9 @@ class MasterActor : public caf::event_based_actor {
     for (auto& operation : accept.operations) {
       if (operation.type != Operation::Type::kLaunch &&
           operation.type != Operation::Type::kLaunchGroup) {
-        SendToFramework(framework, event::Error{std::string("operation ") +
-                                                ToString(operation.type) +
-                                                " is not supported by this master yet"});
+        SendToFramework(framework,
+                        event::Error{std::string("operation ") + ToString(operation.type) +
+                                     " is not supported by this master yet"});
         continue;
       }
       std::string group_error;
@@ -759,12 +760,11 @@ class MasterActor : public caf::event_based_actor {
           rejected.info = task;
           rejected.framework_id = framework.info.id;
           bool dropped = !offer_error.empty() || (agent == nullptr || !agent->reachable);
-          TaskStatus status = MasterStatus(
-              rejected, dropped ? TaskState::kDropped : TaskState::kError,
-              dropped ? Reason::kInvalidOffers : Reason::kTaskInvalid, error);
+          TaskStatus status =
+              MasterStatus(rejected, dropped ? TaskState::kDropped : TaskState::kError,
+                           dropped ? Reason::kInvalidOffers : Reason::kTaskInvalid, error);
           if (dropped && !framework.info.partition_aware) status.state = TaskState::kLost;
-          log_->warn("framework {}: refused task '{}': {}", framework.info.id, task.task_id,
-                     error);
+          log_->warn("framework {}: refused task '{}': {}", framework.info.id, task.task_id, error);
           SendToFramework(framework, event::Update{status});
           continue;
         }
@@ -815,9 +815,9 @@ class MasterActor : public caf::event_based_actor {
   void Kill(FrameworkEntry& framework, const call::Kill& kill) {
     auto it = framework.tasks.find(kill.task_id);
     if (it == framework.tasks.end()) {
-      SendToFramework(framework, event::Update{UnknownTaskStatus(
-                                     framework, kill.task_id, kill.agent_id,
-                                     "kill of a task this master does not know")});
+      SendToFramework(framework,
+                      event::Update{UnknownTaskStatus(framework, kill.task_id, kill.agent_id,
+                                                      "kill of a task this master does not know")});
       return;
     }
     AgentEntry* agent = FindAgent(it->second.info.agent_id);
@@ -884,8 +884,8 @@ class MasterActor : public caf::event_based_actor {
       for (const auto& task : framework.completed_tasks) {
         if (task.info.task_id == task_id) completed = &task;
       }
-      bool agent_may_know = agent_id.empty() ? !recovered_agents_.empty()
-                                             : recovered_agents_.count(agent_id) > 0;
+      bool agent_may_know =
+          agent_id.empty() ? !recovered_agents_.empty() : recovered_agents_.count(agent_id) > 0;
       if (completed != nullptr) {
         answer(*completed);
       } else if (agent_may_know) {
@@ -894,9 +894,9 @@ class MasterActor : public caf::event_based_actor {
         // framework asks again.
         continue;
       } else {
-        SendToFramework(framework, event::Update{UnknownTaskStatus(
-                                       framework, task_id, agent_id,
-                                       "this master does not know the task")});
+        SendToFramework(framework,
+                        event::Update{UnknownTaskStatus(framework, task_id, agent_id,
+                                                        "this master does not know the task")});
       }
     }
   }
@@ -964,8 +964,8 @@ class MasterActor : public caf::event_based_actor {
 
   void AdmitAgent(const std::string& peer, agentmsg::Register& reg) {
     const AgentInfo& info = reg.info;
-    bool reregister = recovered_agents_.erase(info.id) > 0 || FindAgent(info.id) != nullptr ||
-                      !reg.tasks.empty();
+    bool reregister =
+        recovered_agents_.erase(info.id) > 0 || FindAgent(info.id) != nullptr || !reg.tasks.empty();
     AgentEntry* existing = FindAgent(info.id);
     if (existing != nullptr && existing->reachable) {
       // Same agent, new connection (agent restarted, or the network blinked).
@@ -1031,9 +1031,8 @@ class MasterActor : public caf::event_based_actor {
       }
       framework->tasks[task.info.task_id] = std::move(task);
     }
-    Allocator([id = info.id, total = info.resources, used](auto& a) {
-      a.AddAgent(id, total, used);
-    });
+    Allocator(
+        [id = info.id, total = info.resources, used](auto& a) { a.AddAgent(id, total, used); });
     SendToAgent(agent, agentmsg::Registered{info.id, master_id_});
     for (const auto& framework_id : to_shutdown) {
       SendToAgent(agent, agentmsg::ShutdownFramework{framework_id});
@@ -1127,8 +1126,7 @@ class MasterActor : public caf::event_based_actor {
       if (it == framework->tasks.end() || IsTerminal(it->second.state)) continue;
       Task& task = it->second;
       bool aware = framework->info.partition_aware;
-      TaskStatus status =
-          MasterStatus(task, aware ? state : TaskState::kLost, reason, message);
+      TaskStatus status = MasterStatus(task, aware ? state : TaskState::kLost, reason, message);
       if (task.state != TaskState::kUnreachable) agent.used -= task.info.resources;
       task.state = status.state;
       task.statuses.push_back(status);
@@ -1143,8 +1141,8 @@ class MasterActor : public caf::event_based_actor {
     FrameworkEntry* framework = FindFramework(update.framework_id);
     auto ack_now = [&] {
       if (!status.uuid.empty()) {
-        SendToAgent(agent, agentmsg::StatusUpdateAck{update.framework_id, status.task_id,
-                                                     status.uuid});
+        SendToAgent(agent,
+                    agentmsg::StatusUpdateAck{update.framework_id, status.task_id, status.uuid});
       }
     };
     if (framework == nullptr) {
@@ -1193,8 +1191,8 @@ class MasterActor : public caf::event_based_actor {
     for (auto& [id, framework] : frameworks_) {
       if (!framework.connected) continue;
       if (now - framework.last_seen > 3 * options_.framework_heartbeat_interval) {
-        DisconnectFramework(framework, "no call or keepalive for " +
-                                           FormatDuration(now - framework.last_seen));
+        DisconnectFramework(
+            framework, "no call or keepalive for " + FormatDuration(now - framework.last_seen));
         continue;
       }
       SendToFramework(framework, event::Heartbeat{});
@@ -1244,15 +1242,10 @@ class MasterActor : public caf::event_based_actor {
     for (const auto& framework : completed_frameworks_) {
       completed.push_back(FrameworkJson(framework));
     }
-    return {{"id", master_id_},
-            {"version", "0.1.0"},
-            {"address", address_},
-            {"leader", address_},
-            {"start_time", start_time_},
-            {"recovered_agents", recovered_agents_},
-            {"agents", agents},
-            {"frameworks", frameworks},
-            {"completed_frameworks", completed}};
+    return {
+        {"id", master_id_},   {"version", "0.1.0"},        {"address", address_},
+        {"leader", address_}, {"start_time", start_time_}, {"recovered_agents", recovered_agents_},
+        {"agents", agents},   {"frameworks", frameworks},  {"completed_frameworks", completed}};
   }
 
   std::string MetricsText() const {
@@ -1262,8 +1255,8 @@ class MasterActor : public caf::event_based_actor {
       out += "# HELP " + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
     };
     auto sample = [&out](const std::string& name, const std::string& labels, double value) {
-      out += name + (labels.empty() ? "" : "{" + labels + "}") + " " + fmt::format("{}", value) +
-             "\n";
+      out +=
+          name + (labels.empty() ? "" : "{" + labels + "}") + " " + fmt::format("{}", value) + "\n";
     };
     int active_agents = 0, unreachable_agents = 0;
     Resources total, used, offered;
@@ -1371,7 +1364,7 @@ class MasterActor : public caf::event_based_actor {
   std::map<std::string, FrameworkId> peer_frameworks_;
   std::set<AgentId> gone_agents_;
   std::set<FrameworkId> completed_framework_ids_;
-  Registry registry_;                 // what the registrar has made durable
+  Registry registry_;  // what the registrar has made durable
   caf::actor registrar_;
   std::set<AgentId> recovered_agents_;  // in the registry, not yet reregistered
   std::set<std::string> admitting_;     // peers whose admission is being written
@@ -1397,11 +1390,12 @@ struct Master::Impl {
     std::string answer;
     caf::scoped_actor self{*system};
     self->request(actor, std::chrono::seconds(10), caf::make_message(what))
-        .receive([&](std::string& text) { answer = std::move(text); },
-                 [&](caf::error& error) {
-                   answer = json{{"error", "the master did not answer: " +
-                                               system->render(error)}}.dump();
-                 });
+        .receive(
+            [&](std::string& text) { answer = std::move(text); },
+            [&](caf::error& error) {
+              answer =
+                  json{{"error", "the master did not answer: " + system->render(error)}}.dump();
+            });
     return answer;
   }
 };
@@ -1468,9 +1462,11 @@ Result<std::unique_ptr<Master>> Master::Start(caf::actor_system& system,
     std::string error;
     caf::scoped_actor self{*raw->system};
     self->request(raw->actor, std::chrono::seconds(30), gone_atom::value, id->second)
-        .receive([&](std::string& answer) { error = std::move(answer); },
-                 [&](caf::error& e) { error = "the master did not answer: " + raw->system->render(e); });
-    if (!error.empty()) return JsonError(error.find("not known") != std::string::npos ? 404 : 409, error);
+        .receive(
+            [&](std::string& answer) { error = std::move(answer); },
+            [&](caf::error& e) { error = "the master did not answer: " + raw->system->render(e); });
+    if (!error.empty())
+      return JsonError(error.find("not known") != std::string::npos ? 404 : 409, error);
     HttpResponse response;
     response.body = json{{"agent_id", id->second}, {"state", "gone"}}.dump();
     return response;

@@ -25,12 +25,12 @@ struct MasterOptions {
   // Overrides tcp://ip:port, e.g. "inproc://master" for in-process clusters.
   std::string bind_address;
 
-  double allocation_interval = 1.0;        // seconds between periodic rounds
-  double agent_ping_interval = 5.0;        // master -> agent pings
-  int max_agent_ping_timeouts = 3;         // missed pongs before unreachable
+  double allocation_interval = 1.0;         // seconds between periodic rounds
+  double agent_ping_interval = 5.0;         // master -> agent pings
+  int max_agent_ping_timeouts = 3;          // missed pongs before unreachable
   double framework_heartbeat_interval = 5;  // HEARTBEAT events; 3 missed keepalives disconnect
-  double offer_timeout = 60;               // outstanding offers are rescinded after this (0: never)
-  double agent_reregister_timeout = 600;   // after a failover, agents have this long to come back
+  double offer_timeout = 60;              // outstanding offers are rescinded after this (0: never)
+  double agent_reregister_timeout = 600;  // after a failover, agents have this long to come back
   size_t max_completed_tasks_per_framework = 1000;
   size_t max_completed_frameworks = 50;
 };

@@ -5,8 +5,8 @@ namespace stoa::master {
 Status ValidateId(const std::string& kind, const std::string& id) {
   if (id.empty()) return Status::Error(kind + " id is empty");
   if (id.size() > kMaxIdLength) {
-    return Status::Error(kind + " id is " + std::to_string(id.size()) + " characters long (at most " +
-                         std::to_string(kMaxIdLength) + ")");
+    return Status::Error(kind + " id is " + std::to_string(id.size()) +
+                         " characters long (at most " + std::to_string(kMaxIdLength) + ")");
   }
   if (id == "." || id == "..") return Status::Error(kind + " id '" + id + "' is reserved");
   for (unsigned char c : id) {
@@ -32,8 +32,8 @@ Status ValidateTask(const TaskInfo& task, const AgentId& agent_id, const Resourc
   }
   if (task.command.value.empty()) return Status::Error(name + "the command is empty");
   if (task.command.value.size() > kMaxCommandLength) {
-    return Status::Error(name + "the command is longer than " +
-                         std::to_string(kMaxCommandLength) + " bytes");
+    return Status::Error(name + "the command is longer than " + std::to_string(kMaxCommandLength) +
+                         " bytes");
   }
   if (Status s = ValidateTaskResources(task.resources); !s.ok()) {
     return Status::Error(name + s.message());

@@ -32,8 +32,8 @@ std::vector<std::string> GetTexts(ListReader list) {
 // Enum values from the wire are checked against the C++ enum's range.
 template <typename E>
 E CheckedEnum(uint16_t raw, int count, const char* what) {
-  if (raw >= count) throw std::runtime_error(std::string("unknown ") + what + " value " +
-                                             std::to_string(raw));
+  if (raw >= count)
+    throw std::runtime_error(std::string("unknown ") + what + " value " + std::to_string(raw));
   return static_cast<E>(raw);
 }
 
@@ -234,8 +234,8 @@ void Put(proto::TaskStatus::Builder b, const TaskStatus& s) {
 TaskStatus Get(proto::TaskStatus::Reader b) {
   TaskStatus s;
   s.task_id = S(b.getTaskId());
-  s.state = CheckedEnum<TaskState>(static_cast<uint16_t>(b.getState()), kTaskStateCount,
-                                   "task state");
+  s.state =
+      CheckedEnum<TaskState>(static_cast<uint16_t>(b.getState()), kTaskStateCount, "task state");
   s.reason = CheckedEnum<Reason>(static_cast<uint16_t>(b.getReason()), kReasonCount, "reason");
   s.source = CheckedEnum<Source>(static_cast<uint16_t>(b.getSource()), 3, "source");
   s.message = S(b.getMessage());
@@ -303,8 +303,8 @@ Task Get(proto::Task::Reader b) {
   t.info = Get(b.getInfo());
   t.framework_id = S(b.getFrameworkId());
   t.executor_id = S(b.getExecutorId());
-  t.state = CheckedEnum<TaskState>(static_cast<uint16_t>(b.getState()), kTaskStateCount,
-                                   "task state");
+  t.state =
+      CheckedEnum<TaskState>(static_cast<uint16_t>(b.getState()), kTaskStateCount, "task state");
   t.statuses = GetList<TaskStatus>(b.getStatuses());
   return t;
 }
@@ -398,50 +398,49 @@ std::string FromData(capnp::Data::Reader d) {
 
 void Put(proto::Call::Builder b, const SchedulerCall& c) {
   b.setFrameworkId(T(c.framework_id));
-  std::visit(Overloaded{
-                 [&](const call::Subscribe& m) { Put(b.initSubscribe(), m.info); },
-                 [&](const call::Accept& m) {
-                   auto a = b.initAccept();
-                   SetTexts(a.initOfferIds(m.offer_ids.size()), m.offer_ids);
-                   PutList(a.initOperations(m.operations.size()), m.operations);
-                   a.setRefuseSeconds(m.refuse_seconds);
-                 },
-                 [&](const call::Decline& m) {
-                   auto d = b.initDecline();
-                   SetTexts(d.initOfferIds(m.offer_ids.size()), m.offer_ids);
-                   d.setDeclineRefuseSeconds(m.refuse_seconds);
-                 },
-                 [&](const call::Revive& m) { SetTexts(b.initRevive(m.roles.size()), m.roles); },
-                 [&](const call::Suppress& m) {
-                   SetTexts(b.initSuppress(m.roles.size()), m.roles);
-                 },
-                 [&](const call::Kill& m) {
-                   auto k = b.initKill();
-                   k.setTaskId(T(m.task_id));
-                   k.setAgentId(T(m.agent_id));
-                 },
-                 [&](const call::Acknowledge& m) {
-                   auto a = b.initAcknowledge();
-                   a.setAckAgentId(T(m.agent_id));
-                   a.setAckTaskId(T(m.task_id));
-                   a.setUuid(T(m.uuid));
-                 },
-                 [&](const call::Reconcile& m) {
-                   auto list = b.initReconcile(m.tasks.size());
-                   for (unsigned i = 0; i < m.tasks.size(); ++i) {
-                     list[i].setTaskId(T(m.tasks[i].first));
-                     list[i].setAgentId(T(m.tasks[i].second));
-                   }
-                 },
-                 [&](const call::Teardown&) { b.setTeardown(); },
-                 [&](const call::Message& m) {
-                   auto g = b.initMessage();
-                   g.setMsgAgentId(T(m.agent_id));
-                   g.setExecutorId(T(m.executor_id));
-                   g.setData(D(m.data));
-                 },
-             },
-             c.call);
+  std::visit(
+      Overloaded{
+          [&](const call::Subscribe& m) { Put(b.initSubscribe(), m.info); },
+          [&](const call::Accept& m) {
+            auto a = b.initAccept();
+            SetTexts(a.initOfferIds(m.offer_ids.size()), m.offer_ids);
+            PutList(a.initOperations(m.operations.size()), m.operations);
+            a.setRefuseSeconds(m.refuse_seconds);
+          },
+          [&](const call::Decline& m) {
+            auto d = b.initDecline();
+            SetTexts(d.initOfferIds(m.offer_ids.size()), m.offer_ids);
+            d.setDeclineRefuseSeconds(m.refuse_seconds);
+          },
+          [&](const call::Revive& m) { SetTexts(b.initRevive(m.roles.size()), m.roles); },
+          [&](const call::Suppress& m) { SetTexts(b.initSuppress(m.roles.size()), m.roles); },
+          [&](const call::Kill& m) {
+            auto k = b.initKill();
+            k.setTaskId(T(m.task_id));
+            k.setAgentId(T(m.agent_id));
+          },
+          [&](const call::Acknowledge& m) {
+            auto a = b.initAcknowledge();
+            a.setAckAgentId(T(m.agent_id));
+            a.setAckTaskId(T(m.task_id));
+            a.setUuid(T(m.uuid));
+          },
+          [&](const call::Reconcile& m) {
+            auto list = b.initReconcile(m.tasks.size());
+            for (unsigned i = 0; i < m.tasks.size(); ++i) {
+              list[i].setTaskId(T(m.tasks[i].first));
+              list[i].setAgentId(T(m.tasks[i].second));
+            }
+          },
+          [&](const call::Teardown&) { b.setTeardown(); },
+          [&](const call::Message& m) {
+            auto g = b.initMessage();
+            g.setMsgAgentId(T(m.agent_id));
+            g.setExecutorId(T(m.executor_id));
+            g.setData(D(m.data));
+          },
+      },
+      c.call);
 }
 SchedulerCall Get(proto::Call::Reader b) {
   SchedulerCall c;
@@ -542,8 +541,7 @@ SchedulerEvent Get(proto::Event::Reader b) {
     }
     case proto::Event::FAILURE: {
       auto f = b.getFailure();
-      return event::Failure{S(f.getFailureAgentId()), S(f.getFailureExecutorId()),
-                            f.getStatus()};
+      return event::Failure{S(f.getFailureAgentId()), S(f.getFailureExecutorId()), f.getStatus()};
     }
     case proto::Event::ERROR:
       return event::Error{S(b.getError())};
@@ -556,60 +554,59 @@ SchedulerEvent Get(proto::Event::Reader b) {
 }
 
 void Put(proto::AgentMessage::Builder b, const AgentMessage& msg) {
-  std::visit(Overloaded{
-                 [&](const agentmsg::Register& m) {
-                   auto r = b.initRegister();
-                   Put(r.initInfo(), m.info);
-                   PutList(r.initTasks(m.tasks.size()), m.tasks);
-                   PutList(r.initFrameworks(m.frameworks.size()), m.frameworks);
-                 },
-                 [&](const agentmsg::Registered& m) {
-                   auto r = b.initRegistered();
-                   r.setAgentId(T(m.agent_id));
-                   r.setMasterId(T(m.master_id));
-                 },
-                 [&](const agentmsg::Ping& m) { b.setPing(T(m.master_id)); },
-                 [&](const agentmsg::Pong&) { b.setPong(); },
-                 [&](const agentmsg::RunTask& m) {
-                   auto r = b.initRunTask();
-                   Put(r.initFramework(), m.framework);
-                   Put(r.initExecutor(), m.executor);
-                   PutList(r.initTasks(m.tasks.size()), m.tasks);
-                 },
-                 [&](const agentmsg::KillTask& m) {
-                   auto k = b.initKillTask();
-                   k.setKillFrameworkId(T(m.framework_id));
-                   k.setKillTaskId(T(m.task_id));
-                 },
-                 [&](const agentmsg::StatusUpdate& m) {
-                   auto u = b.initStatusUpdate();
-                   u.setUpdateFrameworkId(T(m.framework_id));
-                   Put(u.initStatus(), m.status);
-                 },
-                 [&](const agentmsg::StatusUpdateAck& m) {
-                   auto a = b.initStatusUpdateAck();
-                   a.setAckFrameworkId(T(m.framework_id));
-                   a.setAckTaskId(T(m.task_id));
-                   a.setUuid(T(m.uuid));
-                 },
-                 [&](const agentmsg::ShutdownFramework& m) {
-                   b.setShutdownFramework(T(m.framework_id));
-                 },
-                 [&](const agentmsg::Shutdown& m) { b.setShutdown(T(m.reason)); },
-                 [&](const agentmsg::ReconcileTasks& m) {
-                   auto r = b.initReconcileTasks();
-                   r.setReconcileFrameworkId(T(m.framework_id));
-                   SetTexts(r.initTaskIds(m.task_ids.size()), m.task_ids);
-                 },
-                 [&](const agentmsg::UsageReport& m) {
-                   auto u = b.initUsage();
-                   u.setCpuSeconds(m.cpu_seconds);
-                   u.setMemoryBytes(m.memory_bytes);
-                   u.setProcesses(m.processes);
-                   u.setContainers(m.containers);
-                 },
-             },
-             msg);
+  std::visit(
+      Overloaded{
+          [&](const agentmsg::Register& m) {
+            auto r = b.initRegister();
+            Put(r.initInfo(), m.info);
+            PutList(r.initTasks(m.tasks.size()), m.tasks);
+            PutList(r.initFrameworks(m.frameworks.size()), m.frameworks);
+          },
+          [&](const agentmsg::Registered& m) {
+            auto r = b.initRegistered();
+            r.setAgentId(T(m.agent_id));
+            r.setMasterId(T(m.master_id));
+          },
+          [&](const agentmsg::Ping& m) { b.setPing(T(m.master_id)); },
+          [&](const agentmsg::Pong&) { b.setPong(); },
+          [&](const agentmsg::RunTask& m) {
+            auto r = b.initRunTask();
+            Put(r.initFramework(), m.framework);
+            Put(r.initExecutor(), m.executor);
+            PutList(r.initTasks(m.tasks.size()), m.tasks);
+          },
+          [&](const agentmsg::KillTask& m) {
+            auto k = b.initKillTask();
+            k.setKillFrameworkId(T(m.framework_id));
+            k.setKillTaskId(T(m.task_id));
+          },
+          [&](const agentmsg::StatusUpdate& m) {
+            auto u = b.initStatusUpdate();
+            u.setUpdateFrameworkId(T(m.framework_id));
+            Put(u.initStatus(), m.status);
+          },
+          [&](const agentmsg::StatusUpdateAck& m) {
+            auto a = b.initStatusUpdateAck();
+            a.setAckFrameworkId(T(m.framework_id));
+            a.setAckTaskId(T(m.task_id));
+            a.setUuid(T(m.uuid));
+          },
+          [&](const agentmsg::ShutdownFramework& m) { b.setShutdownFramework(T(m.framework_id)); },
+          [&](const agentmsg::Shutdown& m) { b.setShutdown(T(m.reason)); },
+          [&](const agentmsg::ReconcileTasks& m) {
+            auto r = b.initReconcileTasks();
+            r.setReconcileFrameworkId(T(m.framework_id));
+            SetTexts(r.initTaskIds(m.task_ids.size()), m.task_ids);
+          },
+          [&](const agentmsg::UsageReport& m) {
+            auto u = b.initUsage();
+            u.setCpuSeconds(m.cpu_seconds);
+            u.setMemoryBytes(m.memory_bytes);
+            u.setProcesses(m.processes);
+            u.setContainers(m.containers);
+          },
+      },
+      msg);
 }
 AgentMessage Get(proto::AgentMessage::Reader b) {
   switch (b.which()) {

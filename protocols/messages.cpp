@@ -4,9 +4,9 @@ namespace stoa {
 
 const char* ToString(TaskState state) {
   static const char* const kNames[] = {
-      "TASK_STAGING",  "TASK_STARTING", "TASK_RUNNING", "TASK_KILLING", "TASK_FINISHED",
-      "TASK_FAILED",   "TASK_KILLED",   "TASK_ERROR",   "TASK_LOST",    "TASK_DROPPED",
-      "TASK_UNREACHABLE", "TASK_GONE",  "TASK_UNKNOWN",
+      "TASK_STAGING",     "TASK_STARTING", "TASK_RUNNING", "TASK_KILLING", "TASK_FINISHED",
+      "TASK_FAILED",      "TASK_KILLED",   "TASK_ERROR",   "TASK_LOST",    "TASK_DROPPED",
+      "TASK_UNREACHABLE", "TASK_GONE",     "TASK_UNKNOWN",
   };
   return kNames[static_cast<int>(state)];
 }

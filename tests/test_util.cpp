@@ -53,9 +53,7 @@ bool WaitFor(const std::function<bool()>& condition, std::chrono::milliseconds t
   return condition();
 }
 
-std::string BinDir() {
-  return fs::read_symlink("/proc/self/exe").parent_path().string();
-}
+std::string BinDir() { return fs::read_symlink("/proc/self/exe").parent_path().string(); }
 
 void KillProcessesUnder(const std::string& dir) {
   std::error_code error;
@@ -184,7 +182,8 @@ bool ZooKeeperServer::Ready() const {
       std::string reply;
       char buffer[512];
       ssize_t n;
-      while ((n = read(fd, buffer, sizeof(buffer))) > 0) reply.append(buffer, static_cast<size_t>(n));
+      while ((n = read(fd, buffer, sizeof(buffer))) > 0)
+        reply.append(buffer, static_cast<size_t>(n));
       ready = reply.find("Mode:") != std::string::npos;
     }
   }

@@ -50,10 +50,10 @@ struct SchedulerDriver::Impl {
     return framework_id;
   }
 
-  void SendCall(std::variant<call::Subscribe, call::Accept, call::Decline, call::Revive,
-                             call::Suppress, call::Kill, call::Acknowledge, call::Reconcile,
-                             call::Teardown, call::Message>
-                    body) {
+  void SendCall(
+      std::variant<call::Subscribe, call::Accept, call::Decline, call::Revive, call::Suppress,
+                   call::Kill, call::Acknowledge, call::Reconcile, call::Teardown, call::Message>
+          body) {
     SchedulerCall c;
     c.framework_id = Id();
     c.call = std::move(body);
@@ -135,9 +135,8 @@ struct SchedulerDriver::Impl {
                        std::lock_guard<std::mutex> lock(id_mutex);
                        framework_id = e.framework_id;
                      }
-                     heartbeat_interval = e.heartbeat_interval_seconds > 0
-                                              ? e.heartbeat_interval_seconds
-                                              : 5;
+                     heartbeat_interval =
+                         e.heartbeat_interval_seconds > 0 ? e.heartbeat_interval_seconds : 5;
                      is_subscribed = true;
                      scheduler->Subscribed(driver, e.framework_id);
                    },

@@ -4,8 +4,8 @@
 // unless turned off, status update acknowledgements.
 //
 //   class Hello : public stoa::sdk::Scheduler {
-//     void Offers(SchedulerDriver& d, const std::vector<Offer>& offers) override { ... d.Launch(...) }
-//     void Update(SchedulerDriver& d, const TaskStatus& s) override { ... }
+//     void Offers(SchedulerDriver& d, const std::vector<Offer>& offers) override { ...
+//     d.Launch(...) } void Update(SchedulerDriver& d, const TaskStatus& s) override { ... }
 //   };
 //   Hello scheduler;
 //   SchedulerDriver driver(&scheduler, options);

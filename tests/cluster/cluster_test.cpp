@@ -29,8 +29,8 @@ TEST_F(ClusterTest, LaunchesATaskAndReportsItFinished) {
     return !agent_state["completed_tasks"].empty();
   })) << agent_state.dump();
   std::string sandbox = agent_state["completed_tasks"][0]["sandbox"];
-  auto body = HttpGet("127.0.0.1", agents_[index]->http_port(),
-                      "/files/read?path=" + sandbox + "/stdout");
+  auto body =
+      HttpGet("127.0.0.1", agents_[index]->http_port(), "/files/read?path=" + sandbox + "/stdout");
   ASSERT_TRUE(body.ok()) << body.error();
   EXPECT_EQ(json::parse(*body)["data"], "hello from stoa\n");
   // ... and nothing outside the sandboxes is.
@@ -51,8 +51,7 @@ TEST_F(ClusterTest, KillsARunningTask) {
   ASSERT_TRUE(WaitFor([&] {
     return json::parse(master_->StateJson())["agents"][0]["used_resources"].value("cpus", 0.0) ==
                0 &&
-           json::parse(master_->StateJson())["agents"][1]["used_resources"].value("cpus", 0.0) ==
-               0;
+           json::parse(master_->StateJson())["agents"][1]["used_resources"].value("cpus", 0.0) == 0;
   }));
 }
 
@@ -137,7 +136,8 @@ TEST_F(ClusterTest, FailoverTimeoutExpiryTearsTheFrameworkDown) {
   EXPECT_EQ(MasterTask("orphan")["state"], "TASK_KILLED");
   // The agent killed the executor and forgot the framework.
   int index = offer.hostname == "node0" ? 0 : 1;
-  ASSERT_TRUE(WaitFor([&] { return json::parse(agents_[index]->StateJson())["frameworks"].empty(); }));
+  ASSERT_TRUE(
+      WaitFor([&] { return json::parse(agents_[index]->StateJson())["frameworks"].empty(); }));
   // The framework cannot come back with that id.
   Recorder late;
   info.id = id;
@@ -199,8 +199,8 @@ TEST_F(ClusterTest, RefuseFiltersHoldUntilRevive) {
   ASSERT_TRUE(WaitFor([&] { return State()["frameworks"][0]["offers"] == 0; }));
   size_t seen = recorder.offers().size();
   // Twenty allocation rounds pass without a new offer.
-  EXPECT_FALSE(WaitFor([&] { return recorder.offers().size() > seen; },
-                       std::chrono::milliseconds(1000)));
+  EXPECT_FALSE(
+      WaitFor([&] { return recorder.offers().size() > seen; }, std::chrono::milliseconds(1000)));
   declining = false;
   driver.Revive();
   ASSERT_TRUE(recorder.WaitForOffers(seen + 2));
@@ -255,7 +255,6 @@ TEST_F(ClusterTest, MalformedFramesGetAnErrorAndTheMasterKeepsServing) {
   ASSERT_TRUE(recorder.WaitForState("after", TaskState::kFinished));
 }
 
-
 TEST_F(ClusterTest, AnAgentMarkedGoneEndsItsTasksAndNeverComesBack) {
   Recorder recorder;
   FrameworkInfo info;
@@ -266,10 +265,11 @@ TEST_F(ClusterTest, AnAgentMarkedGoneEndsItsTasksAndNeverComesBack) {
   int index = offer.hostname == "node0" ? 0 : 1;
 
   int status = 0;
-  auto missing = HttpPost("127.0.0.1", master_->http_port(), "/agents/gone?agent_id=nobody", &status);
+  auto missing =
+      HttpPost("127.0.0.1", master_->http_port(), "/agents/gone?agent_id=nobody", &status);
   EXPECT_EQ(status, 404);
-  auto body =
-      HttpPost("127.0.0.1", master_->http_port(), "/agents/gone?agent_id=" + offer.agent_id, &status);
+  auto body = HttpPost("127.0.0.1", master_->http_port(), "/agents/gone?agent_id=" + offer.agent_id,
+                       &status);
   ASSERT_TRUE(body.ok()) << body.error();
   ASSERT_EQ(status, 200) << *body;
   ASSERT_TRUE(recorder.WaitForState("retired", TaskState::kGone));

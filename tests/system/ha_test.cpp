@@ -54,20 +54,24 @@ class HaTest : public ::testing::Test {
       m.port = FreePort();
       m.http_port = FreePort();
     }
-    std::vector<std::string> args = {Bin("stoa"), "master", "--ip=127.0.0.1",
-                                     "--port=" + std::to_string(m.port),
-                                     "--http_port=" + std::to_string(m.http_port),
-                                     "--work_dir=" + dir_.path() + "/master" + std::to_string(index),
-                                     "--allocation_interval=100ms", "--agent_ping_timeout=500ms",
-                                     "--max_agent_ping_timeouts=10",
-                                     "--framework_heartbeat_interval=500ms",
-                                     "--agent_reregister_timeout=20secs"};
+    std::vector<std::string> args = {
+        Bin("stoa"),
+        "master",
+        "--ip=127.0.0.1",
+        "--port=" + std::to_string(m.port),
+        "--http_port=" + std::to_string(m.http_port),
+        "--work_dir=" + dir_.path() + "/master" + std::to_string(index),
+        "--allocation_interval=100ms",
+        "--agent_ping_timeout=500ms",
+        "--max_agent_ping_timeouts=10",
+        "--framework_heartbeat_interval=500ms",
+        "--agent_reregister_timeout=20secs"};
     if (!zk_.empty()) {
       args.push_back("--zk=" + zk_);
       args.push_back("--zk_session_timeout=" + session_timeout_);
     }
-    m.process = std::make_unique<Process>(
-        args, dir_.path() + "/master" + std::to_string(index) + ".log");
+    m.process =
+        std::make_unique<Process>(args, dir_.path() + "/master" + std::to_string(index) + ".log");
   }
 
   std::string MasterFlag() {
@@ -79,13 +83,12 @@ class HaTest : public ::testing::Test {
     if (agent_http_.size() <= index) agent_http_.resize(index + 1, 0);
     if (agent_http_[index] == 0) agent_http_[index] = FreePort();
     agents_[index] = std::make_unique<Process>(
-        std::vector<std::string>{Bin("stoa"), "agent", "--master=" + MasterFlag(),
-                                 "--ip=127.0.0.1", "--port=" + std::to_string(FreePort()),
+        std::vector<std::string>{Bin("stoa"), "agent", "--master=" + MasterFlag(), "--ip=127.0.0.1",
+                                 "--port=" + std::to_string(FreePort()),
                                  "--http_port=" + std::to_string(agent_http_[index]),
                                  "--work_dir=" + dir_.path() + "/agent" + std::to_string(index),
                                  "--resources=cpus:4;mem:4096;disk:1024",
-                                 "--status_update_retry_interval=1secs",
-                                 "--master_timeout=3secs"},
+                                 "--status_update_retry_interval=1secs", "--master_timeout=3secs"},
         dir_.path() + "/agent" + std::to_string(index) + ".log");
   }
 
@@ -142,8 +145,8 @@ class HaTest : public ::testing::Test {
                                           const std::string& output) {
     return std::make_unique<Process>(
         std::vector<std::string>{Bin("stoa-example-framework"), "--master=" + MasterFlag(),
-                                 "--instances=" + std::to_string(instances),
-                                 "--command=" + command, "--failover_timeout=2mins"},
+                                 "--instances=" + std::to_string(instances), "--command=" + command,
+                                 "--failover_timeout=2mins"},
         dir_.path() + "/" + output);
   }
 
@@ -196,9 +199,10 @@ TEST_F(HaTest, LeaderKilledFiveTimesTasksKeepRunning) {
   EXPECT_EQ(output.find("TASK_LOST"), std::string::npos) << output;
   EXPECT_EQ(output.find("TASK_FAILED"), std::string::npos) << output;
   for (double seconds : failover_seconds) {
-    std::printf("failover: leader killed -> new leader with every agent reregistered: %.2f s "
-                "(ZooKeeper session timeout %s)\n",
-                seconds, session_timeout_.c_str());
+    std::printf(
+        "failover: leader killed -> new leader with every agent reregistered: %.2f s "
+        "(ZooKeeper session timeout %s)\n",
+        seconds, session_timeout_.c_str());
   }
 
   // A new task can be launched through the new leader.
@@ -215,9 +219,9 @@ TEST_F(HaTest, LeaderWhoseSessionExpiresStopsLeading) {
   // Frozen for longer than its session timeout, the leader loses its session.
   masters_[leader].process->Kill(SIGSTOP);
   int other = 1 - leader;
-  bool taken_over = WaitFor(
-      [&] { return GetJson(masters_[other].http_port, "/health").value("leading", false); },
-      std::chrono::seconds(30));
+  bool taken_over =
+      WaitFor([&] { return GetJson(masters_[other].http_port, "/health").value("leading", false); },
+              std::chrono::seconds(30));
   masters_[leader].process->Kill(SIGCONT);
   ASSERT_TRUE(taken_over) << masters_[other].process->Output();
   // Thawed, the old leader learns its session is gone and exits at once.
@@ -229,12 +233,13 @@ TEST_F(HaTest, LeaderWhoseSessionExpiresStopsLeading) {
 
 TEST_F(HaTest, AgentKilledAndRestartedKeepsItsTasks) {
   StartMaster(0);
-  ASSERT_TRUE(WaitFor([&] { return GetJson(masters_[0].http_port, "/health").value("healthy", false); }));
+  ASSERT_TRUE(
+      WaitFor([&] { return GetJson(masters_[0].http_port, "/health").value("healthy", false); }));
   StartAgent(0);
   ASSERT_TRUE(WaitFor([&] { return ActiveAgents(LeaderState()) == 1; }));
   std::string release = dir_.path() + "/release";
-  auto framework = StartFramework(
-      3, "while [ ! -f " + release + " ]; do sleep 0.1; done", "framework.out");
+  auto framework =
+      StartFramework(3, "while [ ! -f " + release + " ]; do sleep 0.1; done", "framework.out");
   ASSERT_TRUE(WaitFor([&] { return Running(LeaderState()) == 3; })) << framework->Output();
   std::map<std::string, int> pids = ExecutorPids();
   ASSERT_EQ(pids.size(), 3u);
@@ -249,10 +254,13 @@ TEST_F(HaTest, AgentKilledAndRestartedKeepsItsTasks) {
     std::string out = framework->Output();
     int finished = 0;
     for (int i = 1; i <= 3; ++i) {
-      finished += out.find("task hello-" + std::to_string(i) + " TASK_FINISHED") != std::string::npos;
+      finished +=
+          out.find("task hello-" + std::to_string(i) + " TASK_FINISHED") != std::string::npos;
     }
     return finished == 3;
-  })) << framework->Output() << "\n" << agents_[0]->Output();
+  })) << framework->Output()
+      << "\n"
+      << agents_[0]->Output();
   // Exactly once each, and never lost.
   std::string out = framework->Output();
   for (int i = 1; i <= 3; ++i) {
@@ -288,7 +296,9 @@ TEST_F(HaTest, AgentAfterAHostRebootReportsItsOldTasksGone) {
     std::string out = framework->Output();
     return out.find("task hello-1 TASK_GONE") != std::string::npos &&
            out.find("task hello-2 TASK_GONE") != std::string::npos;
-  })) << framework->Output() << "\n" << agents_[0]->Output();
+  })) << framework->Output()
+      << "\n"
+      << agents_[0]->Output();
 }
 
 TEST_F(HaTest, MasterRestartedOnItsLevelDbRegistryRemembersAgentsAndFrameworks) {
@@ -313,7 +323,8 @@ TEST_F(HaTest, MasterRestartedOnItsLevelDbRegistryRemembersAgentsAndFrameworks) 
     after = GetJson(masters_[0].http_port, "/state");
     return after.contains("frameworks");
   }));
-  std::set<std::string> recovered(after["recovered_agents"].begin(), after["recovered_agents"].end());
+  std::set<std::string> recovered(after["recovered_agents"].begin(),
+                                  after["recovered_agents"].end());
   EXPECT_EQ(recovered, agent_ids);
   ASSERT_EQ(after["frameworks"].size(), 1u);
   EXPECT_EQ(after["frameworks"][0]["id"], framework_id);

@@ -32,22 +32,20 @@ class SystemTest : public ::testing::Test {
     master_http_ = FreePort();
     master_ = "127.0.0.1:" + std::to_string(master_port_);
     processes_.push_back(std::make_unique<Process>(
-        std::vector<std::string>{bin_ + "/stoa", "master", "--ip=127.0.0.1",
-                                 "--port=" + std::to_string(master_port_),
-                                 "--http_port=" + std::to_string(master_http_),
-                                 "--work_dir=" + dir_.path() + "/master",
-                                 "--allocation_interval=100ms", "--agent_ping_timeout=500ms",
-                                 "--framework_heartbeat_interval=500ms"},
+        std::vector<std::string>{
+            bin_ + "/stoa", "master", "--ip=127.0.0.1", "--port=" + std::to_string(master_port_),
+            "--http_port=" + std::to_string(master_http_), "--work_dir=" + dir_.path() + "/master",
+            "--allocation_interval=100ms", "--agent_ping_timeout=500ms",
+            "--framework_heartbeat_interval=500ms"},
         dir_.path() + "/master.log"));
     for (int i = 0; i < 2; ++i) {
       std::string name = "agent" + std::to_string(i);
       processes_.push_back(std::make_unique<Process>(
-          std::vector<std::string>{bin_ + "/stoa", "agent", "--master=" + master_,
-                                   "--ip=127.0.0.1", "--port=" + std::to_string(FreePort()),
-                                   "--http_port=" + std::to_string(FreePort()),
-                                   "--work_dir=" + dir_.path() + "/" + name,
-                                   "--resources=cpus:2;mem:2048;disk:1024",
-                                   "--status_update_retry_interval=1secs"},
+          std::vector<std::string>{
+              bin_ + "/stoa", "agent", "--master=" + master_, "--ip=127.0.0.1",
+              "--port=" + std::to_string(FreePort()), "--http_port=" + std::to_string(FreePort()),
+              "--work_dir=" + dir_.path() + "/" + name, "--resources=cpus:2;mem:2048;disk:1024",
+              "--status_update_retry_interval=1secs"},
           dir_.path() + "/" + name + ".log"));
     }
     ASSERT_TRUE(WaitFor([&] { return ActiveAgents() == 2; })) << Log("master");
@@ -105,9 +103,9 @@ class SystemTest : public ::testing::Test {
 
 TEST_F(SystemTest, ExecuteRunsTwentyTasksToCompletion) {
   std::string output;
-  int code = Run({bin_ + "/stoa", "execute", "--master=" + master_, "--instances=20",
-                  "--command=echo hello"},
-                 &output);
+  int code = Run(
+      {bin_ + "/stoa", "execute", "--master=" + master_, "--instances=20", "--command=echo hello"},
+      &output);
   ASSERT_EQ(code, 0) << output;
   EXPECT_NE(output.find("20 of 20 tasks finished"), std::string::npos) << output;
 
@@ -133,7 +131,8 @@ TEST_F(SystemTest, ExecuteRunsTwentyTasksToCompletion) {
   ASSERT_TRUE(metrics.ok());
   for (const char* expected :
        {"stoa_master_agents{state=\"active\"} 2", "stoa_master_frameworks{state=\"completed\"} 1",
-        "stoa_master_tasks{state=\"TASK_FINISHED\"} 20", "stoa_master_resources_total{resource=\"cpus\"} 4",
+        "stoa_master_tasks{state=\"TASK_FINISHED\"} 20",
+        "stoa_master_resources_total{resource=\"cpus\"} 4",
         "stoa_master_resources_used{resource=\"cpus\"} 0", "stoa_allocator_round_seconds_count",
         "stoa_allocator_last_round_seconds"}) {
     EXPECT_NE(metrics->find(expected), std::string::npos) << expected << "\n" << *metrics;
@@ -177,8 +176,7 @@ TEST_F(SystemTest, SchedulerKilledAndRestartedFindsItsTasksRunning) {
   std::string out1 = dir_.path() + "/framework1.out";
   auto scheduler = std::make_unique<Process>(
       std::vector<std::string>{bin_ + "/stoa-example-framework", "--master=" + master_,
-                               "--instances=2", "--command=sleep 300",
-                               "--failover_timeout=1mins"},
+                               "--instances=2", "--command=sleep 300", "--failover_timeout=1mins"},
       out1);
   ASSERT_TRUE(WaitFor([&] {
     auto tasks = Tasks();
@@ -194,10 +192,10 @@ TEST_F(SystemTest, SchedulerKilledAndRestartedFindsItsTasksRunning) {
   scheduler->Wait();
   ASSERT_TRUE(WaitFor([&] { return State()["frameworks"][0]["connected"] == false; }));
 
-  Process restarted({bin_ + "/stoa-example-framework", "--master=" + master_, "--instances=2",
-                     "--command=sleep 300", "--failover_timeout=1mins",
-                     "--framework_id=" + framework_id},
-                    dir_.path() + "/framework2.out");
+  Process restarted(
+      {bin_ + "/stoa-example-framework", "--master=" + master_, "--instances=2",
+       "--command=sleep 300", "--failover_timeout=1mins", "--framework_id=" + framework_id},
+      dir_.path() + "/framework2.out");
   ASSERT_TRUE(WaitFor([&] {
     std::string out = restarted.Output();
     return out.find("task hello-1 TASK_RUNNING") != std::string::npos &&

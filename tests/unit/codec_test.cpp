@@ -1,9 +1,10 @@
+#include "protocols/codec.hpp"
+
 #include <gtest/gtest.h>
 
 #include <random>
 
 #include "common/duration.hpp"
-#include "protocols/codec.hpp"
 
 namespace stoa {
 namespace {

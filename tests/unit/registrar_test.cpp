@@ -50,7 +50,8 @@ TEST(Registrar, WhatItWritesANewMasterRecovers) {
   EXPECT_EQ(registry->agents["a1"].state, AgentRecord::State::kAdmitted);
   EXPECT_EQ(registry->agents["a2"].state, AgentRecord::State::kUnreachable);
   EXPECT_EQ(registry->agents["a3"].state, AgentRecord::State::kGone);
-  EXPECT_EQ(registry->agents["a1"].info.resources, *Resources::Parse("cpus:4;mem:1024;disk(web):100"));
+  EXPECT_EQ(registry->agents["a1"].info.resources,
+            *Resources::Parse("cpus:4;mem:1024;disk(web):100"));
   ASSERT_EQ(registry->frameworks.size(), 1u);
   EXPECT_EQ(registry->frameworks["f1"].name, "batch");
   EXPECT_DOUBLE_EQ(registry->frameworks["f1"].failover_timeout_seconds, 3600);

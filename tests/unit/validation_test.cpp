@@ -15,7 +15,8 @@ TaskInfo Task(const std::string& id, const std::string& resources) {
 
 TEST(Validation, AcceptsATaskInsideTheOffer) {
   Resources offered = *Resources::Parse("cpus:2;mem:1024;ports:[31000-31010]");
-  EXPECT_TRUE(ValidateTask(Task("t1", "cpus:1;mem:512;ports:[31000-31000]"), "a1", offered, {}).ok());
+  EXPECT_TRUE(
+      ValidateTask(Task("t1", "cpus:1;mem:512;ports:[31000-31000]"), "a1", offered, {}).ok());
 }
 
 TEST(Validation, RefusesWithAReasonAPersonCanActOn) {
@@ -53,9 +54,9 @@ TEST(TaskStateMachine, AllowsForwardMovesOnly) {
   EXPECT_FALSE(IsValidTransition(TaskState::kRunning, TaskState::kStarting));
   EXPECT_FALSE(IsValidTransition(TaskState::kRunning, TaskState::kStaging));
   EXPECT_FALSE(IsValidTransition(TaskState::kKilling, TaskState::kRunning));
-  for (TaskState terminal : {TaskState::kFinished, TaskState::kFailed, TaskState::kKilled,
-                             TaskState::kError, TaskState::kLost, TaskState::kDropped,
-                             TaskState::kGone}) {
+  for (TaskState terminal :
+       {TaskState::kFinished, TaskState::kFailed, TaskState::kKilled, TaskState::kError,
+        TaskState::kLost, TaskState::kDropped, TaskState::kGone}) {
     EXPECT_TRUE(IsTerminal(terminal));
     EXPECT_FALSE(IsValidTransition(terminal, TaskState::kRunning)) << ToString(terminal);
   }

@@ -1,0 +1,159 @@
+// Task launch latency end to end, as a framework sees it: from the ACCEPT call
+// to the TASK_RUNNING update, through a real master, agent and executor in one
+// process (inproc:// between them), over 200 sequential launches, for the
+// posix launcher, full isolation without a network namespace and full
+// isolation with one. Prints p50 and p99 (counters p50_ms, p99_ms). Needs root
+// for the isolated cases.
+#include <benchmark/benchmark.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <map>
+#include <mutex>
+
+#include "agent/agent.hpp"
+#include "frameworks/sdk/scheduler.hpp"
+#include "master/master.hpp"
+
+namespace {
+
+using namespace stoa;
+using Clock = std::chrono::steady_clock;
+
+// Launches one task per offer and records when each became RUNNING.
+class Launcher : public sdk::Scheduler {
+ public:
+  void Offers(sdk::SchedulerDriver&, const std::vector<Offer>& offers) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (const auto& offer : offers) offers_.push_back(offer);
+    changed_.notify_all();
+  }
+  void Update(sdk::SchedulerDriver&, const TaskStatus& status) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (status.state == TaskState::kRunning) running_[status.task_id] = Clock::now();
+    if (IsTerminal(status.state)) ended_[status.task_id] = status.state;
+    changed_.notify_all();
+  }
+
+  // Takes an offer (waiting for one), launches `task_id` on it and returns the
+  // accept-to-RUNNING time in milliseconds, or a negative number on failure.
+  double LaunchOne(sdk::SchedulerDriver& driver, const TaskId& task_id) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    if (!changed_.wait_for(lock, std::chrono::seconds(30), [&] { return !offers_.empty(); })) {
+      return -1;
+    }
+    Offer offer = offers_.front();
+    offers_.erase(offers_.begin());
+    TaskInfo task;
+    task.task_id = task_id;
+    task.command.value = "true";
+    task.resources = *Resources::Parse("cpus:0.1;mem:32");
+    lock.unlock();
+    auto accepted = Clock::now();
+    driver.Launch(offer, {task}, 0);
+    lock.lock();
+    bool ran = changed_.wait_for(lock, std::chrono::seconds(30), [&] {
+      return running_.count(task_id) > 0 || ended_.count(task_id) > 0;
+    });
+    if (!ran || running_.count(task_id) == 0) return -1;
+    double ms = std::chrono::duration<double, std::milli>(running_[task_id] - accepted).count();
+    // Let it finish so that its resources come back before the next launch.
+    changed_.wait_for(lock, std::chrono::seconds(30), [&] { return ended_.count(task_id) > 0; });
+    return ms;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::vector<Offer> offers_;
+  std::map<TaskId, Clock::time_point> running_;
+  std::map<TaskId, TaskState> ended_;
+};
+
+void TaskLaunch(benchmark::State& state, const char* isolation) {
+  if (geteuid() != 0 && std::string(isolation) != "posix") {
+    state.SkipWithError("isolation needs root");
+    return;
+  }
+  char pattern[] = "/tmp/stoa-task-bench-XXXXXX";
+  std::string dir = mkdtemp(pattern);
+  caf::actor_system_config config;
+  caf::actor_system system{config};
+  static int cluster = 0;
+  master::MasterOptions master_options;
+  master_options.bind_address = "inproc://bench-master-" + std::to_string(cluster++);
+  master_options.http_port = 0;
+  master_options.work_dir = dir + "/master";
+  master_options.allocation_interval = 0.05;
+  auto master = master::Master::Start(system, master_options);
+  agent::AgentOptions agent_options;
+  agent_options.master = (*master)->address();
+  agent_options.port = -1;
+  agent_options.http_port = 0;
+  agent_options.work_dir = dir + "/agent";
+  agent_options.resources = "cpus:2;mem:1024";
+  agent_options.isolation = isolation;
+  agent_options.cgroups_root = "stoa-task-bench-" + std::to_string(getpid());
+  agent_options.executor_path =
+      std::filesystem::read_symlink("/proc/self/exe").parent_path().string() + "/stoa-executor";
+  auto agent = agent::Agent::Start(system, agent_options);
+  if (!master.ok() || !agent.ok()) {
+    state.SkipWithError((master.ok() ? agent.error() : master.error()).c_str());
+    return;
+  }
+  Launcher launcher;
+  sdk::DriverOptions driver_options;
+  driver_options.master = (*master)->address();
+  driver_options.framework.name = "bench";
+  sdk::SchedulerDriver driver(&launcher, driver_options);
+  driver.Start();
+
+  std::vector<double> samples;
+  int next = 0;
+  for (auto _ : state) {
+    double ms = launcher.LaunchOne(driver, "t" + std::to_string(next++));
+    if (ms < 0) {
+      state.SkipWithError("a task did not reach TASK_RUNNING");
+      break;
+    }
+    samples.push_back(ms);
+    state.SetIterationTime(ms / 1000);
+  }
+  driver.Stop(true);
+  agent->reset();
+  master->reset();
+  std::filesystem::remove_all(dir);
+  if (samples.empty()) return;
+  std::sort(samples.begin(), samples.end());
+  state.counters["p50_ms"] = samples[samples.size() / 2];
+  state.counters["p99_ms"] = samples[std::min(samples.size() - 1, samples.size() * 99 / 100)];
+}
+
+constexpr const char* kFullIsolation =
+    "cgroups/cpu,cgroups/mem,cgroups/pids,namespaces/pid,namespaces/mount,namespaces/uts,"
+    "namespaces/ipc,filesystem/linux";
+constexpr const char* kFullIsolationWithNet =
+    "cgroups/cpu,cgroups/mem,cgroups/pids,namespaces/pid,namespaces/mount,namespaces/uts,"
+    "namespaces/ipc,namespaces/net,filesystem/linux";
+
+BENCHMARK_CAPTURE(TaskLaunch, posix, "posix")
+    ->Iterations(200)
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(TaskLaunch, full_isolation_without_net, kFullIsolation)
+    ->Iterations(200)
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(TaskLaunch, full_isolation_with_net, kFullIsolationWithNet)
+    ->Iterations(200)
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond);
+
+}  // namespace
+
+BENCHMARK_MAIN();
