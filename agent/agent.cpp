@@ -114,9 +114,13 @@ class AgentActor : public caf::event_based_actor {
 
   const char* name() const override { return "stoa.agent"; }
 
+  // Pending timers keep a stopped actor's object alive for a while: let go of
+  // the checkpoint (and its LevelDB lock) as soon as the actor ends.
+  void on_exit() override { checkpoint_.reset(); }
+
   caf::behavior make_behavior() override {
     Recover();
-    send(this, register_atom::value);
+    StartRegistering();
     delayed_send(this, Seconds(options_.status_update_retry_interval), retry_atom::value);
     delayed_send(this, Seconds(options_.master_timeout / 3), check_atom::value);
     return {
@@ -130,9 +134,13 @@ class AgentActor : public caf::event_based_actor {
           if (address.empty()) return;  // no leader: wait for the next one
           endpoint_->Connect(kMasterConnection, address, peer_identity_);
           if (!gone_) Register();
+          StartRegistering();  // retried until the new leader answers
         },
         [this](register_atom) {
-          if (registered_ || gone_) return;
+          if (registered_ || gone_) {
+            registering_ = false;
+            return;
+          }
           if (!master_address_.empty()) Register();
           delayed_send(this, Seconds(options_.registration_retry_interval), register_atom::value);
         },
@@ -147,7 +155,7 @@ class AgentActor : public caf::event_based_actor {
             log_->warn("no word from master {} for {}; registering again", master_id_,
                        FormatDuration(options_.master_timeout));
             registered_ = false;
-            send(this, register_atom::value);
+            StartRegistering();
           }
           delayed_send(this, Seconds(options_.master_timeout / 3), check_atom::value);
         },
@@ -172,6 +180,14 @@ class AgentActor : public caf::event_based_actor {
 
  private:
   // ---- master ----
+
+  // Arms the registration loop (once): Register every retry interval until
+  // the master answers.
+  void StartRegistering() {
+    if (registering_) return;
+    registering_ = true;
+    send(this, register_atom::value);
+  }
 
   void SendToMaster(AgentMessage message) {
     endpoint_->SendOn(kMasterConnection, Encode(Message(std::move(message))));
@@ -212,13 +228,19 @@ class AgentActor : public caf::event_based_actor {
                      if (registered_ && m.master_id != master_id_) {
                        log_->info("a new master {} is pinging; registering again", m.master_id);
                        registered_ = false;
-                       send(this, register_atom::value);
+                       StartRegistering();
                        return;
                      }
                      SendToMaster(agentmsg::Pong{});
                      SendToMaster(containerizer_->UsageSummary());
                    },
                    [&](agentmsg::RunTask& m) {
+                     if (!registered_) {
+                       // The master learns from our registration that it never ran.
+                       log_->warn("framework={}: ignoring a launch while not registered",
+                                  m.framework.id);
+                       return;
+                     }
                      RunTask(m);
                      CheckpointExecutor(m.framework.id, m.executor.executor_id);
                    },
@@ -247,10 +269,8 @@ class AgentActor : public caf::event_based_actor {
                        return;
                      }
                      log_->warn("the master says: {}; registering again", m.reason);
-                     if (registered_) {
-                       registered_ = false;
-                       send(this, register_atom::value);
-                     }
+                     registered_ = false;
+                     StartRegistering();
                    },
                    [&](auto&) { log_->warn("the master sent a message agents do not take"); },
                },
@@ -401,10 +421,12 @@ class AgentActor : public caf::event_based_actor {
                   executor.info.executor_id, pid.error());
       auto tasks = executor.queued;
       executor.queued.clear();
+      executor.shutting_down = true;  // later tasks for it fail at once instead of waiting
       for (auto& info : tasks) {
         AgentUpdate(framework_id, executor, info.task_id, TaskState::kFailed,
                     Reason::kContainerLaunchFailed, pid.error());
       }
+      ForgetExecutorIfDone(framework_id, executor.info.executor_id);
       return;
     }
     executor.pid = *pid;
@@ -673,6 +695,14 @@ class AgentActor : public caf::event_based_actor {
       SendToExecutor(*executor, execmsg::Launch{executor->queued});
       executor->queued.clear();
     }
+    // Kills asked for while the executor was out of reach (agent restart).
+    for (const auto& task_id : executor->killing) {
+      auto it = executor->tasks.find(task_id);
+      if (it == executor->tasks.end() || IsTerminal(it->second.state)) continue;
+      int64_t grace =
+          it->second.info.kill_grace_period_ms > 0 ? it->second.info.kill_grace_period_ms : 3000;
+      SendToExecutor(*executor, execmsg::Kill{task_id, grace});
+    }
   }
 
   // ---- views ----
@@ -743,6 +773,7 @@ class AgentActor : public caf::event_based_actor {
   AgentId agent_id_;
   std::string master_id_;
   bool registered_ = false;
+  bool registering_ = false;  // the registration loop is armed
   double last_master_message_ = 0;
   StatusUpdateManager updates_;
   std::map<FrameworkId, FrameworkEntry> frameworks_;
@@ -885,6 +916,8 @@ Agent::~Agent() {
   impl_->http.Stop();
   impl_->endpoint->Stop();
   caf::anon_send_exit(impl_->actor, caf::exit_reason::user_shutdown);
+  caf::scoped_actor self{*impl_->system};
+  self->wait_for(impl_->actor);  // it holds the endpoint by pointer
 }
 
 Result<std::unique_ptr<Agent>> Agent::Start(caf::actor_system& system, const AgentOptions& given) {

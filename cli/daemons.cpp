@@ -327,6 +327,13 @@ void AddAgentCommand(CLI::App& app, int* exit_code) {
     o.master_timeout = DurationFlag("master_timeout", flags->master_timeout);
     o.executor_shutdown_grace =
         DurationFlag("executor_shutdown_grace_period", flags->executor_shutdown_grace_period);
+    if (o.status_update_retry_interval <= 0 || o.master_timeout <= 0) {
+      std::fprintf(stderr,
+                   "stoa agent: --status_update_retry_interval and --master_timeout must be "
+                   "longer than zero\n");
+      *exit_code = 2;
+      return;
+    }
     SetLogLevel(flags->log_level);
     BlockTerminationSignals();
     caf::actor_system_config config;

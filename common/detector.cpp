@@ -63,6 +63,8 @@ struct MasterDetector::Impl {
         std::unique_lock<std::mutex> lock(mutex);
         wake.wait_for(lock, std::chrono::seconds(1), [&] { return stopping || changed; });
         if (stopping) return;
+        bool session_ok = zookeeper && !zookeeper->expired();
+        if (!changed && session_ok) continue;  // one watch stays armed until it fires
         changed = false;
       }
       if (!zookeeper || zookeeper->expired()) {

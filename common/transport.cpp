@@ -71,6 +71,7 @@ struct ZmqEndpoint::Impl {
   int wake_fd = -1;
   std::thread thread;
   std::atomic<bool> running{false};
+  bool started = false;  // set once by Start: from then on only the I/O thread touches sockets
   Receiver receiver;
 
   struct Outgoing {
@@ -310,7 +311,7 @@ Status ZmqEndpoint::Bind(const std::string& address) {
 
 Status ZmqEndpoint::Connect(const std::string& name, const std::string& address,
                             const std::string& identity) {
-  if (!impl_->running.load()) return impl_->OpenDealer(name, address, identity);
+  if (!impl_->started) return impl_->OpenDealer(name, address, identity);
   Impl::Outgoing item;
   item.kind = Impl::Outgoing::kConnect;
   item.target = name;
@@ -321,7 +322,7 @@ Status ZmqEndpoint::Connect(const std::string& name, const std::string& address,
 }
 
 void ZmqEndpoint::Disconnect(const std::string& name) {
-  if (!impl_->running.load()) {
+  if (!impl_->started) {
     impl_->CloseDealer(name);
     return;
   }
@@ -333,6 +334,7 @@ void ZmqEndpoint::Disconnect(const std::string& name) {
 
 void ZmqEndpoint::Start(Receiver receiver) {
   impl_->receiver = std::move(receiver);
+  impl_->started = true;
   impl_->running = true;
   impl_->thread = std::thread([this] { impl_->Run(); });
 }

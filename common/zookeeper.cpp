@@ -72,14 +72,20 @@ struct ZooKeeper::Impl {
   }
 
   // The client only hears that its session expired once it reaches a server
-  // again; a session cut off for longer than its timeout is taken as lost.
+  // again, and it notices a lost connection only about 2/3 of the session
+  // timeout after it last heard the server, when the server may expire the
+  // session a third of the timeout later. So a connection lost for a third of
+  // the negotiated timeout is taken as a lost session: a leader then steps
+  // down before a new one can be elected.
   void Watch() {
     std::unique_lock<std::mutex> lock(mutex);
     while (!stopping && !is_expired) {
-      changed.wait_for(lock, std::chrono::milliseconds(100));
+      changed.wait_for(lock, std::chrono::milliseconds(50));
+      int negotiated_ms = zoo_recv_timeout(handle);
+      double timeout = negotiated_ms > 0 ? negotiated_ms / 1000.0 : session_timeout;
       if (!connected && !stopping &&
           std::chrono::steady_clock::now() - disconnected_since >
-              std::chrono::duration<double>(session_timeout)) {
+              std::chrono::duration<double>(timeout / 3)) {
         Expire();
       }
     }
@@ -105,8 +111,10 @@ struct ZooKeeper::Impl {
 struct ChildWatch {
   std::function<void()> callback;
   static void Fire(zhandle_t*, int type, int, const char*, void* context) {
+    // Session events (a connection drop, a reconnect) reach every watcher
+    // without consuming the watch: only a node event fires it, once.
+    if (type == ZOO_SESSION_EVENT) return;
     auto* watch = static_cast<ChildWatch*>(context);
-    (void)type;
     watch->callback();
     delete watch;
   }

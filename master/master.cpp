@@ -973,12 +973,20 @@ class MasterActor : public caf::event_based_actor {
       existing->peer = peer;
       existing->missed_pings = 0;
       peer_agents_[peer] = info.id;
+      // A launch the agent does not report was lost on the way (it ignores
+      // launches while it is not registered): it never ran.
+      EndTasksNotReported(*existing, reg.tasks, TaskState::kDropped,
+                          "the agent never received the launch");
       SendToAgent(*existing, agentmsg::Registered{info.id, master_id_});
       log_->info("agent {} at {} reregistered", info.id, info.address);
       return;
     }
-    if (existing != nullptr) {
-      // Coming back from unreachable: start over from what the agent reports.
+    bool returning = existing != nullptr;
+    if (returning) {
+      // Coming back from unreachable: tasks it no longer runs are gone; the
+      // rest is rebuilt from what it reports.
+      EndTasksNotReported(*existing, reg.tasks, TaskState::kGone,
+                          "the agent came back without the task");
       RemoveAgentBooks(*existing);
       agents_.erase(info.id);
     }
@@ -1014,14 +1022,29 @@ class MasterActor : public caf::event_based_actor {
         to_shutdown.insert(task.framework_id);
         continue;
       }
+      // A task the framework was told had ended (e.g. LOST while its agent
+      // was unreachable), or whose id now runs elsewhere, must not come back.
       auto known = framework->tasks.find(task.info.task_id);
-      bool was_lost = known != framework->tasks.end() && known->second.state == TaskState::kLost;
+      bool elsewhere = known != framework->tasks.end() && known->second.info.agent_id != info.id &&
+                       !IsTerminal(known->second.state);
+      bool ended_here =
+          known == framework->tasks.end() &&
+          std::any_of(framework->completed_tasks.begin(), framework->completed_tasks.end(),
+                      [&](const Task& t) {
+                        return t.info.task_id == task.info.task_id && t.info.agent_id == info.id;
+                      });
+      if (elsewhere || ended_here) {
+        if (!IsTerminal(task.state)) {
+          SendToAgent(agent, agentmsg::KillTask{task.framework_id, task.info.task_id});
+        }
+        continue;
+      }
       if (!IsTerminal(task.state)) {
         used[task.framework_id] += task.info.resources;
         agent.used += task.info.resources;
       }
       agent.tasks.insert({task.framework_id, task.info.task_id});
-      if (reregister && existing != nullptr && framework->info.partition_aware && !was_lost) {
+      if (reregister && returning && framework->info.partition_aware) {
         TaskStatus status = task.statuses.empty()
                                 ? MasterStatus(task, task.state, Reason::kAgentReregistered, "")
                                 : task.statuses.back();
@@ -1040,6 +1063,38 @@ class MasterActor : public caf::event_based_actor {
     log_->info("agent {} at {} {} with {} ({} tasks)", info.id, info.address,
                reregister ? "reregistered" : "registered", info.resources.ToString(),
                reg.tasks.size());
+  }
+
+  // Ends the live tasks the master has on `agent` that its reregistration
+  // does not report: `state` for partition-aware frameworks, LOST otherwise.
+  void EndTasksNotReported(AgentEntry& agent, const std::vector<Task>& reported, TaskState state,
+                           const std::string& message) {
+    std::set<std::pair<FrameworkId, TaskId>> known;
+    for (const auto& task : reported) known.insert({task.framework_id, task.info.task_id});
+    auto tasks = agent.tasks;
+    for (const auto& key : tasks) {
+      if (known.count(key) > 0) continue;
+      FrameworkEntry* framework = FindFramework(key.first);
+      if (framework == nullptr) continue;
+      auto it = framework->tasks.find(key.second);
+      if (it == framework->tasks.end() || IsTerminal(it->second.state) ||
+          it->second.info.agent_id != agent.info.id) {
+        continue;
+      }
+      Task& task = it->second;
+      bool aware = framework->info.partition_aware;
+      TaskStatus status =
+          MasterStatus(task, aware ? state : TaskState::kLost, Reason::kReconciliation, message);
+      if (task.state != TaskState::kUnreachable && agent.reachable) {
+        agent.used -= task.info.resources;
+        Allocator([fid = framework->info.id, aid = agent.info.id,
+                   r = task.info.resources](auto& a) { a.Recover(fid, aid, r); });
+      }
+      task.state = status.state;
+      task.statuses.push_back(status);
+      SendToFramework(*framework, event::Update{status});
+      CompleteTask(*framework, it);
+    }
   }
 
   // Forgets an agent's offers and resources; its tasks stay with their frameworks.
@@ -1386,6 +1441,14 @@ struct Master::Impl {
   caf::actor registrar;
   std::string address;
 
+  // Ends the actors and waits for them: they hold the endpoint by pointer.
+  void StopActors() {
+    caf::anon_send_exit(actor, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(registrar, caf::exit_reason::user_shutdown);
+    caf::scoped_actor self{*system};
+    self->wait_for(actor, registrar);
+  }
+
   std::string Ask(caf::atom_value what) const {
     std::string answer;
     caf::scoped_actor self{*system};
@@ -1405,8 +1468,7 @@ Master::Master(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Master::~Master() {
   impl_->http.Stop();
   impl_->endpoint->Stop();
-  caf::anon_send_exit(impl_->actor, caf::exit_reason::user_shutdown);
-  caf::anon_send_exit(impl_->registrar, caf::exit_reason::user_shutdown);
+  impl_->StopActors();
 }
 
 Result<std::unique_ptr<Master>> Master::Start(caf::actor_system& system,
@@ -1478,8 +1540,7 @@ Result<std::unique_ptr<Master>> Master::Start(caf::actor_system& system,
   });
   if (Status s = impl->http.Start(options.ip, options.http_port); !s.ok()) {
     impl->endpoint->Stop();
-    caf::anon_send_exit(impl->actor, caf::exit_reason::user_shutdown);
-    caf::anon_send_exit(impl->registrar, caf::exit_reason::user_shutdown);
+    impl->StopActors();
     return s;
   }
   return std::unique_ptr<Master>(new Master(std::move(impl)));

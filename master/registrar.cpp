@@ -53,7 +53,17 @@ Status Registrar::Put(const std::string& key, const std::string& value) {
   auto it = versions_.find(key);
   int64_t expected = it == versions_.end() ? kNewKey : it->second;
   Result<int64_t> version = storage_->Set(key, value, expected);
-  if (!version.ok()) return version.status();
+  if (!version.ok()) {
+    // A write whose answer was lost (a ZooKeeper connection blip) may have
+    // landed: if what is stored is exactly what we wrote, it did.
+    auto stored = storage_->Get(key);
+    if (stored.ok() && stored->has_value() && (*stored)->value == value &&
+        (*stored)->version == expected + 1) {
+      versions_[key] = (*stored)->version;
+      return Status::Ok();
+    }
+    return version.status();
+  }
   versions_[key] = *version;
   return Status::Ok();
 }

@@ -283,5 +283,55 @@ TEST_F(ClusterTest, AnAgentMarkedGoneEndsItsTasksAndNeverComesBack) {
   EXPECT_EQ(State()["agents"].size(), 1u);
 }
 
+TEST_F(ClusterTest, ATaskReportedLostDoesNotComeBackWithItsAgent) {
+  Recorder recorder;
+  auto& driver = StartDriver(&recorder);  // not partition-aware: it hears LOST
+  Offer offer = LaunchOnFirstOffer(recorder, driver, Command("lazarus", "sleep 60"));
+  ASSERT_TRUE(recorder.WaitForState("lazarus", TaskState::kRunning));
+  int index = offer.hostname == "node0" ? 0 : 1;
+  agents_[index].reset();  // its executor keeps running
+  ASSERT_TRUE(recorder.WaitForState("lazarus", TaskState::kLost));
+  size_t updates = recorder.updates().size();
+
+  StartAgent(index);  // the same agent (its checkpoint) comes back with the task
+  ASSERT_TRUE(WaitFor([&] { return ActiveAgents() == 2; }));
+  // The master has the agent kill it instead of reviving it.
+  ASSERT_TRUE(WaitFor([&] {
+    json state = json::parse(agents_[index]->StateJson());
+    for (const auto& task : state["completed_tasks"]) {
+      if (task["id"] == "lazarus") return task["state"] == "TASK_KILLED";
+    }
+    return false;
+  }));
+  EXPECT_EQ(MasterTask("lazarus")["state"], "TASK_LOST");
+  for (size_t i = updates; i < recorder.updates().size(); ++i) {
+    EXPECT_NE(recorder.updates()[i].state, TaskState::kRunning) << "the task came back";
+  }
+}
+
+TEST_F(ClusterTest, ALaunchTheAgentNeverReceivedIsDroppedWhenItReregisters) {
+  Recorder recorder;
+  FrameworkInfo info;
+  info.partition_aware = true;
+  auto& driver = StartDriver(&recorder, info);
+  ASSERT_TRUE(recorder.WaitForOffers(1));
+  Offer offer = recorder.offers().front();
+  int index = offer.hostname == "node0" ? 0 : 1;
+  agents_[index].reset();  // gone before the launch reaches it
+  driver.Launch(offer, {Command("orphaned", "sleep 60")});
+  ASSERT_TRUE(WaitFor([&] { return MasterTask("orphaned")["state"] == "TASK_STAGING"; }));
+  StartAgent(index);  // back within the ping window, without the task
+  ASSERT_TRUE(recorder.WaitForState("orphaned", TaskState::kDropped));
+  EXPECT_EQ(recorder.Find("orphaned", TaskState::kDropped)->reason, Reason::kReconciliation);
+  // Its resources are free again.
+  ASSERT_TRUE(WaitFor([&] {
+    json state = State();
+    for (const auto& agent : state["agents"]) {
+      if (agent["id"] == offer.agent_id) return agent["used_resources"].value("cpus", 0.0) == 0;
+    }
+    return false;
+  }));
+}
+
 }  // namespace
 }  // namespace stoa
