@@ -387,6 +387,9 @@ class AgentActor : public caf::event_based_actor {
     executor.sandbox = (fs::path(options_.work_dir) / "frameworks" / framework_id / "executors" /
                         executor.info.executor_id / "runs" / executor.container_id)
                            .string();
+    // Checkpointed before the launch: an agent killed mid-launch must find the
+    // tasks (and the container to clean up) when it comes back.
+    CheckpointExecutor(framework_id, executor.info.executor_id);
     std::error_code error;
     fs::create_directories(executor.sandbox, error);
     Result<pid_t> pid =

@@ -421,6 +421,11 @@ class MasterActor : public caf::event_based_actor {
       return;
     }
     if (info.id.empty()) {
+      // A retry of a subscription we already answered: the same framework.
+      auto known_peer = peer_frameworks_.find(peer);
+      if (known_peer != peer_frameworks_.end()) info.id = known_peer->second;
+    }
+    if (info.id.empty()) {
       info.id = NewId("framework-");
     } else if (Status s = ValidateId("framework", info.id); !s.ok()) {
       SendToPeer(peer, Message(SchedulerEvent(event::Error{s.message()})));
@@ -931,7 +936,16 @@ class MasterActor : public caf::event_based_actor {
   void RegisterAgent(const std::string& peer, agentmsg::Register& reg) {
     if (admitting_.count(peer) > 0) return;  // a retry while its admission is being written
     AgentInfo& info = reg.info;
-    if (info.id.empty()) info.id = NewId("agent-");
+    if (info.id.empty()) {
+      // A retry of a registration we already answered: the same agent, not a new one.
+      auto known_peer = peer_agents_.find(peer);
+      if (known_peer != peer_agents_.end() && FindAgent(known_peer->second) != nullptr) {
+        SendToPeer(peer,
+                   Message(AgentMessage(agentmsg::Registered{known_peer->second, master_id_})));
+        return;
+      }
+      info.id = NewId("agent-");
+    }
     if (Status s = ValidateId("agent", info.id); !s.ok()) {
       SendToPeer(peer, Message(AgentMessage(agentmsg::Shutdown{s.message()})));
       return;
