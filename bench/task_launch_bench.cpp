@@ -128,6 +128,10 @@ void TaskLaunch(benchmark::State& state, const char* isolation) {
   agent->reset();
   master->reset();
   std::filesystem::remove_all(dir);
+  // The containers are gone; their (empty) cgroups root goes too.
+  for (const auto& mount : std::filesystem::directory_iterator("/sys/fs/cgroup")) {
+    rmdir((mount.path() / agent_options.cgroups_root).c_str());
+  }
   if (samples.empty()) return;
   std::sort(samples.begin(), samples.end());
   state.counters["p50_ms"] = samples[samples.size() / 2];

@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -28,6 +29,41 @@ TempDir::~TempDir() {
   KillProcessesUnder(path_);
   std::error_code ignored;
   fs::remove_all(path_, ignored);
+}
+
+CgroupRoot::CgroupRoot() {
+  static int counter = 0;
+  name_ = "stoa-test-" + std::to_string(getpid()) + "-" + std::to_string(counter++);
+}
+
+CgroupRoot::~CgroupRoot() {
+  std::error_code error;
+  for (const auto& mount : fs::directory_iterator("/sys/fs/cgroup", error)) {
+    fs::path root = mount.path() / name_;
+    if (!fs::is_directory(root, error)) continue;
+    // Deepest first: a cgroup can only be removed once it has no children.
+    std::vector<fs::path> cgroups;
+    for (const auto& entry : fs::recursive_directory_iterator(root, error)) {
+      if (entry.is_directory(error)) cgroups.push_back(entry.path());
+    }
+    std::sort(cgroups.begin(), cgroups.end(), [](const fs::path& a, const fs::path& b) {
+      return a.string().size() > b.string().size();
+    });
+    cgroups.push_back(root);
+    for (const auto& cgroup : cgroups) {
+      for (int attempt = 0; attempt < 50; ++attempt) {
+        std::ifstream procs(cgroup / "cgroup.procs");
+        pid_t pid;
+        bool any = false;
+        while (procs >> pid) {
+          kill(pid, SIGKILL);
+          any = true;
+        }
+        if (rmdir(cgroup.c_str()) == 0 || errno == ENOENT) break;
+        if (!any) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+    }
+  }
 }
 
 int FreePort() {

@@ -23,6 +23,19 @@ class TempDir {
   std::string path_;
 };
 
+// A cgroups root of its own for the agents a test starts (pass name() as
+// --cgroups_root); at scope exit every cgroup under it, in every hierarchy, is
+// emptied and removed, even those of agents the test killed.
+class CgroupRoot {
+ public:
+  CgroupRoot();
+  ~CgroupRoot();
+  const std::string& name() const { return name_; }
+
+ private:
+  std::string name_;
+};
+
 // A TCP port on 127.0.0.1 that was free a moment ago.
 int FreePort();
 

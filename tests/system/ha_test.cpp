@@ -88,7 +88,8 @@ class HaTest : public ::testing::Test {
                                  "--http_port=" + std::to_string(agent_http_[index]),
                                  "--work_dir=" + dir_.path() + "/agent" + std::to_string(index),
                                  "--resources=cpus:4;mem:4096;disk:1024",
-                                 "--status_update_retry_interval=1secs", "--master_timeout=3secs"},
+                                 "--status_update_retry_interval=1secs", "--master_timeout=3secs",
+                                 "--cgroups_root=" + cgroups_.name()},
         dir_.path() + "/agent" + std::to_string(index) + ".log");
   }
 
@@ -150,6 +151,7 @@ class HaTest : public ::testing::Test {
         dir_.path() + "/" + output);
   }
 
+  stoa::testing::CgroupRoot cgroups_;  // removed after the processes below are gone
   stoa::testing::TempDir dir_;
   std::unique_ptr<stoa::testing::ZooKeeperServer> zookeeper_;
   std::string zk_;

@@ -45,7 +45,7 @@ class SystemTest : public ::testing::Test {
               bin_ + "/stoa", "agent", "--master=" + master_, "--ip=127.0.0.1",
               "--port=" + std::to_string(FreePort()), "--http_port=" + std::to_string(FreePort()),
               "--work_dir=" + dir_.path() + "/" + name, "--resources=cpus:2;mem:2048;disk:1024",
-              "--status_update_retry_interval=1secs"},
+              "--status_update_retry_interval=1secs", "--cgroups_root=" + cgroups_.name()},
           dir_.path() + "/" + name + ".log"));
     }
     ASSERT_TRUE(WaitFor([&] { return ActiveAgents() == 2; })) << Log("master");
@@ -94,6 +94,7 @@ class SystemTest : public ::testing::Test {
     return code;
   }
 
+  stoa::testing::CgroupRoot cgroups_;  // removed after the processes below are gone
   stoa::testing::TempDir dir_;
   std::string bin_;
   int master_port_ = 0, master_http_ = 0;
