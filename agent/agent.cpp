@@ -25,6 +25,21 @@
 #include "protocols/codec.hpp"
 
 namespace stoa::agent {
+// A container launch handed to the launcher actor, and how it went.
+struct LaunchRequest {
+  ContainerConfig config;
+  ExitCallback on_exit;
+};
+struct LaunchResult {
+  pid_t pid = 0;
+  std::string error;  // empty on success
+};
+}  // namespace stoa::agent
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stoa::agent::LaunchRequest)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stoa::agent::LaunchResult)
+
+namespace stoa::agent {
 namespace {
 
 namespace fs = std::filesystem;
@@ -35,6 +50,18 @@ using exec_recv_atom = caf::atom_constant<caf::atom("execrecv")>;
 using register_atom = caf::atom_constant<caf::atom("register")>;
 using retry_atom = caf::atom_constant<caf::atom("retry")>;
 using exited_atom = caf::atom_constant<caf::atom("exited")>;
+using launch_atom = caf::atom_constant<caf::atom("launch")>;
+
+// Launches block (isolators prepare cgroups and mounts; a root filesystem
+// tarball is unpacked on first use), so they run here, off the agent actor.
+caf::behavior LauncherActor(caf::event_based_actor*, std::shared_ptr<Containerizer> containerizer) {
+  return {
+      [containerizer](launch_atom, const LaunchRequest& request) {
+        Result<pid_t> pid = containerizer->Launch(request.config, request.on_exit);
+        return pid.ok() ? LaunchResult{*pid, ""} : LaunchResult{0, pid.error()};
+      },
+  };
+}
 using escalate_atom = caf::atom_constant<caf::atom("escalate")>;
 using state_atom = caf::atom_constant<caf::atom("state")>;
 using check_atom = caf::atom_constant<caf::atom("check")>;
@@ -84,6 +111,8 @@ struct ExecutorEntry {
   std::string peer;  // the executor's identity on our ROUTER, once subscribed
   bool subscribed = false;
   bool shutting_down = false;
+  bool launching = false;        // the launcher has not answered yet
+  bool exited = false;           // its container ended
   std::vector<TaskInfo> queued;  // waiting for the executor to subscribe
   std::map<TaskId, Task> tasks;
   std::set<TaskId> killing;
@@ -119,6 +148,7 @@ class AgentActor : public caf::event_based_actor {
   void on_exit() override { checkpoint_.reset(); }
 
   caf::behavior make_behavior() override {
+    launcher_ = spawn<caf::detached + caf::linked>(LauncherActor, containerizer_);
     Recover();
     StartRegistering();
     delayed_send(this, Seconds(options_.status_update_retry_interval), retry_atom::value);
@@ -392,9 +422,12 @@ class AgentActor : public caf::event_based_actor {
     CheckpointExecutor(framework_id, executor.info.executor_id);
     std::error_code error;
     fs::create_directories(executor.sandbox, error);
-    Result<pid_t> pid =
-        Status::Error("sandbox '" + executor.sandbox + "' cannot be created: " + error.message());
-    if (!error) {
+    if (error) {
+      LaunchFailed(executor,
+                   "sandbox '" + executor.sandbox + "' cannot be created: " + error.message());
+      return;
+    }
+    {
       ContainerConfig config;
       config.container_id = executor.container_id;
       config.program = options_.executor_path;
@@ -415,26 +448,56 @@ class AgentActor : public caf::event_based_actor {
                         : options_.default_user;
       config.framework_id = framework_id;
       config.executor_id = executor.info.executor_id;
-      pid = containerizer_->Launch(config,
-                                   NotifyExited(caf::actor_cast<caf::actor>(this), framework_id,
-                                                executor.info.executor_id, executor.container_id));
+      executor.launching = true;
+      request(launcher_, caf::infinite, launch_atom::value,
+              LaunchRequest{config, NotifyExited(caf::actor_cast<caf::actor>(this), framework_id,
+                                                 executor.info.executor_id, executor.container_id)})
+          .then([this, framework_id, executor_id = executor.info.executor_id,
+                 container_id = executor.container_id](const LaunchResult& result) {
+            OnLaunched(framework_id, executor_id, container_id, result);
+          });
     }
-    if (!pid.ok()) {
-      log_->error("framework={} executor={}: launch failed: {}", framework_id,
-                  executor.info.executor_id, pid.error());
-      auto tasks = executor.queued;
-      executor.queued.clear();
-      executor.shutting_down = true;  // later tasks for it fail at once instead of waiting
-      for (auto& info : tasks) {
-        AgentUpdate(framework_id, executor, info.task_id, TaskState::kFailed,
-                    Reason::kContainerLaunchFailed, pid.error());
-      }
-      ForgetExecutorIfDone(framework_id, executor.info.executor_id);
+  }
+
+  void OnLaunched(const FrameworkId& framework_id, const ExecutorId& executor_id,
+                  const ContainerId& container_id, const LaunchResult& result) {
+    ExecutorEntry* found = FindExecutor(framework_id, executor_id);
+    if (found == nullptr || found->container_id != container_id) {
+      if (result.error.empty()) containerizer_->Destroy(container_id);  // nobody wants it now
       return;
     }
-    executor.pid = *pid;
+    ExecutorEntry& executor = *found;
+    executor.launching = false;
+    if (!result.error.empty()) {
+      LaunchFailed(executor, result.error);
+      return;
+    }
+    if (executor.exited) {  // it ended before the launcher answered
+      ForgetExecutorIfDone(framework_id, executor_id);
+      return;
+    }
+    executor.pid = result.pid;
     log_->info("framework={} executor={} container={} started as pid {} in {}", framework_id,
                executor.info.executor_id, executor.container_id, executor.pid, executor.sandbox);
+    CheckpointExecutor(framework_id, executor_id);
+    if (executor.shutting_down && !executor.subscribed) {
+      containerizer_->Destroy(executor.container_id);  // shut down while it was launching
+    }
+  }
+
+  // The container could not be started: its queued tasks fail with the reason.
+  void LaunchFailed(ExecutorEntry& executor, const std::string& error) {
+    const FrameworkId framework_id = executor.info.framework_id;
+    log_->error("framework={} executor={}: launch failed: {}", framework_id,
+                executor.info.executor_id, error);
+    auto tasks = executor.queued;
+    executor.queued.clear();
+    executor.shutting_down = true;  // later tasks for it fail at once instead of waiting
+    for (auto& info : tasks) {
+      AgentUpdate(framework_id, executor, info.task_id, TaskState::kFailed,
+                  Reason::kContainerLaunchFailed, error);
+    }
+    ForgetExecutorIfDone(framework_id, executor.info.executor_id);
   }
 
   void KillTask(const FrameworkId& framework_id, const TaskId& task_id) {
@@ -514,6 +577,7 @@ class AgentActor : public caf::event_based_actor {
     }
     if (!executor->peer.empty()) executor_peers_.erase(executor->peer);
     executor->pid = 0;
+    executor->exited = true;
     executor->subscribed = false;
     executor->shutting_down = true;  // no new tasks into a dead executor
     ForgetExecutorIfDone(framework_id, executor_id);
@@ -528,7 +592,7 @@ class AgentActor : public caf::event_based_actor {
 
   void ForgetExecutorIfDone(const FrameworkId& framework_id, const ExecutorId& executor_id) {
     ExecutorEntry* executor = FindExecutor(framework_id, executor_id);
-    if (executor == nullptr || executor->pid != 0) return;
+    if (executor == nullptr || executor->pid != 0 || executor->launching) return;
     for (const auto& [task_id, task] : executor->tasks) {
       if (!IsTerminal(task.state) || !updates_.Drained(framework_id, task_id)) return;
     }
@@ -677,7 +741,7 @@ class AgentActor : public caf::event_based_actor {
 
   void OnExecutorSubscribe(const std::string& peer, const execmsg::Subscribe& subscribe) {
     ExecutorEntry* executor = FindExecutor(subscribe.framework_id, subscribe.executor_id);
-    if (executor == nullptr || executor->pid == 0) {
+    if (executor == nullptr || (executor->pid == 0 && !executor->launching)) {
       log_->warn("executor {} of framework {} is unknown; telling it to shut down",
                  subscribe.executor_id, subscribe.framework_id);
       endpoint_->SendToPeer(peer, Encode(Message(ExecutorMessage(execmsg::Shutdown{0}))));
@@ -772,6 +836,7 @@ class AgentActor : public caf::event_based_actor {
   std::shared_ptr<RecoveredState> recovered_;  // consumed by Recover()
   std::string peer_identity_;                  // our identity on the master's socket
   std::string master_address_;                 // the leading master, empty when none
+  caf::actor launcher_;                        // runs container launches
   bool gone_ = false;                          // marked gone: never register again
   AgentId agent_id_;
   std::string master_id_;
