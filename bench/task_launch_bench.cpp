@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <thread>
 
 #include "agent/agent.hpp"
 #include "frameworks/sdk/scheduler.hpp"
@@ -128,9 +129,12 @@ void TaskLaunch(benchmark::State& state, const char* isolation) {
   agent->reset();
   master->reset();
   std::filesystem::remove_all(dir);
-  // The containers are gone; their (empty) cgroups root goes too.
+  // The containers' cleanup finishes shortly; then their cgroups root goes too.
   for (const auto& mount : std::filesystem::directory_iterator("/sys/fs/cgroup")) {
-    rmdir((mount.path() / agent_options.cgroups_root).c_str());
+    std::string root = (mount.path() / agent_options.cgroups_root).string();
+    for (int attempt = 0; attempt < 100 && std::filesystem::exists(root); ++attempt) {
+      if (rmdir(root.c_str()) != 0) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
   }
   if (samples.empty()) return;
   std::sort(samples.begin(), samples.end());

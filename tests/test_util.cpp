@@ -51,16 +51,13 @@ CgroupRoot::~CgroupRoot() {
     });
     cgroups.push_back(root);
     for (const auto& cgroup : cgroups) {
-      for (int attempt = 0; attempt < 50; ++attempt) {
+      // Killed processes take a moment to leave their cgroup: up to 10 s each.
+      for (int attempt = 0; attempt < 500; ++attempt) {
         std::ifstream procs(cgroup / "cgroup.procs");
         pid_t pid;
-        bool any = false;
-        while (procs >> pid) {
-          kill(pid, SIGKILL);
-          any = true;
-        }
+        while (procs >> pid) kill(pid, SIGKILL);
         if (rmdir(cgroup.c_str()) == 0 || errno == ENOENT) break;
-        if (!any) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
       }
     }
   }
