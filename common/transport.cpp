@@ -75,7 +75,7 @@ struct ZmqEndpoint::Impl {
   Receiver receiver;
 
   struct Outgoing {
-    enum Kind { kFrame, kConnect, kDisconnect } kind = kFrame;
+    enum Kind { kFrame, kConnect } kind = kFrame;
     bool to_router = false;
     std::string target;  // peer identity or dealer name
     std::string frame;   // frame, or address for kConnect
@@ -143,9 +143,6 @@ struct ZmqEndpoint::Impl {
           if (!status.ok()) log->error("{}", status.message());
           break;
         }
-        case Outgoing::kDisconnect:
-          CloseDealer(item.target);
-          break;
         case Outgoing::kFrame:
           if (item.to_router) {
             if (router != nullptr) SendFrame(router, &item.target, item.frame);
@@ -319,17 +316,6 @@ Status ZmqEndpoint::Connect(const std::string& name, const std::string& address,
   item.identity = identity;
   impl_->Enqueue(std::move(item));
   return Status::Ok();
-}
-
-void ZmqEndpoint::Disconnect(const std::string& name) {
-  if (!impl_->started) {
-    impl_->CloseDealer(name);
-    return;
-  }
-  Impl::Outgoing item;
-  item.kind = Impl::Outgoing::kDisconnect;
-  item.target = name;
-  impl_->Enqueue(std::move(item));
 }
 
 void ZmqEndpoint::Start(Receiver receiver) {

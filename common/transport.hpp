@@ -41,8 +41,6 @@ class ZmqEndpoint {
   // Opens (or re-points) the DEALER named `name` to `address` with routing
   // identity `identity`. May be called before or after Start.
   Status Connect(const std::string& name, const std::string& address, const std::string& identity);
-  // Closes the DEALER named `name`, dropping what it had queued.
-  void Disconnect(const std::string& name);
 
   // Starts the I/O thread. REQUIRES: called once.
   void Start(Receiver receiver);

@@ -239,9 +239,4 @@ Result<std::vector<std::string>> ZooKeeper::Children(const std::string& path,
 
 bool ZooKeeper::expired() const { return impl_->is_expired.load(); }
 
-int64_t ZooKeeper::session_id() const {
-  const clientid_t* id = zoo_client_id(impl_->handle);
-  return id == nullptr ? 0 : id->client_id;
-}
-
 }  // namespace stoa

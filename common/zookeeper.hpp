@@ -57,7 +57,6 @@ class ZooKeeper {
                                             std::function<void()> watch = {});
 
   bool expired() const;
-  int64_t session_id() const;
 
  private:
   struct Impl;
