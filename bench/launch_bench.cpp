@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "agent/containerizer.hpp"
+#include "bench/launch_common.hpp"
 #include "isolators/cgroups/cgroups.hpp"
 
 namespace {
@@ -23,12 +24,8 @@ using stoa::agent::ContainerConfig;
 using stoa::agent::Containerizer;
 using stoa::agent::ContainerizerOptions;
 
-constexpr const char* kFullIsolation =
-    "cgroups/cpu,cgroups/mem,cgroups/pids,namespaces/pid,namespaces/mount,namespaces/uts,"
-    "namespaces/ipc,filesystem/linux";
-constexpr const char* kFullIsolationWithNet =
-    "cgroups/cpu,cgroups/mem,cgroups/pids,namespaces/pid,namespaces/mount,namespaces/uts,"
-    "namespaces/ipc,namespaces/net,filesystem/linux";
+using stoa::bench::kFullIsolation;
+using stoa::bench::kFullIsolationWithNet;
 
 void LaunchLatency(benchmark::State& state, const char* isolation, bool network_isolated) {
   if (geteuid() != 0 && std::string(isolation) != "posix") {
@@ -81,14 +78,7 @@ void LaunchLatency(benchmark::State& state, const char* isolation, bool network_
   }
   std::error_code error;
   fs::remove_all(dir, error);
-  if (latencies.empty()) return;
-  std::sort(latencies.begin(), latencies.end());
-  auto percentile = [&](double p) {
-    return latencies[std::min(latencies.size() - 1,
-                              static_cast<size_t>(p * static_cast<double>(latencies.size())))];
-  };
-  state.counters["p50_ms"] = percentile(0.50);
-  state.counters["p99_ms"] = percentile(0.99);
+  stoa::bench::ReportPercentiles(state, std::move(latencies));
 }
 
 BENCHMARK_CAPTURE(LaunchLatency, posix, "posix", false)

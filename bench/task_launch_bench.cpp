@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "agent/agent.hpp"
+#include "bench/launch_common.hpp"
 #include "frameworks/sdk/scheduler.hpp"
 #include "master/master.hpp"
 
@@ -136,18 +137,11 @@ void TaskLaunch(benchmark::State& state, const char* isolation) {
       if (rmdir(root.c_str()) != 0) std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
   }
-  if (samples.empty()) return;
-  std::sort(samples.begin(), samples.end());
-  state.counters["p50_ms"] = samples[samples.size() / 2];
-  state.counters["p99_ms"] = samples[std::min(samples.size() - 1, samples.size() * 99 / 100)];
+  stoa::bench::ReportPercentiles(state, std::move(samples));
 }
 
-constexpr const char* kFullIsolation =
-    "cgroups/cpu,cgroups/mem,cgroups/pids,namespaces/pid,namespaces/mount,namespaces/uts,"
-    "namespaces/ipc,filesystem/linux";
-constexpr const char* kFullIsolationWithNet =
-    "cgroups/cpu,cgroups/mem,cgroups/pids,namespaces/pid,namespaces/mount,namespaces/uts,"
-    "namespaces/ipc,namespaces/net,filesystem/linux";
+using stoa::bench::kFullIsolation;
+using stoa::bench::kFullIsolationWithNet;
 
 BENCHMARK_CAPTURE(TaskLaunch, posix, "posix")
     ->Iterations(200)

@@ -155,6 +155,15 @@ std::vector<std::string> List(const Hierarchy& hierarchy, const std::string& roo
   return ids;
 }
 
+Status RemoveOrphans(const Hierarchy& hierarchy, const std::string& root,
+                     const std::vector<std::string>& orphans, const std::set<std::string>& keep) {
+  for (const auto& id : orphans) {
+    if (Status s = Remove(ContainerPath(hierarchy, root, id)); !s.ok()) return s;
+  }
+  RemoveStale(hierarchy, root, keep);
+  return Status::Ok();
+}
+
 std::vector<std::string> RemoveStale(const Hierarchy& hierarchy, const std::string& root,
                                      const std::set<std::string>& keep, double min_age_seconds) {
   std::vector<std::string> removed;

@@ -59,6 +59,11 @@ std::vector<std::string> RemoveStale(const Hierarchy& hierarchy, const std::stri
                                      const std::set<std::string>& keep,
                                      double min_age_seconds = kStaleCgroupSeconds);
 
+// Recovery of one controller's cgroups: removes those of `orphans` (stopping
+// at the first failure), then the stale ones under <root> not in `keep`.
+Status RemoveOrphans(const Hierarchy& hierarchy, const std::string& root,
+                     const std::vector<std::string>& orphans, const std::set<std::string>& keep);
+
 Status Write(const std::string& path, const std::string& file, const std::string& value);
 Result<std::string> Read(const std::string& path, const std::string& file);
 // The first number in the file (e.g. "max" reads as nullopt).

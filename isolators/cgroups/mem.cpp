@@ -53,13 +53,9 @@ class MemIsolator : public Isolator {
       }
       if (Status s = OpenWatch(id, container); !s.ok()) return s;
     }
-    for (const auto& id : orphans) {
-      if (Status s = cgroups::Remove(Path(id)); !s.ok()) return s;
-    }
     std::set<std::string> keep;
     for (const auto& state : known) keep.insert(state.container_id);
-    cgroups::RemoveStale(hierarchy_, options_.cgroups_root, keep);
-    return Status::Ok();
+    return cgroups::RemoveOrphans(hierarchy_, options_.cgroups_root, orphans, keep);
   }
 
   Result<LaunchInfo> Prepare(const ContainerConfig& config) override {
