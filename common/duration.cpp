@@ -54,4 +54,11 @@ double MonotonicSeconds() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
+std::chrono::nanoseconds TimerSpan(double seconds) {
+  if (!(seconds > 0)) return std::chrono::nanoseconds(0);  // also NaN
+  if (seconds > kMaxTimerSeconds) seconds = kMaxTimerSeconds;
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+      std::chrono::duration<double>(seconds));
+}
+
 }  // namespace stoa

@@ -2,6 +2,7 @@
 // "3days", "1weeks" (also "ns", "us", "s", "m", "h", "d"; fractions allowed).
 #pragma once
 
+#include <chrono>
 #include <string>
 #include <string_view>
 
@@ -13,6 +14,12 @@ namespace stoa {
 Result<double> ParseDuration(std::string_view text);
 // The shortest faithful text form, e.g. 0.5 -> "500ms", 15 -> "15secs".
 std::string FormatDuration(double seconds);
+
+// A duration from the wire or a flag as a timer span: NaN and negatives are 0,
+// and anything longer than 100 years is 100 years, so that no conversion to
+// integer nanoseconds overflows into a timer that fires at once.
+std::chrono::nanoseconds TimerSpan(double seconds);
+inline constexpr double kMaxTimerSeconds = 100.0 * 365 * 24 * 3600;
 
 // Seconds since the epoch (wall clock), for timestamps in statuses.
 double WallSeconds();

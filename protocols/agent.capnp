@@ -11,11 +11,15 @@ struct AgentMessage {
       info @0 :Common.AgentInfo;
       tasks @1 :List(Common.Task);
       frameworks @2 :List(Common.FrameworkInfo);
+      # Fresh for each registration cycle (strictly increasing across restarts),
+      # the same on its retries: a retry never reconciles tasks away.
+      epoch @25 :UInt64;
     }
     # master -> agent: the id the agent now has.
     registered :group {
       agentId @3 :Text;
       masterId @4 :Text;
+      registeredEpoch @26 :UInt64;  # the epoch of the Register it answers
     }
     ping @5 :Text;   # master -> agent, carries the master's id
     pong @6 :Void;   # agent -> master

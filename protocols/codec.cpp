@@ -297,6 +297,7 @@ void Put(proto::Task::Builder b, const Task& t) {
   b.setExecutorId(T(t.executor_id));
   b.setState(static_cast<proto::TaskState>(t.state));
   PutList(b.initStatuses(t.statuses.size()), t.statuses);
+  b.setRole(T(t.role));
 }
 Task Get(proto::Task::Reader b) {
   Task t;
@@ -306,6 +307,7 @@ Task Get(proto::Task::Reader b) {
   t.state =
       CheckedEnum<TaskState>(static_cast<uint16_t>(b.getState()), kTaskStateCount, "task state");
   t.statuses = GetList<TaskStatus>(b.getStatuses());
+  t.role = S(b.getRole());
   return t;
 }
 
@@ -316,6 +318,7 @@ void Put(proto::Offer::Builder b, const Offer& o) {
   b.setHostname(T(o.hostname));
   PUT_RESOURCES(b, Resources, o.resources);
   b.setAgentHttpAddress(T(o.agent_http_address));
+  b.setRole(T(o.role));
 }
 Offer Get(proto::Offer::Reader b) {
   Offer o;
@@ -325,6 +328,7 @@ Offer Get(proto::Offer::Reader b) {
   o.hostname = S(b.getHostname());
   o.resources = GetResources(b.getResources());
   o.agent_http_address = S(b.getAgentHttpAddress());
+  o.role = S(b.getRole());
   return o;
 }
 
@@ -517,7 +521,11 @@ void Put(proto::Event::Builder b, const SchedulerEvent& e) {
                    f.setFailureExecutorId(T(m.executor_id));
                    f.setStatus(m.status);
                  },
-                 [&](const event::Error& m) { b.setError(T(m.message)); },
+                 [&](const event::Error& m) {
+                   auto e = b.initError();
+                   e.setErrorMessage(T(m.message));
+                   e.setTerminal(m.terminal);
+                 },
                  [&](const event::Heartbeat&) { b.setHeartbeat(); },
              },
              e);
@@ -544,7 +552,7 @@ SchedulerEvent Get(proto::Event::Reader b) {
       return event::Failure{S(f.getFailureAgentId()), S(f.getFailureExecutorId()), f.getStatus()};
     }
     case proto::Event::ERROR:
-      return event::Error{S(b.getError())};
+      return event::Error{S(b.getError().getErrorMessage()), b.getError().getTerminal()};
     case proto::Event::HEARTBEAT:
       return event::Heartbeat{};
     default:
@@ -561,11 +569,13 @@ void Put(proto::AgentMessage::Builder b, const AgentMessage& msg) {
             Put(r.initInfo(), m.info);
             PutList(r.initTasks(m.tasks.size()), m.tasks);
             PutList(r.initFrameworks(m.frameworks.size()), m.frameworks);
+            r.setEpoch(m.epoch);
           },
           [&](const agentmsg::Registered& m) {
             auto r = b.initRegistered();
             r.setAgentId(T(m.agent_id));
             r.setMasterId(T(m.master_id));
+            r.setRegisteredEpoch(m.epoch);
           },
           [&](const agentmsg::Ping& m) { b.setPing(T(m.master_id)); },
           [&](const agentmsg::Pong&) { b.setPong(); },
@@ -613,11 +623,12 @@ AgentMessage Get(proto::AgentMessage::Reader b) {
     case proto::AgentMessage::REGISTER: {
       auto r = b.getRegister();
       return agentmsg::Register{Get(r.getInfo()), GetList<Task>(r.getTasks()),
-                                GetList<FrameworkInfo>(r.getFrameworks())};
+                                GetList<FrameworkInfo>(r.getFrameworks()), r.getEpoch()};
     }
     case proto::AgentMessage::REGISTERED:
       return agentmsg::Registered{S(b.getRegistered().getAgentId()),
-                                  S(b.getRegistered().getMasterId())};
+                                  S(b.getRegistered().getMasterId()),
+                                  b.getRegistered().getRegisteredEpoch()};
     case proto::AgentMessage::PING:
       return agentmsg::Ping{S(b.getPing())};
     case proto::AgentMessage::PONG:

@@ -155,6 +155,7 @@ struct Task {
   executorId @2 :Text;
   state @3 :TaskState;
   statuses @4 :List(TaskStatus);
+  role @5 :Text;  # the role its resources are allocated to
 }
 
 # ---- records kept in storage (the registry, the agent's checkpoint) ----

@@ -157,6 +157,7 @@ struct Task {
   ExecutorId executor_id;
   TaskState state = TaskState::kStaging;
   std::vector<TaskStatus> statuses;
+  std::string role;  // the role its resources are allocated to
 };
 
 struct Offer {
@@ -166,6 +167,7 @@ struct Offer {
   std::string hostname;
   Resources resources;
   std::string agent_http_address;
+  std::string role;  // the role its resources are allocated to
 };
 
 struct Operation {
@@ -252,6 +254,9 @@ struct Failure {
 };
 struct Error {
   std::string message;
+  // The framework was torn down or another scheduler took it over: the
+  // scheduler that gets this must stop, not resubscribe.
+  bool terminal = false;
 };
 struct Heartbeat {};
 }  // namespace event
@@ -265,10 +270,14 @@ struct Register {
   AgentInfo info;  // empty id: a new agent
   std::vector<Task> tasks;
   std::vector<FrameworkInfo> frameworks;
+  // Fresh for each registration cycle and strictly increasing across agent
+  // restarts; retries of one cycle carry the same epoch.
+  uint64_t epoch = 0;
 };
 struct Registered {
   AgentId agent_id;
   std::string master_id;
+  uint64_t epoch = 0;  // of the Register this answers
 };
 struct Ping {
   std::string master_id;

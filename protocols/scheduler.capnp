@@ -11,6 +11,8 @@ struct Offer {
   hostname @3 :Text;
   resources @4 :List(Common.Resource);
   agentHttpAddress @5 :Text;
+  # The role the resources are allocated to (Mesos's allocation_info.role).
+  role @6 :Text;
 }
 
 struct Operation {
@@ -39,11 +41,11 @@ struct Call {
     accept :group {
       offerIds @2 :List(Text);
       operations @3 :List(Operation);
-      refuseSeconds @4 :Float64;
+      refuseSeconds @4 :Float64 = 5.0;
     }
     decline :group {
       offerIds @5 :List(Text);
-      declineRefuseSeconds @6 :Float64;
+      declineRefuseSeconds @6 :Float64 = 5.0;
     }
     revive @7 :List(Text);
     suppress @8 :List(Text);
@@ -86,7 +88,12 @@ struct Event {
       failureExecutorId @10 :Text;
       status @11 :Int32;
     }
-    error @12 :Text;
+    # `terminal`: the framework was torn down or failed over to another
+    # scheduler; this scheduler must stop, not resubscribe.
+    error :group {
+      errorMessage @12 :Text;
+      terminal @14 :Bool;
+    }
     heartbeat @13 :Void;
   }
 }

@@ -1,10 +1,13 @@
 #include "protocols/codec.hpp"
 
+#include <capnp/message.h>
+#include <capnp/serialize.h>
 #include <gtest/gtest.h>
 
 #include <random>
 
 #include "common/duration.hpp"
+#include "protocols/envelope.capnp.h"
 
 namespace stoa {
 namespace {
@@ -167,6 +170,72 @@ TEST(Codec, RefusesOutOfRangeEnums) {
   Result<Message> decoded = Decode(Encode(Message(SchedulerEvent(event::Update{status}))));
   ASSERT_FALSE(decoded.ok());
   EXPECT_NE(decoded.error().find("task state"), std::string::npos) << decoded.error();
+}
+
+TEST(Codec, EpochsRolesAndTerminalErrorsRoundTrip) {
+  agentmsg::Register reg;
+  reg.epoch = 1'700'000'000'000'000'123ull;
+  auto got = std::get<agentmsg::Register>(RoundTrip<AgentMessage>(Message(AgentMessage(reg))));
+  EXPECT_EQ(got.epoch, reg.epoch);
+  auto registered = std::get<agentmsg::Registered>(
+      RoundTrip<AgentMessage>(Message(AgentMessage(agentmsg::Registered{"a1", "m1", 42}))));
+  EXPECT_EQ(registered.epoch, 42u);
+
+  auto error = std::get<event::Error>(RoundTrip<SchedulerEvent>(
+      Message(SchedulerEvent(event::Error{"framework failed over", true}))));
+  EXPECT_EQ(error.message, "framework failed over");
+  EXPECT_TRUE(error.terminal);
+  EXPECT_FALSE(std::get<event::Error>(
+                   RoundTrip<SchedulerEvent>(Message(SchedulerEvent(event::Error{"no", false}))))
+                   .terminal);
+
+  Offer offer;
+  offer.id = "o1";
+  offer.role = "analytics";
+  auto offers = std::get<event::Offers>(
+      RoundTrip<SchedulerEvent>(Message(SchedulerEvent(event::Offers{{offer}}))));
+  EXPECT_EQ(offers.offers.at(0).role, "analytics");
+  Task task;
+  task.role = "web";
+  reg.tasks = {task};
+  got = std::get<agentmsg::Register>(RoundTrip<AgentMessage>(Message(AgentMessage(reg))));
+  EXPECT_EQ(got.tasks.at(0).role, "web");
+}
+
+// A client in another language that leaves out the refuse filter gets the
+// same 5 s as the C++ SDK, not 0 (which would bounce offers at network speed).
+TEST(Codec, OmittedRefuseSecondsDefaultToTheSdkDefault) {
+  for (bool decline : {false, true}) {
+    capnp::MallocMessageBuilder builder;
+    auto envelope = builder.initRoot<proto::Envelope>();
+    envelope.setVersion(kProtocolVersion);
+    auto call = envelope.initCall();
+    call.setFrameworkId("fw");
+    if (decline) {
+      call.initDecline().initOfferIds(1).set(0, "o1");
+    } else {
+      call.initAccept().initOfferIds(1).set(0, "o1");
+    }
+    kj::Array<capnp::word> words = capnp::messageToFlatArray(builder);
+    auto bytes = words.asBytes();
+    Result<Message> decoded =
+        Decode(std::string_view(reinterpret_cast<const char*>(bytes.begin()), bytes.size()));
+    ASSERT_TRUE(decoded.ok()) << decoded.error();
+    const auto& body = std::get<SchedulerCall>(*decoded).call;
+    double refuse = decline ? std::get<call::Decline>(body).refuse_seconds
+                            : std::get<call::Accept>(body).refuse_seconds;
+    EXPECT_DOUBLE_EQ(refuse, call::Decline{}.refuse_seconds);
+  }
+}
+
+TEST(Duration, TimerSpansNeverOverflow) {
+  EXPECT_EQ(TimerSpan(1.5), std::chrono::milliseconds(1500));
+  EXPECT_EQ(TimerSpan(-3), std::chrono::nanoseconds(0));
+  EXPECT_EQ(TimerSpan(std::nan("")), std::chrono::nanoseconds(0));
+  for (double huge :
+       {1e12, 1e300, std::numeric_limits<double>::max(), std::numeric_limits<double>::infinity()}) {
+    EXPECT_GT(TimerSpan(huge), std::chrono::hours(24 * 365 * 99)) << huge;
+  }
 }
 
 TEST(Duration, ParsesEveryUnitAndRefusesGarbage) {
