@@ -110,6 +110,10 @@ struct Allocator::State {
     std::vector<double> filter_until;
     // Live filters held by frameworks that want offers.
     uint32_t filtered_count = 0;
+    // What each live filter refused (Mesos: a filter covers only offers that
+    // are a subset of it, so more free resources lift it).
+    std::unordered_map<uint32_t, Resources> refused;
+    bool dirty = false;  // changed since the last round that looked at it
     // Resources used by frameworks not (yet) added, from AddAgent's `used`.
     std::map<FrameworkId, Resources> pending_used;
   };
@@ -166,6 +170,10 @@ struct Allocator::State {
   // Set when totals or weights change: every key is recomputed and every order
   // re-sorted before the next use. Until then orders stay sorted by their old keys.
   bool order_dirty = false;
+  // Agents whose resources changed since their last round, and whether a
+  // framework change makes every agent worth a look.
+  std::vector<uint32_t> dirty_agents;
+  bool all_dirty = false;
   uint32_t wanting_frameworks = 0;
   size_t live_filters = 0;
   std::vector<FilterEntry> filter_heap;
@@ -326,8 +334,9 @@ struct Allocator::State {
     return f < agent.filter_until.size() && agent.filter_until[f] != kNoFilter;
   }
 
-  void SetFilter(uint32_t a, uint32_t f, double expiry) {
+  void SetFilter(uint32_t a, uint32_t f, double expiry, const Resources& refused) {
     Agent& agent = agents[a];
+    agent.refused[f] = refused;
     if (agent.filter_until.size() <= f) {
       agent.filter_until.resize(std::max<size_t>(f + 1, frameworks.size()), kNoFilter);
     }
@@ -349,6 +358,7 @@ struct Allocator::State {
     Agent& agent = agents[a];
     if (!Filtered(agent, f)) return;
     agent.filter_until[f] = kNoFilter;
+    agent.refused.erase(f);
     Framework& framework = frameworks[f];
     --framework.live_filters;
     --live_filters;
@@ -454,14 +464,20 @@ struct Allocator::State {
     for (size_t i = 0; i < parts.size(); ++i) Track(framework.clients[i], a, parts[i]);
   }
 
-  // Removes up to `resources` from what framework `f` holds on agent `a` and
-  // returns what was actually held.
-  Resources Untrack(uint32_t f, uint32_t a, Resources remaining) {
+  // Removes up to `resources` from what framework `f` holds on agent `a`, from
+  // its allocation in `role` first (its allocation role), and returns what
+  // was actually held.
+  Resources Untrack(uint32_t f, uint32_t a, Resources remaining, const std::string& role = "") {
     Framework& framework = frameworks[f];
     Resources taken;
     auto held_it = framework.allocations.find(a);
     if (held_it == framework.allocations.end()) return taken;
     std::vector<RoleAllocation>& held = held_it->second;
+    if (!role.empty()) {
+      std::stable_partition(held.begin(), held.end(), [&](const RoleAllocation& ra) {
+        return roles[clients[ra.client].role].name == role;
+      });
+    }
     for (auto it = held.begin(); it != held.end() && !remaining.empty();) {
       Resources part = Intersect(it->resources, remaining);
       if (part.empty()) {
@@ -491,10 +507,27 @@ struct Allocator::State {
     return taken;
   }
 
-  void ReturnAvailable(uint32_t a, const Resources& resources) {
+  // `reoffer`: the agent is worth an event-driven round (resources freed by a
+  // task); declined resources wait for the periodic round, so that a decline
+  // without a filter cannot bounce offers at network speed.
+  void ReturnAvailable(uint32_t a, const Resources& resources, bool reoffer = true) {
     if (resources.empty()) return;
-    agents[a].available += resources;
+    Agent& agent = agents[a];
+    agent.available += resources;
     RefreshAgentSummary(a);
+    // Filters that no longer cover what the agent has free are lifted.
+    std::vector<uint32_t> lifted;
+    for (const auto& [f, refused] : agent.refused) {
+      if (!refused.Contains(agent.available)) lifted.push_back(f);
+    }
+    for (uint32_t f : lifted) ClearFilter(a, f);
+    if (reoffer || !lifted.empty()) MarkDirty(a);
+  }
+
+  void MarkDirty(uint32_t a) {
+    if (agents[a].dirty) return;
+    agents[a].dirty = true;
+    dirty_agents.push_back(a);
   }
 
   // ---- The round --------------------------------------------------------------
@@ -611,6 +644,7 @@ void Allocator::AddFramework(const FrameworkId& id, const std::vector<std::strin
     s.TrackByRole(f, a, s.TakeAvailable(a, resources));
   }
   s.RefreshFramework(f);
+  s.all_dirty = true;
 }
 
 void Allocator::RemoveFramework(const FrameworkId& id) {
@@ -652,6 +686,7 @@ void Allocator::ActivateFramework(const FrameworkId& id) {
   if (f == kNone) return;
   s.frameworks[f].active = true;
   s.RefreshFramework(f);
+  s.all_dirty = true;
 }
 
 void Allocator::DeactivateFramework(const FrameworkId& id) {
@@ -696,6 +731,7 @@ void Allocator::AddAgent(const AgentId& id, const Resources& total,
     }
   }
   s.RefreshAgentSummary(a);
+  s.MarkDirty(a);
 }
 
 void Allocator::RemoveAgent(const AgentId& id) {
@@ -724,7 +760,9 @@ void Allocator::RemoveAgent(const AgentId& id) {
 
 void Allocator::ActivateAgent(const AgentId& id) {
   uint32_t a = state_->FindAgent(id);
-  if (a != kNone) state_->agents[a].active = true;
+  if (a == kNone) return;
+  state_->agents[a].active = true;
+  state_->MarkDirty(a);
 }
 
 void Allocator::DeactivateAgent(const AgentId& id) {
@@ -733,12 +771,24 @@ void Allocator::DeactivateAgent(const AgentId& id) {
 }
 
 void Allocator::Recover(const FrameworkId& framework_id, const AgentId& agent_id,
-                        const Resources& resources) {
+                        const Resources& resources, const std::string& role) {
   State& s = *state_;
   uint32_t f = s.FindFramework(framework_id);
   uint32_t a = s.FindAgent(agent_id);
   if (f == kNone || a == kNone || resources.empty()) return;
-  s.ReturnAvailable(a, s.Untrack(f, a, resources));
+  s.ReturnAvailable(a, s.Untrack(f, a, resources, role));
+}
+
+void Allocator::Decline(const FrameworkId& framework_id, const AgentId& agent_id,
+                        const Resources& resources, double refuse_seconds, double now,
+                        const std::string& role) {
+  State& s = *state_;
+  uint32_t f = s.FindFramework(framework_id);
+  uint32_t a = s.FindAgent(agent_id);
+  if (f == kNone || a == kNone || resources.empty()) return;
+  Resources returned = s.Untrack(f, a, resources, role);
+  AddFilter(framework_id, agent_id, returned, refuse_seconds, now);
+  s.ReturnAvailable(a, returned, /*reoffer=*/false);
 }
 
 void Allocator::AddAllocated(const FrameworkId& framework_id, const AgentId& agent_id,
@@ -752,14 +802,21 @@ void Allocator::AddAllocated(const FrameworkId& framework_id, const AgentId& age
 
 void Allocator::AddFilter(const FrameworkId& framework_id, const AgentId& agent_id,
                           double refuse_seconds, double now) {
+  uint32_t a = state_->FindAgent(agent_id);
+  if (a == kNone) return;
+  AddFilter(framework_id, agent_id, state_->agents[a].total, refuse_seconds, now);
+}
+
+void Allocator::AddFilter(const FrameworkId& framework_id, const AgentId& agent_id,
+                          const Resources& refused, double refuse_seconds, double now) {
   State& s = *state_;
   if (!(refuse_seconds > 0)) return;  // Also rejects NaN.
   double expiry = now + refuse_seconds;
   if (!(expiry > now)) return;
   uint32_t f = s.FindFramework(framework_id);
   uint32_t a = s.FindAgent(agent_id);
-  if (f == kNone || a == kNone) return;
-  s.SetFilter(a, f, expiry);
+  if (f == kNone || a == kNone || refused.empty()) return;
+  s.SetFilter(a, f, expiry, refused);
   s.MaybeCompactFilters();
 }
 
@@ -788,6 +845,7 @@ void Allocator::Revive(const FrameworkId& framework_id, const std::vector<std::s
   }
   s.RefreshFramework(f);
   s.ClearFrameworkFilters(f);
+  s.all_dirty = true;
 }
 
 void Allocator::SetWeight(const std::string& role, double weight) {
@@ -800,19 +858,38 @@ void Allocator::SetWeight(const std::string& role, double weight) {
 
 std::vector<Allocation> Allocator::Allocate(double now) {
   State& s = *state_;
+  s.all_dirty = true;
+  return AllocateChanged(now);
+}
+
+std::vector<Allocation> Allocator::AllocateChanged(double now) {
+  State& s = *state_;
   s.ExpireFilters(now);
   s.MaybeCompactFilters();
   if (s.order_dirty) s.RebuildOrders();
+  std::vector<uint32_t> dirty;
+  dirty.swap(s.dirty_agents);
+  for (uint32_t a : dirty) s.agents[a].dirty = false;
+  bool all = s.all_dirty;
+  s.all_dirty = false;
   std::vector<Allocation> out;
   if (s.wanting_frameworks == 0) return out;
-  for (uint32_t a = 0; a < s.agents.size(); ++a) {
+  auto visit = [&](uint32_t a) {
     const State::Agent& agent = s.agents[a];
-    if (!agent.live || !agent.active || agent.available.empty()) continue;
-    if (agent.filtered_count >= s.wanting_frameworks) continue;  // Everyone declined it.
+    if (!agent.live || !agent.active || agent.available.empty()) return;
+    if (agent.filtered_count >= s.wanting_frameworks) return;  // Everyone declined it.
     s.AllocateAgent(a, out);
+  };
+  if (all) {
+    for (uint32_t a = 0; a < s.agents.size(); ++a) visit(a);
+  } else {
+    std::sort(dirty.begin(), dirty.end());
+    for (uint32_t a : dirty) visit(a);
   }
   return out;
 }
+
+bool Allocator::HasChanges() const { return state_->all_dirty || !state_->dirty_agents.empty(); }
 
 Resources Allocator::Available(const AgentId& agent_id) const {
   uint32_t a = state_->FindAgent(agent_id);

@@ -47,17 +47,27 @@ class Allocator {
   void ActivateAgent(const AgentId& id);
   void DeactivateAgent(const AgentId& id);
 
-  // Resources a framework gives back on an agent (declined or rescinded
-  // offer, finished task). Unknown ids are ignored.
-  void Recover(const FrameworkId& framework_id, const AgentId& agent_id,
-               const Resources& resources);
+  // Resources a framework gives back on an agent (rescinded offer, finished
+  // task), taken first from its allocation in `role` when given. The agent is
+  // looked at in the next AllocateChanged. Unknown ids are ignored.
+  void Recover(const FrameworkId& framework_id, const AgentId& agent_id, const Resources& resources,
+               const std::string& role = "");
+  // A declined offer (or what an ACCEPT left over): given back, filtered for
+  // `refuse_seconds` as far as what the agent has free stays within it, and
+  // offered again only by a periodic round or once more resources free up.
+  void Decline(const FrameworkId& framework_id, const AgentId& agent_id, const Resources& resources,
+               double refuse_seconds, double now, const std::string& role = "");
   // Resources the master handed out outside a round (none today; kept for
   // operator-driven allocation and recovery).
   void AddAllocated(const FrameworkId& framework_id, const AgentId& agent_id,
                     const Resources& resources);
 
-  // Refuse filter: `framework_id` is not offered anything on `agent_id` until
-  // `now + refuse_seconds` (DECLINE with filters). A revive clears them.
+  // Refuse filter: until `now + refuse_seconds`, `framework_id` is not offered
+  // `agent_id` while what the agent has free is within `refused` (Mesos's
+  // filters); resources freed beyond it lift the filter. A revive clears them.
+  void AddFilter(const FrameworkId& framework_id, const AgentId& agent_id, const Resources& refused,
+                 double refuse_seconds, double now);
+  // The same, refusing anything the agent may have.
   void AddFilter(const FrameworkId& framework_id, const AgentId& agent_id, double refuse_seconds,
                  double now);
   // Suppress: the framework wants no offers for these roles (all when empty).
@@ -73,6 +83,11 @@ class Allocator {
   // weighted dominant share that wants them and has not filtered that agent.
   // Every returned allocation is removed from the agents' available pool.
   std::vector<Allocation> Allocate(double now);
+  // The same over only the agents that changed since they were last looked at
+  // (all of them after a framework was added, activated or revived).
+  std::vector<Allocation> AllocateChanged(double now);
+  // Whether AllocateChanged has anything to look at.
+  bool HasChanges() const;
 
   // Introspection for metrics, /state and tests.
   Resources Available(const AgentId& agent_id) const;

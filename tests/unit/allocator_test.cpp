@@ -187,6 +187,63 @@ TEST(AllocatorFilterTest, RefuseFilterHoldsUntilItsExpiry) {
   EXPECT_EQ(allocator.FilterCount(), 0u);
 }
 
+// Mesos's filters cover the declined resources, not the agent: a framework
+// that declined a small leftover still gets the agent once tasks free more.
+TEST(AllocatorFilterTest, FreedResourcesBeyondWhatWasRefusedLiftTheFilter) {
+  Allocator allocator;
+  allocator.AddAgent("a1", R("cpus:4;mem:1024"));
+  allocator.AddFramework("f1", {"r"});
+  std::vector<Allocation> first = allocator.Allocate(0);
+  ASSERT_EQ(first.size(), 1u);
+  Resources task = R("cpus:3.9;mem:1000");
+  // The ACCEPT used most of it; what is left is declined for an hour.
+  allocator.Decline("f1", "a1", first[0].resources - task, 3600, 0);
+  EXPECT_EQ(allocator.FilterCount(), 1u);
+  EXPECT_TRUE(allocator.Allocate(1).empty());  // the leftover stays refused
+  allocator.Recover("f1", "a1", task);         // the task ended
+  EXPECT_EQ(allocator.FilterCount(), 0u);
+  std::vector<Allocation> again = allocator.AllocateChanged(2);
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].resources, R("cpus:4;mem:1024"));
+}
+
+// A decline without a filter waits for the periodic round: an event round
+// right after it would hand the same offer straight back.
+TEST(AllocatorOfferTest, DeclinedResourcesWaitForThePeriodicRound) {
+  Allocator allocator;
+  allocator.AddAgent("a1", R("cpus:4"));
+  allocator.AddAgent("a2", R("cpus:4"));
+  allocator.AddFramework("f1", {"r"});
+  std::vector<Allocation> offers = allocator.AllocateChanged(0);
+  ASSERT_EQ(offers.size(), 2u);
+  EXPECT_FALSE(allocator.HasChanges());
+  allocator.Decline("f1", "a1", offers[0].resources, 0, 0);
+  EXPECT_FALSE(allocator.HasChanges());
+  EXPECT_TRUE(allocator.AllocateChanged(0.1).empty());
+  allocator.Recover("f1", "a2", offers[1].resources);  // e.g. a task on a2 ended
+  ASSERT_TRUE(allocator.HasChanges());
+  std::vector<Allocation> changed = allocator.AllocateChanged(0.2);
+  ASSERT_EQ(changed.size(), 1u);
+  EXPECT_EQ(changed[0].agent_id, "a2");         // only the agent that changed
+  EXPECT_EQ(allocator.Allocate(1).size(), 1u);  // the periodic round offers a1 again
+}
+
+// Resources go back to the role they were allocated to, not the first role.
+TEST(AllocatorOfferTest, RecoverTakesFromTheAllocationRole) {
+  Allocator allocator;
+  allocator.AddAgent("a1", R("cpus:4"));
+  allocator.AddFramework("multi", {"a", "b"});
+  std::vector<Allocation> offers = allocator.Allocate(0);
+  ASSERT_EQ(offers.size(), 1u);
+  allocator.Recover("multi", "a1", R("cpus:2"), offers[0].role);
+  std::vector<Allocation> more = allocator.Allocate(1);
+  ASSERT_EQ(more.size(), 1u);
+  ASSERT_NE(more[0].role, offers[0].role);  // the agent now holds both roles
+  allocator.Recover("multi", "a1", R("cpus:1"), more[0].role);
+  EXPECT_DOUBLE_EQ(allocator.RoleShare(more[0].role), 0.25);
+  EXPECT_DOUBLE_EQ(allocator.RoleShare(offers[0].role), 0.5);
+}
+
 TEST(AllocatorFilterTest, FilteredAgentGoesToTheNextFramework) {
   Allocator allocator;
   allocator.AddAgent("a1", R("cpus:4;mem:64"));
