@@ -254,6 +254,12 @@ void AddMasterCommand(CLI::App& app, int* exit_code) {
       }
       storage = std::move(*registry);
     }
+    o.on_fatal = [](const std::string& why) {
+      std::fprintf(stderr, "stoa master: %s; exiting so that a restart recovers the registry\n",
+                   why.c_str());
+      std::fflush(stderr);
+      _exit(1);
+    };
     caf::actor_system_config config;
     caf::actor_system system{config};
     auto master = master::Master::Start(system, o, std::move(storage));

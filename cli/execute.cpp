@@ -159,6 +159,12 @@ void AddExecuteCommand(CLI::App& app, int* exit_code) {
     }
     done_changed.notify_all();
     if (timer.joinable()) timer.join();
+    if (driver.aborted()) {
+      std::fprintf(stderr, "stoa execute: the master ended this framework's subscription\n");
+      driver.Stop(false);
+      *exit_code = 1;
+      return;
+    }
     driver.Stop(true);
     *exit_code = scheduler.ExitCode();
   });

@@ -46,9 +46,7 @@ using registrar_atom = caf::atom_constant<caf::atom("registrar")>;
 using reregister_atom = caf::atom_constant<caf::atom("reregtime")>;
 using gone_atom = caf::atom_constant<caf::atom("gone")>;
 
-caf::timespan Seconds(double seconds) {
-  return std::chrono::duration_cast<caf::timespan>(std::chrono::duration<double>(seconds));
-}
+caf::timespan Seconds(double seconds) { return TimerSpan(seconds); }
 
 // ---------------------------------------------------------------------------
 // The allocator actor: serialises access to the Allocator, runs a round every
@@ -61,29 +59,34 @@ struct AllocatorState {
   static inline const char* name = "stoa.allocator";
 };
 
+// Changes (freed resources, new agents and frameworks) are batched for
+// `batch` seconds and then allocated over the agents that changed only.
 caf::behavior AllocatorActor(caf::stateful_actor<AllocatorState>* self, caf::actor master,
-                             double interval) {
-  auto round = [self, master] {
+                             double interval, double batch) {
+  auto round = [self, master](bool all) {
     double start = MonotonicSeconds();
-    Allocations allocations = self->state.allocator.Allocate(start);
+    Allocator& allocator = self->state.allocator;
+    Allocations allocations = all ? allocator.Allocate(start) : allocator.AllocateChanged(start);
     double seconds = MonotonicSeconds() - start;
-    self->send(master, offers_atom::value, std::move(allocations), seconds);
+    if (all || !allocations.empty()) {
+      self->send(master, offers_atom::value, std::move(allocations), seconds);
+    }
   };
   self->delayed_send(self, Seconds(interval), tick_atom::value);
   return {
-      [self](command_atom, const AllocatorCommand& command) {
+      [self, batch](command_atom, const AllocatorCommand& command) {
         command(self->state.allocator);
-        if (!self->state.round_pending) {
+        if (!self->state.round_pending && self->state.allocator.HasChanges()) {
           self->state.round_pending = true;
-          self->send(self, round_atom::value);
+          self->delayed_send(self, Seconds(batch), round_atom::value);
         }
       },
       [self, round](round_atom) {
         self->state.round_pending = false;
-        round();
+        round(false);
       },
       [self, round, interval](tick_atom) {
-        round();
+        round(true);
         self->delayed_send(self, Seconds(interval), tick_atom::value);
       },
   };
@@ -166,6 +169,7 @@ struct FrameworkEntry {
 struct AgentEntry {
   AgentInfo info;
   std::string peer;
+  uint64_t epoch = 0;  // of the registration the master last answered
   bool reachable = true;
   int missed_pings = 0;
   double registered_time = 0;
@@ -174,6 +178,19 @@ struct AgentEntry {
   std::set<std::pair<FrameworkId, TaskId>> tasks;
   std::set<OfferId> offers;
   agentmsg::UsageReport usage;  // what its running containers use, as of its last pong
+  // Executors of task groups and what they were charged, until their last task ends.
+  struct ExecutorCharge {
+    Resources resources;
+    int live_tasks = 0;
+  };
+  std::map<std::pair<FrameworkId, ExecutorId>, ExecutorCharge> executors;
+};
+
+// What the master owes an agent that is away: tasks it ended there (LOST,
+// GONE) that must not come back, and kills to deliver when it returns.
+struct AgentDebts {
+  std::set<std::pair<FrameworkId, TaskId>> ended;
+  std::set<std::pair<FrameworkId, TaskId>> kills;
 };
 
 class MasterActor : public caf::event_based_actor {
@@ -194,8 +211,8 @@ class MasterActor : public caf::event_based_actor {
   const char* name() const override { return "stoa.master"; }
 
   caf::behavior make_behavior() override {
-    allocator_ =
-        spawn(AllocatorActor, caf::actor_cast<caf::actor>(this), options_.allocation_interval);
+    allocator_ = spawn(AllocatorActor, caf::actor_cast<caf::actor>(this),
+                       options_.allocation_interval, options_.allocation_batch);
     link_to(allocator_);
     delayed_send(this, Seconds(options_.agent_ping_interval), tick_atom::value);
     RecoverFromRegistry();
@@ -245,6 +262,23 @@ class MasterActor : public caf::event_based_actor {
             });
   }
 
+  // Runs `command` on the registrar and `then` once it is durable. The caller
+  // has already changed memory (so that later messages see it), so a failed write would leave
+  // memory and storage disagreeing: the master stops leading instead (Mesos's registrar aborts the
+  // same way), and a restart recovers from what storage holds.
+  void DurablyOrStepDown(
+      RegistrarCommand command, std::function<void()> then = [] {}) {
+    Durably(std::move(command), [this, then](const std::string& error) {
+      if (error.empty()) {
+        then();
+        return;
+      }
+      log_->critical("a registry write failed ({}); this master stops leading", error);
+      if (options_.on_fatal) options_.on_fatal("registry write failed: " + error);
+      quit(caf::exit_reason::user_shutdown);
+    });
+  }
+
   // ---- recovery ----
 
   void RecoverFromRegistry() {
@@ -265,10 +299,10 @@ class MasterActor : public caf::event_based_actor {
         a.AddFramework(id, roles);
         a.DeactivateFramework(id);
       });
-      framework.connected = true;  // so that DisconnectFramework arms the failover timer
-      DisconnectFramework(framework, "recovered from the registry");
+      WaitForScheduler(framework, "recovered from the registry");
     }
     if (!recovered_agents_.empty() || !registry_.frameworks.empty()) {
+      recovery_deadline_ = MonotonicSeconds() + options_.agent_reregister_timeout;
       log_->info(
           "recovered {} agents and {} frameworks from the registry; agents have {} to "
           "reregister",
@@ -287,7 +321,7 @@ class MasterActor : public caf::event_based_actor {
       record.state = AgentRecord::State::kUnreachable;
       record.changed_time = WallSeconds();
       registry_.agents[id] = record;
-      Durably([record](Registrar& r) { return r.PutAgent(record); }, [](const std::string&) {});
+      DurablyOrStepDown([record](Registrar& r) { return r.PutAgent(record); });
     }
     recovered_agents_.clear();
   }
@@ -415,7 +449,8 @@ class MasterActor : public caf::event_based_actor {
 
   void Subscribe(const std::string& peer, FrameworkInfo info) {
     if (info.roles.empty()) info.roles.push_back("*");
-    if (info.failover_timeout_seconds < 0 || !std::isfinite(info.failover_timeout_seconds)) {
+    // Huge timeouts (even infinity) mean "never"; timers clamp them (TimerSpan).
+    if (!(info.failover_timeout_seconds >= 0)) {
       SendToPeer(peer, Message(SchedulerEvent(event::Error{
                            "failover_timeout must be a non-negative number of seconds"})));
       return;
@@ -434,8 +469,9 @@ class MasterActor : public caf::event_based_actor {
     if (completed_framework_ids_.count(info.id) > 0) {
       SendToPeer(peer, Message(SchedulerEvent(event::Error{
                            "framework '" + info.id +
-                           "' was torn down (its failover timeout expired or it was removed); "
-                           "subscribe without an id to start a new one"})));
+                               "' was torn down (its failover timeout expired or it was removed); "
+                               "subscribe without an id to start a new one",
+                           /*terminal=*/true})));
       return;
     }
     if (FindFramework(info.id) == nullptr && registry_.frameworks.count(info.id) == 0) {
@@ -469,7 +505,9 @@ class MasterActor : public caf::event_based_actor {
       if (framework.connected && framework.peer != peer) {
         SendToPeer(
             framework.peer,
-            Message(SchedulerEvent(event::Error{"framework failed over to a new scheduler"})));
+            Message(SchedulerEvent(event::Error{
+                "framework " + info.id + " failed over to another scheduler; this one must stop",
+                /*terminal=*/true})));
       }
       RescindOffers(framework);
       peer_frameworks_.erase(framework.peer);
@@ -497,8 +535,27 @@ class MasterActor : public caf::event_based_actor {
     peer_frameworks_.erase(framework.peer);
     RescindOffers(framework);
     Allocator([id = framework.info.id](auto& a) { a.DeactivateFramework(id); });
-    delayed_send(this, Seconds(framework.info.failover_timeout_seconds), failover_atom::value,
-                 framework.info.id, framework.failover_generation);
+    ArmFailoverTimer(framework, framework.info.failover_timeout_seconds);
+  }
+
+  // A framework this master learned of without its scheduler (registry, or an
+  // agent's report after a failover) waits for the scheduler as Mesos does:
+  // its failover timeout starts only once agents have had their window to
+  // reregister, so that a scheduler that is reconnecting finds its tasks.
+  void WaitForScheduler(FrameworkEntry& framework, const std::string& why) {
+    framework.connected = false;
+    framework.active = false;
+    framework.disconnected_time = WallSeconds();
+    double window = std::max(0.0, recovery_deadline_ - MonotonicSeconds());
+    double wait = window + framework.info.failover_timeout_seconds;
+    log_->info("framework {} {}; its scheduler has {} to resubscribe", framework.info.id, why,
+               FormatDuration(wait));
+    ArmFailoverTimer(framework, wait);
+  }
+
+  void ArmFailoverTimer(const FrameworkEntry& framework, double seconds) {
+    delayed_send(this, Seconds(seconds), failover_atom::value, framework.info.id,
+                 framework.failover_generation);
   }
 
   void OnFailoverTimeout(const FrameworkId& id, uint64_t generation) {
@@ -523,13 +580,11 @@ class MasterActor : public caf::event_based_actor {
       if (agent != nullptr) {
         agents.insert(agent->info.id);
         agent->tasks.erase({id, task_id});
-        if (!IsTerminal(task.state)) agent->used -= task.info.resources;
       }
       if (!IsTerminal(task.state)) {
-        TaskStatus status = MasterStatus(task, TaskState::kKilled, Reason::kFrameworkRemoved,
-                                         "the framework was removed");
-        task.state = status.state;
-        task.statuses.push_back(status);
+        Transition(framework, task,
+                   MasterStatus(task, TaskState::kKilled, Reason::kFrameworkRemoved,
+                                "the framework was removed"));
       }
       framework.completed_tasks.push_back(std::move(task));
     }
@@ -543,7 +598,7 @@ class MasterActor : public caf::event_based_actor {
     Allocator([id](auto& a) { a.RemoveFramework(id); });
     completed_framework_ids_.insert(id);
     registry_.frameworks.erase(id);
-    Durably([id](Registrar& r) { return r.RemoveFramework(id); }, [](const std::string&) {});
+    DurablyOrStepDown([id](Registrar& r) { return r.RemoveFramework(id); });
     completed_frameworks_.push_back(std::move(framework));
     while (completed_frameworks_.size() > options_.max_completed_frameworks) {
       completed_frameworks_.pop_front();
@@ -592,7 +647,8 @@ class MasterActor : public caf::event_based_actor {
       AgentEntry* agent = FindAgent(allocation.agent_id);
       if (framework == nullptr || !framework->active || agent == nullptr || !agent->reachable) {
         Allocator([allocation](auto& a) {
-          a.Recover(allocation.framework_id, allocation.agent_id, allocation.resources);
+          a.Recover(allocation.framework_id, allocation.agent_id, allocation.resources,
+                    allocation.role);
         });
         continue;
       }
@@ -603,6 +659,7 @@ class MasterActor : public caf::event_based_actor {
       offer.hostname = agent->info.hostname;
       offer.resources = std::move(allocation.resources);
       offer.agent_http_address = agent->info.http_address;
+      offer.role = allocation.role;
       framework->offers.insert(offer.id);
       agent->offers.insert(offer.id);
       agent->offered += offer.resources;
@@ -635,7 +692,9 @@ class MasterActor : public caf::event_based_actor {
   void RescindOffer(const OfferId& offer_id, bool notify) {
     Offer offer = TakeOffer(offer_id);
     if (offer.id.empty()) return;
-    Allocator([offer](auto& a) { a.Recover(offer.framework_id, offer.agent_id, offer.resources); });
+    Allocator([offer](auto& a) {
+      a.Recover(offer.framework_id, offer.agent_id, offer.resources, offer.role);
+    });
     if (notify) {
       if (auto* framework = FindFramework(offer.framework_id)) {
         SendToFramework(*framework, event::Rescind{offer.id});
@@ -659,8 +718,8 @@ class MasterActor : public caf::event_based_actor {
     Offer offer = TakeOffer(offer_id);
     double now = MonotonicSeconds();
     Allocator([offer, refuse_seconds, now](auto& a) {
-      if (refuse_seconds > 0) a.AddFilter(offer.framework_id, offer.agent_id, refuse_seconds, now);
-      a.Recover(offer.framework_id, offer.agent_id, offer.resources);
+      a.Decline(offer.framework_id, offer.agent_id, offer.resources, refuse_seconds, now,
+                offer.role);
     });
   }
 
@@ -686,10 +745,12 @@ class MasterActor : public caf::event_based_actor {
         agent_id = offers_.at(offer_id).offer.agent_id;
       }
     }
+    std::string role;  // the allocation role of the launched tasks: the first offer's
     if (offer_error.empty()) {
       for (const auto& offer_id : accept.offer_ids) {
         taken.push_back(TakeOffer(offer_id));
         offered += taken.back().resources;
+        if (role.empty()) role = taken.back().role;
       }
     } else {
       // Offers that are valid go back to the allocator; the tasks are dropped.
@@ -727,14 +788,27 @@ class MasterActor : public caf::event_based_actor {
       }
       ExecutorInfo executor = operation.executor;
       executor.framework_id = framework.info.id;
+      Resources executor_charge;  // what a new group executor itself takes from the offer
       if (group_error.empty() && operation.type == Operation::Type::kLaunchGroup) {
         if (executor.executor_id.empty()) executor.executor_id = NewId("executor-");
         if (Status s = ValidateId("executor", executor.executor_id); !s.ok()) {
           group_error = s.message();
+        } else if (agent->executors.count({framework.info.id, executor.executor_id}) == 0 &&
+                   !executor.resources.empty()) {
+          if (Status r = ValidateTaskResources(executor.resources); !r.ok()) {
+            group_error = "executor '" + executor.executor_id + "': " + r.message();
+          } else if (!remaining.Contains(executor.resources)) {
+            group_error = "executor '" + executor.executor_id + "': resources " +
+                          executor.resources.ToString() + " are not in the offered " +
+                          remaining.ToString();
+          } else {
+            executor_charge = executor.resources;
+          }
         }
       }
-      // Validate every task; a group is launched whole or not at all.
       Resources before = remaining;
+      remaining -= executor_charge;
+      // Validate every task; a group is launched whole or not at all.
       std::set<TaskId> group_ids = ids_in_use;
       std::vector<std::pair<size_t, std::string>> task_errors;
       for (size_t i = 0; i < operation.tasks.size() && group_error.empty(); ++i) {
@@ -779,13 +853,21 @@ class MasterActor : public caf::event_based_actor {
       if (!is_group) {
         for (auto& task : launched) {
           ExecutorInfo command_executor;
-          command_executor.executor_id = task.task_id;
+          // Its own id, not the task's: a task id reused while the old
+          // container is still being torn down on the agent names a new one.
+          command_executor.executor_id = NewId(
+              task.task_id.size() <= kMaxIdLength - 46 ? task.task_id + ".executor-" : "executor-");
           command_executor.framework_id = framework.info.id;
-          LaunchTasks(framework, *agent, command_executor, {task});
+          LaunchTasks(framework, *agent, command_executor, {task}, role);
         }
       } else {
         executor.group = true;
-        LaunchTasks(framework, *agent, executor, launched);
+        auto [charged, fresh] =
+            agent->executors.try_emplace({framework.info.id, executor.executor_id},
+                                         AgentEntry::ExecutorCharge{executor_charge, 0});
+        if (fresh) agent->used += executor_charge;
+        charged->second.live_tasks += static_cast<int>(launched.size());
+        LaunchTasks(framework, *agent, executor, launched, role);
       }
       for (const auto& task : launched) ids_in_use.insert(task.task_id);
     }
@@ -793,18 +875,18 @@ class MasterActor : public caf::event_based_actor {
     // Whatever was offered and not used goes back, filtered for a while.
     if (offer_error.empty() && !remaining.empty()) {
       double now = MonotonicSeconds();
-      Allocator([id = framework.info.id, agent_id, remaining, now,
+      Allocator([id = framework.info.id, agent_id, remaining, now, role,
                  refuse = accept.refuse_seconds](auto& a) {
-        if (refuse > 0) a.AddFilter(id, agent_id, refuse, now);
-        a.Recover(id, agent_id, remaining);
+        a.Decline(id, agent_id, remaining, refuse, now, role);
       });
     }
   }
 
   void LaunchTasks(FrameworkEntry& framework, AgentEntry& agent, const ExecutorInfo& executor,
-                   const std::vector<TaskInfo>& tasks) {
+                   const std::vector<TaskInfo>& tasks, const std::string& role) {
     for (const auto& info : tasks) {
       Task task;
+      task.role = role;
       task.info = info;
       task.framework_id = framework.info.id;
       task.executor_id = executor.executor_id;
@@ -827,6 +909,7 @@ class MasterActor : public caf::event_based_actor {
     }
     AgentEntry* agent = FindAgent(it->second.info.agent_id);
     if (agent == nullptr || !agent->reachable) {
+      debts_[it->second.info.agent_id].kills.insert({framework.info.id, kill.task_id});
       SendToFramework(framework,
                       event::Update{MasterStatus(it->second, TaskState::kUnreachable,
                                                  Reason::kAgentDisconnected,
@@ -898,6 +981,18 @@ class MasterActor : public caf::event_based_actor {
         // run the task: say nothing rather than something untrue; the
         // framework asks again.
         continue;
+      } else if (auto record = registry_.agents.find(agent_id);
+                 !agent_id.empty() && record != registry_.agents.end() &&
+                 record->second.state != AgentRecord::State::kAdmitted) {
+        // As Mesos answers: the agent is away (UNREACHABLE) or retired (GONE).
+        bool gone = record->second.state == AgentRecord::State::kGone;
+        TaskStatus status = UnknownTaskStatus(
+            framework, task_id, agent_id,
+            gone ? "the task's agent was marked gone" : "the task's agent is unreachable");
+        if (framework.info.partition_aware) {
+          status.state = gone ? TaskState::kGone : TaskState::kUnreachable;
+        }
+        SendToFramework(framework, event::Update{status});
       } else {
         SendToFramework(framework,
                         event::Update{UnknownTaskStatus(framework, task_id, agent_id,
@@ -941,7 +1036,8 @@ class MasterActor : public caf::event_based_actor {
       auto known_peer = peer_agents_.find(peer);
       if (known_peer != peer_agents_.end() && FindAgent(known_peer->second) != nullptr) {
         SendToPeer(peer,
-                   Message(AgentMessage(agentmsg::Registered{known_peer->second, master_id_})));
+                   Message(AgentMessage(agentmsg::Registered{
+                       known_peer->second, master_id_, FindAgent(known_peer->second)->epoch})));
         return;
       }
       info.id = NewId("agent-");
@@ -981,17 +1077,30 @@ class MasterActor : public caf::event_based_actor {
     bool reregister =
         recovered_agents_.erase(info.id) > 0 || FindAgent(info.id) != nullptr || !reg.tasks.empty();
     AgentEntry* existing = FindAgent(info.id);
+    if (existing != nullptr && existing->reachable && reg.epoch != 0 &&
+        reg.epoch <= existing->epoch) {
+      // A retry of a registration already answered (or an older one that was
+      // delayed): the snapshot it carries predates launches sent since, so it
+      // must not end any task. Answer it again, and nothing else.
+      peer_agents_.erase(existing->peer);
+      existing->peer = peer;
+      peer_agents_[peer] = info.id;
+      SendToAgent(*existing, agentmsg::Registered{info.id, master_id_, existing->epoch});
+      return;
+    }
     if (existing != nullptr && existing->reachable) {
-      // Same agent, new connection (agent restarted, or the network blinked).
+      // Same agent, new registration cycle (it restarted, or lost the master).
       peer_agents_.erase(existing->peer);
       existing->peer = peer;
       existing->missed_pings = 0;
+      existing->epoch = reg.epoch;
       peer_agents_[peer] = info.id;
+      UpdateAgentInfo(*existing, info);
       // A launch the agent does not report was lost on the way (it ignores
       // launches while it is not registered): it never ran.
       EndTasksNotReported(*existing, reg.tasks, TaskState::kDropped,
                           "the agent never received the launch");
-      SendToAgent(*existing, agentmsg::Registered{info.id, master_id_});
+      SendToAgent(*existing, agentmsg::Registered{info.id, master_id_, reg.epoch});
       log_->info("agent {} at {} reregistered", info.id, info.address);
       return;
     }
@@ -1007,8 +1116,14 @@ class MasterActor : public caf::event_based_actor {
     AgentEntry& agent = agents_[info.id];
     agent.info = info;
     agent.peer = peer;
+    agent.epoch = reg.epoch;
     agent.registered_time = WallSeconds();
     peer_agents_[peer] = info.id;
+    AgentDebts debts;
+    if (auto owed = debts_.find(info.id); owed != debts_.end()) {
+      debts = std::move(owed->second);
+      debts_.erase(owed);
+    }
 
     // Tasks the agent runs (reregistration): frameworks the master does not
     // know are recovered as disconnected and get their failover timeout.
@@ -1025,11 +1140,11 @@ class MasterActor : public caf::event_based_actor {
         a.AddFramework(id, roles);
         a.DeactivateFramework(id);
       });
-      framework.connected = true;  // so that DisconnectFramework arms the timer
-      DisconnectFramework(framework, "recovered from an agent's report");
+      WaitForScheduler(framework, "recovered from an agent's report");
     }
     std::map<FrameworkId, Resources> used;
     std::set<FrameworkId> to_shutdown;
+    std::vector<std::pair<FrameworkId, TaskId>> kills;
     for (auto& task : reg.tasks) {
       FrameworkEntry* framework = FindFramework(task.framework_id);
       if (framework == nullptr) {
@@ -1041,18 +1156,15 @@ class MasterActor : public caf::event_based_actor {
       auto known = framework->tasks.find(task.info.task_id);
       bool elsewhere = known != framework->tasks.end() && known->second.info.agent_id != info.id &&
                        !IsTerminal(known->second.state);
-      bool ended_here =
-          known == framework->tasks.end() &&
-          std::any_of(framework->completed_tasks.begin(), framework->completed_tasks.end(),
-                      [&](const Task& t) {
-                        return t.info.task_id == task.info.task_id && t.info.agent_id == info.id;
-                      });
+      std::pair<FrameworkId, TaskId> key{task.framework_id, task.info.task_id};
+      bool ended_here = known == framework->tasks.end() && debts.ended.count(key) > 0;
       if (elsewhere || ended_here) {
-        if (!IsTerminal(task.state)) {
-          SendToAgent(agent, agentmsg::KillTask{task.framework_id, task.info.task_id});
-        }
+        if (!IsTerminal(task.state)) kills.push_back(key);
         continue;
       }
+      // A kill asked for while the agent was away is delivered now; the task
+      // stays booked until the agent reports that it ended.
+      if (debts.kills.count(key) > 0 && !IsTerminal(task.state)) kills.push_back(key);
       if (!IsTerminal(task.state)) {
         used[task.framework_id] += task.info.resources;
         agent.used += task.info.resources;
@@ -1070,9 +1182,12 @@ class MasterActor : public caf::event_based_actor {
     }
     Allocator(
         [id = info.id, total = info.resources, used](auto& a) { a.AddAgent(id, total, used); });
-    SendToAgent(agent, agentmsg::Registered{info.id, master_id_});
+    SendToAgent(agent, agentmsg::Registered{info.id, master_id_, reg.epoch});
     for (const auto& framework_id : to_shutdown) {
       SendToAgent(agent, agentmsg::ShutdownFramework{framework_id});
+    }
+    for (const auto& [framework_id, task_id] : kills) {
+      SendToAgent(agent, agentmsg::KillTask{framework_id, task_id});
     }
     log_->info("agent {} at {} {} with {} ({} tasks)", info.id, info.address,
                reregister ? "reregistered" : "registered", info.resources.ToString(),
@@ -1099,16 +1214,32 @@ class MasterActor : public caf::event_based_actor {
       bool aware = framework->info.partition_aware;
       TaskStatus status =
           MasterStatus(task, aware ? state : TaskState::kLost, Reason::kReconciliation, message);
-      if (task.state != TaskState::kUnreachable && agent.reachable) {
-        agent.used -= task.info.resources;
-        Allocator([fid = framework->info.id, aid = agent.info.id,
-                   r = task.info.resources](auto& a) { a.Recover(fid, aid, r); });
-      }
-      task.state = status.state;
-      task.statuses.push_back(status);
+      Transition(*framework, task, status);
       SendToFramework(*framework, event::Update{status});
       CompleteTask(*framework, it);
     }
+  }
+
+  // A reregistration may bring new resources or addresses (the agent was
+  // restarted with other flags): the books and the allocator take them.
+  void UpdateAgentInfo(AgentEntry& agent, const AgentInfo& info) {
+    bool resized = !(agent.info.resources == info.resources);
+    agent.info = info;
+    if (!resized) return;
+    RemoveAgentBooks(agent);
+    peer_agents_[agent.peer] = info.id;
+    std::map<FrameworkId, Resources> used;
+    for (const auto& [framework_id, task_id] : agent.tasks) {
+      FrameworkEntry* framework = FindFramework(framework_id);
+      if (framework == nullptr) continue;
+      auto it = framework->tasks.find(task_id);
+      if (it != framework->tasks.end() && !IsTerminal(it->second.state)) {
+        used[framework_id] += it->second.info.resources;
+      }
+    }
+    for (const auto& [key, charge] : agent.executors) used[key.first] += charge.resources;
+    Allocator(
+        [id = info.id, total = info.resources, used](auto& a) { a.AddAgent(id, total, used); });
   }
 
   // Forgets an agent's offers and resources; its tasks stay with their frameworks.
@@ -1171,11 +1302,11 @@ class MasterActor : public caf::event_based_actor {
     RemoveAgentBooks(agent);
     AgentRecord record{agent.info, AgentRecord::State::kUnreachable, WallSeconds()};
     registry_.agents[agent.info.id] = record;
-    Durably([record](Registrar& r) { return r.PutAgent(record); },
-            [this, id = agent.info.id](const std::string&) {
-              AgentEntry* agent = FindAgent(id);
-              if (agent != nullptr && !agent->reachable) ReportUnreachableTasks(*agent);
-            });
+    DurablyOrStepDown([record](Registrar& r) { return r.PutAgent(record); },
+                      [this, id = agent.info.id] {
+                        AgentEntry* agent = FindAgent(id);
+                        if (agent != nullptr && !agent->reachable) ReportUnreachableTasks(*agent);
+                      });
   }
 
   void ReportUnreachableTasks(AgentEntry& agent) {
@@ -1196,11 +1327,12 @@ class MasterActor : public caf::event_based_actor {
       Task& task = it->second;
       bool aware = framework->info.partition_aware;
       TaskStatus status = MasterStatus(task, aware ? state : TaskState::kLost, reason, message);
-      if (task.state != TaskState::kUnreachable) agent.used -= task.info.resources;
-      task.state = status.state;
-      task.statuses.push_back(status);
+      Transition(*framework, task, status);
       SendToFramework(*framework, event::Update{status});
-      if (IsTerminal(status.state)) CompleteTask(*framework, it);
+      if (IsTerminal(status.state)) {
+        debts_[agent.info.id].ended.insert({framework_id, task_id});  // never to come back
+        CompleteTask(*framework, it);
+      }
     }
   }
 
@@ -1227,21 +1359,64 @@ class MasterActor : public caf::event_based_actor {
       return;
     }
     Task& task = it->second;
+    if (task.info.agent_id != agent.info.id) {
+      // The id now names a task on another agent (relaunched after LOST): this
+      // update is about the old one, which the master killed or forgot.
+      log_->warn("agent {} reports task {} of framework {}, which runs on agent {}; dropped",
+                 agent.info.id, status.task_id, framework->info.id, task.info.agent_id);
+      ack_now();
+      return;
+    }
     bool was_terminal = IsTerminal(task.state);
-    if (task.statuses.empty() || task.statuses.back().uuid != status.uuid || status.uuid.empty()) {
-      task.statuses.push_back(status);
+    bool repeat =
+        !status.uuid.empty() && !task.statuses.empty() && task.statuses.back().uuid == status.uuid;
+    if (!repeat && !IsValidTransition(task.state, status.state) &&
+        !(was_terminal && task.state == status.state)) {
+      log_->warn("agent {}: task {} of framework {} cannot go from {} to {}; update dropped",
+                 agent.info.id, status.task_id, framework->info.id, ToString(task.state),
+                 ToString(status.state));
+      ack_now();
+      return;
     }
-    task.state = status.state;
-    if (!was_terminal && IsTerminal(status.state)) {
-      agent.used -= task.info.resources;
-      Allocator([fid = framework->info.id, aid = agent.info.id, r = task.info.resources](auto& a) {
-        a.Recover(fid, aid, r);
-      });
-    }
+    if (!repeat && !was_terminal) Transition(*framework, task, status);
     if (framework->connected) {
       SendToFramework(*framework, event::Update{status});
     }
     if (status.uuid.empty() && IsTerminal(status.state)) CompleteTask(*framework, it);
+  }
+
+  // The one place a task changes state. Resources move exactly once: a task
+  // holds them while live and not UNREACHABLE (whose agent the allocator has
+  // already dropped); leaving that set frees them on the agent, and gives them
+  // back to the allocator while the agent is reachable. A group executor's own
+  // resources go back with the last of its tasks.
+  void Transition(FrameworkEntry& framework, Task& task, const TaskStatus& status) {
+    auto holds = [](TaskState state) {
+      return !IsTerminal(state) && state != TaskState::kUnreachable;
+    };
+    TaskState from = task.state;
+    task.statuses.push_back(status);
+    task.state = status.state;
+    AgentEntry* agent = FindAgent(task.info.agent_id);
+    if (agent == nullptr) return;
+    Resources freed;
+    if (holds(from) && !holds(task.state)) {
+      agent->used -= task.info.resources;
+      freed += task.info.resources;
+    }
+    if (!IsTerminal(from) && IsTerminal(task.state)) {
+      auto executor = agent->executors.find({framework.info.id, task.executor_id});
+      if (executor != agent->executors.end() && --executor->second.live_tasks <= 0) {
+        agent->used -= executor->second.resources;
+        freed += executor->second.resources;
+        agent->executors.erase(executor);
+      }
+    }
+    if (agent->reachable && !freed.empty()) {
+      Allocator([fid = framework.info.id, aid = agent->info.id, freed, role = task.role](auto& a) {
+        a.Recover(fid, aid, freed, role);
+      });
+    }
   }
 
   // ---- timers ----
@@ -1435,9 +1610,11 @@ class MasterActor : public caf::event_based_actor {
   std::set<FrameworkId> completed_framework_ids_;
   Registry registry_;  // what the registrar has made durable
   caf::actor registrar_;
-  std::set<AgentId> recovered_agents_;  // in the registry, not yet reregistered
-  std::set<std::string> admitting_;     // peers whose admission is being written
-  std::set<std::string> subscribing_;   // peers whose framework is being written
+  std::set<AgentId> recovered_agents_;   // in the registry, not yet reregistered
+  double recovery_deadline_ = 0;         // monotonic end of the agents' reregistration window
+  std::map<AgentId, AgentDebts> debts_;  // for agents that are away
+  std::set<std::string> admitting_;      // peers whose admission is being written
+  std::set<std::string> subscribing_;    // peers whose framework is being written
   std::deque<FrameworkEntry> completed_frameworks_;
 
   uint64_t frames_received_ = 0, invalid_frames_ = 0, status_updates_ = 0;

@@ -4,6 +4,7 @@
 // acknowledgements, and serves the operator HTTP API (/state, /metrics, /health).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -26,6 +27,7 @@ struct MasterOptions {
   std::string bind_address;
 
   double allocation_interval = 1.0;         // seconds between periodic rounds
+  double allocation_batch = 0.02;           // changes are batched this long before a round
   double agent_ping_interval = 5.0;         // master -> agent pings
   int max_agent_ping_timeouts = 3;          // missed pongs before unreachable
   double framework_heartbeat_interval = 5;  // HEARTBEAT events; 3 missed keepalives disconnect
@@ -33,6 +35,10 @@ struct MasterOptions {
   double agent_reregister_timeout = 600;  // after a failover, agents have this long to come back
   size_t max_completed_tasks_per_framework = 1000;
   size_t max_completed_frameworks = 50;
+  // Called (on the master's actor) when the master can no longer be sure that
+  // memory and the registry agree, e.g. a failed registry write; the master
+  // stops serving. A daemon exits so that a supervisor restarts it.
+  std::function<void(const std::string&)> on_fatal;
 };
 
 class Master {

@@ -38,6 +38,7 @@ struct SchedulerDriver::Impl {
 
   // Driver-thread state.
   std::atomic<bool> is_subscribed{false};
+  std::atomic<bool> aborted{false};  // a terminal error: never subscribe again
   mutable std::mutex id_mutex;
   FrameworkId framework_id;
   double heartbeat_interval = 5;
@@ -91,7 +92,11 @@ struct SchedulerDriver::Impl {
           Subscribe();
         }
       }
-      for (auto& frame : frames) Handle(driver, frame);
+      for (auto& frame : frames) {
+        if (aborted) break;
+        Handle(driver, frame);
+      }
+      if (aborted) return;
       Timers(driver);
     }
   }
@@ -148,7 +153,15 @@ struct SchedulerDriver::Impl {
                    },
                    [&](event::Error& e) {
                      if (!is_subscribed) log->warn("the master refused: {}", e.message);
+                     if (e.terminal) {
+                       // Torn down, or another scheduler took the framework
+                       // over: resubscribing would steal it back. Stop.
+                       log->error("{}; the driver stops", e.message);
+                       aborted = true;
+                       is_subscribed = false;
+                     }
                      scheduler->Error(driver, e.message);
+                     if (e.terminal) driver.Stop(false);
                    },
                    [&](event::Heartbeat&) {},
                    [&](auto&) {},
@@ -268,6 +281,7 @@ void SchedulerDriver::Revive(const std::vector<std::string>& roles) {
 }
 
 FrameworkId SchedulerDriver::framework_id() const { return impl_->Id(); }
+bool SchedulerDriver::aborted() const { return impl_->aborted; }
 bool SchedulerDriver::subscribed() const { return impl_->is_subscribed; }
 
 }  // namespace stoa::sdk

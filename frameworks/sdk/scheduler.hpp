@@ -43,7 +43,9 @@ class Scheduler {
   // A task's state changed. With implicit acknowledgements (the default) the
   // driver acknowledges the update after this returns.
   virtual void Update(SchedulerDriver& driver, const TaskStatus& status) = 0;
-  // The master refused something or reports a failure.
+  // The master refused something or reports a failure. After a terminal error
+  // (the framework was torn down, or another scheduler took it over) the
+  // driver stops on its own once this returns; aborted() then says so.
   virtual void Error(SchedulerDriver& driver, const std::string& message) {
     (void)driver;
     (void)message;
@@ -90,6 +92,8 @@ class SchedulerDriver {
   // Empty until the first SUBSCRIBED.
   FrameworkId framework_id() const;
   bool subscribed() const;
+  // The master ended this scheduler's subscription for good (see Scheduler::Error).
+  bool aborted() const;
 
  private:
   struct Impl;
