@@ -291,6 +291,9 @@ class MasterActor : public caf::event_based_actor {
     for (const auto& [role, weight] : registry_.weights) {
       Allocator([role = role, weight = weight](auto& a) { a.SetWeight(role, weight); });
     }
+    if (!recovered_agents_.empty() || !registry_.frameworks.empty()) {
+      recovery_deadline_ = MonotonicSeconds() + options_.agent_reregister_timeout;
+    }
     for (const auto& [id, info] : registry_.frameworks) {
       FrameworkEntry& framework = frameworks_[id];
       framework.info = info;
@@ -302,7 +305,6 @@ class MasterActor : public caf::event_based_actor {
       WaitForScheduler(framework, "recovered from the registry");
     }
     if (!recovered_agents_.empty() || !registry_.frameworks.empty()) {
-      recovery_deadline_ = MonotonicSeconds() + options_.agent_reregister_timeout;
       log_->info(
           "recovered {} agents and {} frameworks from the registry; agents have {} to "
           "reregister",
