@@ -2,6 +2,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <cstdio>
@@ -203,13 +204,26 @@ void AddMasterCommand(CLI::App& app, int* exit_code) {
         *exit_code = 2;
         return;
       }
-      auto session = ZooKeeper::Connect(url->servers, zk_session_timeout, [] {
-        std::fprintf(stderr,
-                     "stoa master: the ZooKeeper session expired; exiting so that no "
-                     "two masters lead at once (restart me to rejoin as a standby)\n");
-        std::fflush(stderr);
-        _exit(1);
-      });
+      // A standby waits out a short disconnection (only a real expiry ends
+      // it); the leader steps down as soon as it cannot be sure it still leads.
+      static std::atomic<bool> leading{false};  // read on the client's thread
+      auto session = ZooKeeper::Connect(
+          url->servers, zk_session_timeout,
+          [] {
+            std::fprintf(stderr,
+                         "stoa master: the ZooKeeper session expired; exiting so that no "
+                         "two masters lead at once (restart me to rejoin as a standby)\n");
+            std::fflush(stderr);
+            _exit(1);
+          },
+          [] {
+            if (!leading) return;
+            std::fprintf(stderr,
+                         "stoa master: lost ZooKeeper for a third of the session timeout; "
+                         "stepping down (exiting) before another master can be elected\n");
+            std::fflush(stderr);
+            _exit(1);
+          });
       if (!session.ok()) {
         std::fprintf(stderr, "stoa master: %s\n", session.error().c_str());
         *exit_code = 1;
@@ -238,13 +252,15 @@ void AddMasterCommand(CLI::App& app, int* exit_code) {
         sigpending(&pending_set);
         return sigismember(&pending_set, SIGINT) || sigismember(&pending_set, SIGTERM);
       };
-      bool leading = contender->WaitUntilLeading(terminated);
+      bool elected = contender->WaitUntilLeading(terminated);
       standby.Stop();
-      if (!leading) {
+      if (!elected) {
         log->info("stopping before being elected");
         *exit_code = 0;
         return;
       }
+      leading = true;
+      if (zookeeper->expired()) _exit(1);  // lost while being elected
       log->info("elected leader");
       auto registry = OpenZooKeeperStorage(zookeeper.get(), url->path + "/registry");
       if (!registry.ok()) {

@@ -61,6 +61,8 @@ struct ZooKeeper::Impl {
   bool stopping = false;
   std::atomic<bool> is_expired{false};
   ExpiredCallback on_expired;
+  ExpiredCallback on_suspended;
+  bool suspended_reported = false;  // for the current disconnection
   double session_timeout = 10;
   std::chrono::steady_clock::time_point disconnected_since;
   std::thread watchdog;
@@ -75,18 +77,20 @@ struct ZooKeeper::Impl {
   // again, and it notices a lost connection only about 2/3 of the session
   // timeout after it last heard the server, when the server may expire the
   // session a third of the timeout later. So a connection lost for a third of
-  // the negotiated timeout is taken as a lost session: a leader then steps
-  // down before a new one can be elected.
+  // the negotiated timeout means the session may be gone: `on_suspended` lets a
+  // leader step down before a new one can be elected. Everyone else waits for
+  // the real expiry, which the client reports once it reaches a server again.
   void Watch() {
     std::unique_lock<std::mutex> lock(mutex);
     while (!stopping && !is_expired) {
       changed.wait_for(lock, std::chrono::milliseconds(50));
       int negotiated_ms = zoo_recv_timeout(handle);
       double timeout = negotiated_ms > 0 ? negotiated_ms / 1000.0 : session_timeout;
-      if (!connected && !stopping &&
+      if (!connected && !stopping && !suspended_reported &&
           std::chrono::steady_clock::now() - disconnected_since >
               std::chrono::duration<double>(timeout / 3)) {
-        Expire();
+        suspended_reported = true;
+        if (on_suspended) on_suspended();
       }
     }
   }
@@ -97,6 +101,7 @@ struct ZooKeeper::Impl {
     std::lock_guard<std::mutex> lock(impl->mutex);
     if (state == ZOO_CONNECTED_STATE) {
       impl->connected = true;
+      impl->suspended_reported = false;
     } else if (state == ZOO_EXPIRED_SESSION_STATE || state == ZOO_AUTH_FAILED_STATE) {
       impl->Expire();
     } else if (impl->connected) {
@@ -110,10 +115,12 @@ struct ZooKeeper::Impl {
 // Holds a one-shot children watch; deleted when it fires.
 struct ChildWatch {
   std::function<void()> callback;
-  static void Fire(zhandle_t*, int type, int, const char*, void* context) {
+  static void Fire(zhandle_t*, int type, int state, const char*, void* context) {
     // Session events (a connection drop, a reconnect) reach every watcher
-    // without consuming the watch: only a node event fires it, once.
-    if (type == ZOO_SESSION_EVENT) return;
+    // without consuming the watch: only a node event fires it, once. An
+    // expired session drops every watch: this one fires then too (its owner
+    // must look again, on a new session) and is freed.
+    if (type == ZOO_SESSION_EVENT && state != ZOO_EXPIRED_SESSION_STATE) return;
     auto* watch = static_cast<ChildWatch*>(context);
     watch->callback();
     delete watch;
@@ -134,11 +141,13 @@ ZooKeeper::~ZooKeeper() {
 
 Result<std::unique_ptr<ZooKeeper>> ZooKeeper::Connect(const std::string& servers,
                                                       double session_timeout_seconds,
-                                                      ExpiredCallback on_expired) {
+                                                      ExpiredCallback on_expired,
+                                                      ExpiredCallback on_suspended) {
   static std::once_flag quiet;
   std::call_once(quiet, [] { zoo_set_debug_level(ZOO_LOG_LEVEL_ERROR); });
   auto impl = std::make_unique<Impl>();
   impl->on_expired = std::move(on_expired);
+  impl->on_suspended = std::move(on_suspended);
   int timeout_ms = static_cast<int>(session_timeout_seconds * 1000);
   impl->handle =
       zookeeper_init(servers.c_str(), &Impl::SessionWatcher, timeout_ms, nullptr, impl.get(), 0);

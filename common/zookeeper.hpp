@@ -28,13 +28,18 @@ enum class ZkCode { kOk, kNoNode, kNodeExists, kBadVersion, kNotEmpty, kOther };
 
 class ZooKeeper {
  public:
-  // Called on the client thread when the session is lost for good.
+  // Called on a client thread: `on_expired` once the server has expired the
+  // session (it is gone for good); `on_suspended` when the connection has been
+  // down for a third of the session timeout, after which the session may
+  // expire without this client hearing of it in time. A leader steps down on
+  // the second; standbys and detectors act only on the first.
   using ExpiredCallback = std::function<void()>;
 
   // Opens a session; waits up to the session timeout for it to be established.
   static Result<std::unique_ptr<ZooKeeper>> Connect(const std::string& servers,
                                                     double session_timeout_seconds,
-                                                    ExpiredCallback on_expired = {});
+                                                    ExpiredCallback on_expired = {},
+                                                    ExpiredCallback on_suspended = {});
   ~ZooKeeper();
   ZooKeeper(const ZooKeeper&) = delete;
   ZooKeeper& operator=(const ZooKeeper&) = delete;
@@ -56,6 +61,7 @@ class ZooKeeper {
   Result<std::vector<std::string>> Children(const std::string& path,
                                             std::function<void()> watch = {});
 
+  // The server expired the session: every call fails; make a new session.
   bool expired() const;
 
  private:

@@ -160,10 +160,11 @@ std::string Process::Output() const {
 
 namespace stoa::testing {
 
+constexpr const char* kZkServerScript = "/usr/share/zookeeper/bin/zkServer.sh";
+
 ZooKeeperServer::ZooKeeperServer(std::string dir) : dir_(std::move(dir)) {
-  const char* script = "/usr/share/zookeeper/bin/zkServer.sh";
-  if (access(script, X_OK) != 0) {
-    error_ = std::string(script) + " is missing: install the 'zookeeper' package";
+  if (access(kZkServerScript, X_OK) != 0) {
+    error_ = std::string(kZkServerScript) + " is missing: install the 'zookeeper' package";
     return;
   }
   fs::create_directories(dir_ + "/data");
@@ -180,25 +181,34 @@ ZooKeeperServer::ZooKeeperServer(std::string dir) : dir_(std::move(dir)) {
         << "4lw.commands.whitelist=srvr,ruok\n"
         << "minSessionTimeout=1000\nmaxSessionTimeout=30000\n";
   }
+  Start();
+}
+
+bool ZooKeeperServer::Start() {
   setenv("SERVER_JVMFLAGS", "-Xmx256m", 1);
   setenv("ZOO_LOG_DIR", dir_.c_str(), 1);
   setenv("ZOO_LOG4J_PROP", "WARN,CONSOLE", 1);
   process_ = std::make_unique<Process>(
-      std::vector<std::string>{"/bin/bash", script, "start-foreground", config},
+      std::vector<std::string>{"/bin/bash", kZkServerScript, "start-foreground", dir_ + "/zoo.cfg"},
       dir_ + "/zookeeper.out");
   if (!WaitFor([this] { return Ready() || !process_->running(); }, std::chrono::seconds(60)) ||
       !Ready()) {
     error_ = "ZooKeeper did not become ready on port " + std::to_string(port_) + ": " +
              process_->Output();
+    return false;
   }
+  error_.clear();
+  return true;
 }
 
-ZooKeeperServer::~ZooKeeperServer() {
-  if (process_) {
-    process_->Kill(SIGKILL);
-    process_->Wait();
-  }
+void ZooKeeperServer::Stop() {
+  if (!process_) return;
+  process_->Kill(SIGKILL);
+  process_->Wait();
+  process_.reset();
 }
+
+ZooKeeperServer::~ZooKeeperServer() { Stop(); }
 
 bool ZooKeeperServer::Ready() const {
   int fd = socket(AF_INET, SOCK_STREAM, 0);

@@ -82,6 +82,10 @@ class ZooKeeperServer {
   const std::string& error() const { return error_; }
   std::string servers() const { return "127.0.0.1:" + std::to_string(port_); }
   int port() const { return port_; }
+  // Kills the server (as a crash would) and starts it again on the same port
+  // and data: sessions survive if clients reconnect within their timeout.
+  void Stop();
+  bool Start();  // false (and error() says why) if it did not become ready
 
  private:
   bool Ready() const;

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+
 #include "common/zookeeper.hpp"
 #include "tests/test_util.hpp"
 
@@ -85,6 +87,36 @@ TEST(Storage, ZooKeeperKeepsTheContract) {
   ASSERT_TRUE(value.ok() && value->has_value());
   ASSERT_TRUE((*other_storage)->Set("agents/a2", "new", (*value)->version).ok());
   EXPECT_FALSE((*storage)->Set("agents/a2", "old", (*value)->version).ok());
+}
+
+// A server restart shorter than the session timeout: the client is told its
+// session may be in doubt (a leader steps down then) but the session, and its
+// ephemeral nodes, survive; nothing reports it expired.
+TEST(ZooKeeperSession, ShortOutageSuspendsButDoesNotExpire) {
+  stoa::testing::TempDir dir;
+  stoa::testing::ZooKeeperServer server(dir.path());
+  ASSERT_TRUE(server.error().empty()) << server.error();
+  std::atomic<int> expired{0}, suspended{0};
+  auto zookeeper = ZooKeeper::Connect(
+      server.servers(), 20, [&] { ++expired; }, [&] { ++suspended; });
+  ASSERT_TRUE(zookeeper.ok()) << zookeeper.error();
+  ZooKeeper& zk = **zookeeper;
+  ASSERT_TRUE(zk.Create("/member", "me", /*ephemeral=*/true, false).ok());
+
+  server.Stop();
+  // The client notices the loss after 2/3 of the negotiated timeout, and
+  // reports the doubt a third of the timeout later.
+  EXPECT_TRUE(stoa::testing::WaitFor([&] { return suspended > 0; }, std::chrono::seconds(30)));
+  ASSERT_TRUE(server.Start()) << server.error();
+  EXPECT_TRUE(stoa::testing::WaitFor(
+      [&] {
+        auto got = zk.Get("/member");
+        return got.ok() && got->has_value();
+      },
+      std::chrono::seconds(30)));
+  EXPECT_FALSE(zk.expired());
+  EXPECT_EQ(expired, 0);
+  EXPECT_EQ(suspended, 1);
 }
 
 TEST(ZooKeeperUrl, ParsesAndRefuses) {
