@@ -2,6 +2,6 @@
 # Installs what is missing, builds everything and runs every test (unit, cluster, system).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/build.sh
+STOA_WERROR=ON bash scripts/build.sh
 cd build
 ctest --output-on-failure --timeout 600 -j1

@@ -115,7 +115,10 @@ Status Create(const Hierarchy& hierarchy, const std::string& root, const std::st
   std::string path = hierarchy.mount_point;
   for (const auto& part : fs::path(root)) {
     if (part.empty() || part == "/") continue;
-    path += "/" + part.string();
+    // Two appends, not `"/" + part`: g++ 12 at -O3 warns falsely (-Wrestrict)
+    // about the temporary that operator+ builds.
+    path += '/';
+    path += part.native();
     levels.push_back(path);
   }
   levels.push_back(path + "/" + container_id);
