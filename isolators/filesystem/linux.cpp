@@ -33,11 +33,6 @@ namespace fs = std::filesystem;
 constexpr long kOverlayfsMagic = 0x794c7630;
 constexpr const char* kSandboxInRoot = "/mnt/sandbox";
 
-std::string ErrnoText(int error) {
-  const char* text = strerrordesc_np(error);
-  return text != nullptr ? text : "unknown error";
-}
-
 bool KernelHasOverlay() {
   std::ifstream in("/proc/filesystems");
   std::string line;
