@@ -745,7 +745,7 @@ Result<ChildProcess> Launch(ProcessPlan plan) {
         error == EPERM || error == EINVAL
             ? " (namespaces need root; run the agent as root or with --isolation=posix)"
             : "";
-    return Status::Error("cannot start the process: " + ErrnoText(error) + hint);
+    return Status::Error("clone failed: " + ErrnoText(error) + hint);
   }
   if (pidfd < 0) {
     kill(static_cast<pid_t>(pid), SIGKILL);
