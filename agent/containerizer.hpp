@@ -6,9 +6,11 @@
 // Launching: the isolators prepare in order; the first process is cloned into
 // the namespaces they asked for and waits on a pipe until every isolator has
 // isolated it (its pid in their cgroups); it then makes its mounts, sets its
-// hostname, brings loopback up and execs the program. Processes are tracked in
-// a cgroup of their own (cgroup2, or the v1 freezer) so that every one of them
-// can be killed; an exited container is watched through pidfds.
+// hostname, brings loopback up and execs the program (isolators/launcher.hpp).
+// Processes are tracked in a cgroup of their own (cgroup2, or the v1 freezer)
+// so that every one of them can be killed; with posix isolation they are the
+// executor's descendants and session, found in /proc. An exited container is
+// watched through pidfds. The sandbox is opened once, never through a symlink.
 #pragma once
 
 #include <sys/types.h>

@@ -2,6 +2,7 @@
 // Result<T> for those with one. Each failure carries a message a person can act on.
 #pragma once
 
+#include <cstring>
 #include <optional>
 #include <string>
 #include <utility>
@@ -53,5 +54,11 @@ class Result {
  private:
   std::variant<T, Status> data_;
 };
+
+// The text of an errno value for a message, e.g. "No such file or directory".
+inline std::string ErrnoText(int error) {
+  const char* text = strerrordesc_np(error);
+  return text != nullptr ? text : "unknown error " + std::to_string(error);
+}
 
 }  // namespace stoa

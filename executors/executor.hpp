@@ -68,8 +68,11 @@ Status ValidateTaskIdForPath(const TaskId& task_id);
 // children's exits (SIGCHLD through a signalfd) and timers. SIGTERM or SIGINT
 // to the executor act as a Shutdown with the default grace period.
 //
-// A task's command runs in its own session and process group; a task ends
-// when its command does, and whatever it left in its process group is killed.
+// A task's command runs in a process group of its own, in the executor's
+// session (where the containerizer finds whatever is left of a container); a
+// task ends when its command does, and whatever it left in its process group
+// is killed. Task sandboxes are made without following symlinks (see
+// task_sandbox.hpp); the command is looked up in the task's own PATH.
 class Executor {
  public:
   explicit Executor(ExecutorConfig config);

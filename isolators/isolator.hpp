@@ -39,11 +39,14 @@ struct ContainerState {
 
 // One step the launched child performs in its own mount namespace, in order,
 // before it execs. Paths are host paths (as the child sees them at that point).
+// A step with a `root` (a root filesystem, a sandbox) resolves `target` as if
+// `root` were "/": a symlink inside it cannot lead the step out onto the host.
 struct MountStep {
   enum class Kind { kMount, kMakeDirectory, kMakeFile, kMakeDevice, kSymlink };
   Kind kind = Kind::kMount;
   std::string source;       // kMount: the source; kSymlink: the link's target
   std::string target;       // the path created or mounted on
+  std::string root;         // empty, or a directory `target` lies beneath
   std::string type;         // kMount: the filesystem type ("" for bind mounts)
   unsigned long flags = 0;  // kMount: MS_* flags; MS_BIND|MS_RDONLY is done as bind + remount
   std::string data;         // kMount: filesystem options

@@ -3,8 +3,9 @@
 // gets a writable layer on top of it (overlayfs where the work directory allows
 // it, a copy otherwise), with its sandbox at /mnt/sandbox, fresh /proc, /dev
 // and /sys, and its host-path volumes. Everything is mounted inside the
-// container's mount namespace, so it goes away with the container; the
-// executor pivots each task into the root it finds in STOA_ROOTFS.
+// container's mount namespace, so it goes away with the container; every step
+// inside the image or the sandbox is resolved beneath it (symlinks in an image
+// stay in the image). The executor pivots each task into STOA_ROOTFS.
 #include <fcntl.h>
 #include <sched.h>
 #include <spawn.h>
@@ -32,11 +33,6 @@ namespace fs = std::filesystem;
 
 constexpr long kOverlayfsMagic = 0x794c7630;
 constexpr const char* kSandboxInRoot = "/mnt/sandbox";
-
-std::string ErrnoText(int error) {
-  const char* text = strerrordesc_np(error);
-  return text != nullptr ? text : "unknown error";
-}
 
 bool KernelHasOverlay() {
   std::ifstream in("/proc/filesystems");
@@ -78,6 +74,13 @@ MountStep MountOf(std::string source, std::string target, std::string type, unsi
   return step;
 }
 
+// `step`, resolved beneath `root` (an image or a sandbox): a symlink in it
+// cannot lead the step out onto the host.
+MountStep Beneath(std::string root, MountStep step) {
+  step.root = std::move(root);
+  return step;
+}
+
 // Steps that create every missing directory of `relative` under `root`.
 void MakeDirectories(const std::string& root, const std::string& relative,
                      std::vector<MountStep>* steps) {
@@ -85,7 +88,7 @@ void MakeDirectories(const std::string& root, const std::string& relative,
   for (const auto& part : fs::path(relative)) {
     if (part.empty() || part == "/" || part == ".") continue;
     path += "/" + part.string();
-    steps->push_back(Step(MountStep::Kind::kMakeDirectory, path));
+    steps->push_back(Beneath(root, Step(MountStep::Kind::kMakeDirectory, path)));
   }
 }
 
@@ -134,10 +137,11 @@ class LinuxFilesystemIsolator : public Isolator {
         MakeDirectories(base, target_relative.string(), &info.mounts);
       } else {
         MakeDirectories(base, target_relative.parent_path().string(), &info.mounts);
-        info.mounts.push_back(Step(MountStep::Kind::kMakeFile, target));
+        info.mounts.push_back(Beneath(base, Step(MountStep::Kind::kMakeFile, target)));
       }
-      info.mounts.push_back(MountOf(volume.host_path, target, "",
-                                    MS_BIND | MS_REC | (volume.read_only ? MS_RDONLY : 0)));
+      info.mounts.push_back(
+          Beneath(base, MountOf(volume.host_path, target, "",
+                                MS_BIND | MS_REC | (volume.read_only ? MS_RDONLY : 0))));
     }
     return info;
   }
@@ -254,14 +258,17 @@ class LinuxFilesystemIsolator : public Isolator {
       steps->push_back(MountOf(root, root, "", MS_BIND | MS_REC));  // pivot_root needs a mount
     }
     MakeDirectories(root, kSandboxInRoot, steps);
-    steps->push_back(MountOf(config.sandbox, root + kSandboxInRoot, "", MS_BIND | MS_REC));
-    MakeDirectories(root, "proc", steps);
-    steps->push_back(MountOf("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC));
-    MakeDirectories(root, "sys", steps);
     steps->push_back(
-        MountOf("sysfs", root + "/sys", "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC));
+        Beneath(root, MountOf(config.sandbox, root + kSandboxInRoot, "", MS_BIND | MS_REC)));
+    MakeDirectories(root, "proc", steps);
+    steps->push_back(
+        Beneath(root, MountOf("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)));
+    MakeDirectories(root, "sys", steps);
+    steps->push_back(Beneath(root, MountOf("sysfs", root + "/sys", "sysfs",
+                                           MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)));
     MakeDirectories(root, "dev", steps);
-    steps->push_back(MountOf("tmpfs", root + "/dev", "tmpfs", MS_NOSUID, "mode=755,size=1m"));
+    steps->push_back(
+        Beneath(root, MountOf("tmpfs", root + "/dev", "tmpfs", MS_NOSUID, "mode=755,size=1m")));
     struct Device {
       const char* name;
       unsigned major, minor;
@@ -271,17 +278,18 @@ class LinuxFilesystemIsolator : public Isolator {
       MountStep node = Step(MountStep::Kind::kMakeDevice, root + "/dev/" + d.name);
       node.mode = S_IFCHR | 0666;
       node.device = makedev(d.major, d.minor);
-      steps->push_back(node);
+      steps->push_back(Beneath(root, node));
     }
     for (const auto& [name, target] :
          {std::pair{"fd", "/proc/self/fd"}, std::pair{"stdin", "/proc/self/fd/0"},
           std::pair{"stdout", "/proc/self/fd/1"}, std::pair{"stderr", "/proc/self/fd/2"}}) {
       MountStep link = Step(MountStep::Kind::kSymlink, root + "/dev/" + name);
       link.source = target;
-      steps->push_back(link);
+      steps->push_back(Beneath(root, link));
     }
     MakeDirectories(root, "dev/shm", steps);
-    steps->push_back(MountOf("shm", root + "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777"));
+    steps->push_back(Beneath(
+        root, MountOf("shm", root + "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777")));
     return root;
   }
 

@@ -5,9 +5,11 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -723,6 +725,118 @@ TEST_F(Executor, ResendsUpdatesToRestartedAgent) {
   for (const TaskStatus& status : first) Ack(status);
   ExpectExitStatus(0);
 }
+
+TEST_F(Executor, LooksUpTheProgramInTheTasksOwnPath) {
+  // A program only the task's PATH leads to, not the executor's.
+  std::filesystem::path bin = dir_ / "task-bin";
+  std::filesystem::create_directory(bin);
+  std::ofstream(bin / "stoa-test-greet") << "#!/bin/sh\necho greeted\n";
+  std::filesystem::permissions(bin / "stoa-test-greet", std::filesystem::perms::owner_all);
+  StartExecutor();
+  TaskInfo task = ShellTask("task-1", "stoa-test-greet");
+  task.command.shell = false;
+  task.command.environment = {{"PATH", bin.string() + ":/usr/bin:/bin"}};
+  SubscribeAndLaunch({task});
+  auto updates = UpdatesUntilTerminal({"task-1"});
+  EXPECT_EQ(updates["task-1"].back().state, TaskState::kFinished)
+      << updates["task-1"].back().message;
+  ExpectExitStatus(0);
+  EXPECT_EQ(ReadFile(sandbox_ / "stdout"), "greeted\n");
+}
+
+// What a task that owns the executor sandbox of a task group swaps in before
+// the next task launches: the root executor's tasks/ directory for a symlink
+// to a host directory; or tasks/ for its own directory in which the next
+// task's sandbox is a symlink to a host directory, or in which that sandbox's
+// stdout is a symlink to a host file.
+enum class Swap { kTasksDirectory, kTaskSandbox, kStdout };
+
+class ExecutorSandbox : public Executor, public ::testing::WithParamInterface<Swap> {};
+
+TEST_P(ExecutorSandbox, NextTaskOfTheGroupFailsAndNoHostFileChangesOwner) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root: the executor gives sandboxes to task users";
+  struct passwd* nobody = getpwnam("nobody");
+  if (nobody == nullptr) GTEST_SKIP() << "needs the user 'nobody'";
+  uid_t uid = nobody->pw_uid;
+  gid_t gid = nobody->pw_gid;
+  namespace fs = std::filesystem;
+  // Root's, outside the sandbox: what the task is after.
+  fs::path host = dir_ / "host";
+  fs::create_directory(host);
+  std::ofstream(host / "secret") << "root only\n";
+  // As the containerizer leaves it: the executor sandbox is the first task user's.
+  ASSERT_EQ(chown(sandbox_.c_str(), uid, gid), 0);
+  StartExecutor(/*group=*/true);
+  TaskInfo first = ShellTask("task-a", "sleep 100");
+  first.command.user = "nobody";
+  SubscribeAndLaunch({first});
+  ASSERT_EQ(NextUpdate()->state, TaskState::kStarting);
+  ASSERT_EQ(NextUpdate()->state, TaskState::kRunning);
+
+  // task-a may rename entries of the sandbox it owns, the root executor's tasks/ too.
+  fs::rename(sandbox_ / "tasks", sandbox_ / "tasks.old");
+  auto own_directory = [&](const fs::path& path) {
+    fs::create_directory(path);
+    ASSERT_EQ(chown(path.c_str(), uid, gid), 0);
+  };
+  switch (GetParam()) {
+    case Swap::kTasksDirectory:
+      fs::create_directory_symlink(host, sandbox_ / "tasks");
+      break;
+    case Swap::kTaskSandbox:
+      own_directory(sandbox_ / "tasks");
+      fs::create_directory_symlink(host, sandbox_ / "tasks" / "task-b");
+      break;
+    case Swap::kStdout:
+      own_directory(sandbox_ / "tasks");
+      own_directory(sandbox_ / "tasks" / "task-b");
+      fs::create_symlink(host / "secret", sandbox_ / "tasks" / "task-b" / "stdout");
+      break;
+  }
+  TaskInfo second = ShellTask("task-b", "echo taken");
+  second.command.user = "nobody";
+  agent_->Send(execmsg::Launch{{second}});
+  std::vector<TaskStatus> updates;
+  while (updates.empty() || !IsTerminal(updates.back().state)) {
+    std::optional<TaskStatus> status = NextUpdate();
+    ASSERT_TRUE(status.has_value()) << "task-b never ended";
+    if (status->task_id == "task-b") updates.push_back(*status);
+  }
+  EXPECT_EQ(States(updates), (std::vector{TaskState::kStarting, TaskState::kFailed}));
+  EXPECT_NE(updates.back().message.find("sandbox"), std::string::npos) << updates.back().message;
+
+  struct stat st {};
+  ASSERT_EQ(lstat(host.c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 0u) << "the host directory was given away";
+  ASSERT_EQ(lstat((host / "secret").c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 0u) << "the host file was given away";
+  EXPECT_EQ(ReadFile(host / "secret"), "root only\n");
+  std::vector<std::string> entries;
+  for (const auto& entry : fs::directory_iterator(host)) {
+    entries.push_back(entry.path().filename().string());
+  }
+  EXPECT_EQ(entries, std::vector<std::string>{"secret"}) << "something was made on the host";
+
+  agent_->Send(execmsg::Kill{"task-a", 1000});
+  auto rest = UpdatesUntilTerminal({"task-a"});
+  EXPECT_EQ(rest["task-a"].back().state, TaskState::kKilled);
+  ExpectExitStatus(0);
+}
+
+INSTANTIATE_TEST_SUITE_P(Swaps, ExecutorSandbox,
+                         ::testing::Values(Swap::kTasksDirectory, Swap::kTaskSandbox,
+                                           Swap::kStdout),
+                         [](const ::testing::TestParamInfo<Swap>& info) {
+                           switch (info.param) {
+                             case Swap::kTasksDirectory:
+                               return "TasksDirectory";
+                             case Swap::kTaskSandbox:
+                               return "TaskSandbox";
+                             case Swap::kStdout:
+                               return "Stdout";
+                           }
+                           return "Unknown";
+                         });
 
 TEST_F(Executor, ExitsWithStatus2WhenEnvironmentIsMissing) {
   StartWithEnvironment({"PATH=/usr/bin:/bin"});

@@ -4,6 +4,8 @@
 // it. Needs root; skipped with the reason otherwise.
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <pwd.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -72,6 +74,25 @@ std::vector<pid_t> ProcessesIn(const std::set<std::string>& namespaces) {
     }
   }
   return found;
+}
+
+// Whether `pid` runs (exists and is not a zombie).
+bool Alive(pid_t pid) {
+  std::string stat = ReadFile("/proc/" + std::to_string(pid) + "/stat");
+  size_t close = stat.rfind(')');
+  return close != std::string::npos && close + 2 < stat.size() && stat[close + 2] != 'Z';
+}
+
+// The pid a container's script wrote into `path`, once it did.
+pid_t PidFrom(const std::string& path) {
+  pid_t pid = 0;
+  WaitFor([&] {
+    std::string text = ReadFile(path);
+    if (text.find('\n') == std::string::npos) return false;
+    pid = static_cast<pid_t>(std::stol(text));
+    return true;
+  });
+  return pid;
 }
 
 class IsolationTest : public ::testing::Test {
@@ -555,6 +576,103 @@ TEST_F(IsolationTest, AFailedLaunchSaysWhyAndLeavesNothing) {
   ASSERT_FALSE(unknown.ok());
   EXPECT_NE(unknown.error().find("unknown isolator 'cgroups/gpu'"), std::string::npos)
       << unknown.error();
+}
+
+TEST_F(IsolationTest, PosixDestroyLeavesNoProcessOfTheContainerBehind) {
+  Containerizer* containerizer = Make("posix");
+  ASSERT_NE(containerizer, nullptr);
+  // A task that left the container's session, and its child.
+  auto config = Shell("tree",
+                      "setsid sh -c 'sleep 600 & echo $! > grandchild; echo $$ > task; wait' & "
+                      "wait");
+  ASSERT_TRUE(containerizer->Launch(config, nullptr).ok());
+  pid_t task = PidFrom(config.sandbox + "/task");
+  pid_t grandchild = PidFrom(config.sandbox + "/grandchild");
+  ASSERT_TRUE(task > 0 && grandchild > 0) << Output(config);
+  ASSERT_TRUE(Alive(task) && Alive(grandchild));
+  ASSERT_TRUE(containerizer->Destroy("tree"));
+  auto termination = containerizer->Wait("tree", 30);
+  ASSERT_TRUE(termination.has_value());
+  EXPECT_TRUE(termination->destroyed);
+  EXPECT_TRUE(WaitFor([&] { return !Alive(task) && !Alive(grandchild); }, std::chrono::seconds(10)))
+      << "left running: task " << Alive(task) << ", grandchild " << Alive(grandchild);
+  for (pid_t pid : {task, grandchild}) kill(pid, SIGKILL);
+}
+
+TEST_F(IsolationTest, PosixContainerWhoseFirstProcessIsKilledTakesItsSessionAlong) {
+  Containerizer* containerizer = Make("posix");
+  ASSERT_NE(containerizer, nullptr);
+  // A task in the first process's session (as stoa-executor runs them), and its child.
+  auto config =
+      Shell("crash", "sh -c 'sleep 600 & echo $! > grandchild; echo $$ > task; wait' & wait");
+  auto first = containerizer->Launch(config, nullptr);
+  ASSERT_TRUE(first.ok()) << first.error();
+  pid_t task = PidFrom(config.sandbox + "/task");
+  pid_t grandchild = PidFrom(config.sandbox + "/grandchild");
+  ASSERT_TRUE(task > 0 && grandchild > 0) << Output(config);
+  // The executor dies, as with an OOM kill or an operator's kill -9.
+  ASSERT_EQ(kill(*first, SIGKILL), 0);
+  auto termination = containerizer->Wait("crash", 30);
+  ASSERT_TRUE(termination.has_value());
+  EXPECT_TRUE(WIFSIGNALED(termination->wait_status)) << termination->Describe();
+  EXPECT_TRUE(WaitFor([&] { return !Alive(task) && !Alive(grandchild); }, std::chrono::seconds(10)))
+      << "left running: task " << Alive(task) << ", grandchild " << Alive(grandchild);
+  for (pid_t pid : {task, grandchild}) kill(pid, SIGKILL);
+}
+
+TEST_F(IsolationTest, SymlinksInTheImageCannotLeadMountStepsOntoTheHost) {
+  if (!fs::exists("/bin/busybox")) GTEST_SKIP() << "needs /bin/busybox (busybox-static)";
+  Containerizer* containerizer = Make("namespaces/mount,filesystem/linux");
+  ASSERT_NE(containerizer, nullptr);
+  std::string host = dir_.path() + "/host";
+  fs::create_directories(host);
+  // An image whose /mnt (where the sandbox goes) and /data (where a file volume
+  // goes) lead to the host.
+  std::string image = dir_.path() + "/image";
+  fs::copy(BusyboxRoot(), image, fs::copy_options::recursive | fs::copy_options::copy_symlinks);
+  fs::create_directory_symlink(host, image + "/mnt");
+  fs::create_directory_symlink(host, image + "/data");
+  std::string volume = dir_.path() + "/volume-file";
+  std::ofstream(volume) << "volume\n";
+  auto config = Shell("image", "cat /data/file");
+  config.container.rootfs = image;
+  config.container.volumes.push_back({volume, "/data/file", true});
+  auto launched = containerizer->Launch(config, nullptr);
+  if (launched.ok()) containerizer->Wait("image", 30);
+  std::vector<std::string> made;
+  for (const auto& entry : fs::directory_iterator(host)) made.push_back(entry.path().string());
+  EXPECT_TRUE(made.empty()) << "made on the host: " << made.front();
+  ExpectNothingLeft("image");
+}
+
+TEST_F(IsolationTest, ASandboxOrLogThatIsASymlinkIsRefusedAndNotGivenAway) {
+  struct passwd* nobody = getpwnam("nobody");
+  if (nobody == nullptr) GTEST_SKIP() << "needs the user 'nobody'";
+  Containerizer* containerizer = Make("posix");
+  ASSERT_NE(containerizer, nullptr);
+  std::string host = dir_.path() + "/host";
+  fs::create_directories(host);
+  std::ofstream(host + "/file") << "root only\n";
+  struct stat st {};
+
+  // The sandbox itself is a symlink to a host directory.
+  auto linked = Shell("linked", "echo hi");
+  fs::remove(linked.sandbox);
+  fs::create_directory_symlink(host, linked.sandbox);
+  linked.user = "nobody";
+  auto launched = containerizer->Launch(linked, nullptr);
+  EXPECT_FALSE(launched.ok());
+  if (launched.ok()) containerizer->Wait("linked", 30);
+  ASSERT_EQ(stat(host.c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 0u) << "the host directory was given away";
+
+  // executor.log is a symlink to a host file.
+  auto logged = Shell("logged", "echo written");
+  fs::create_symlink(host + "/file", logged.sandbox + "/executor.log");
+  launched = containerizer->Launch(logged, nullptr);
+  EXPECT_FALSE(launched.ok());
+  if (launched.ok()) containerizer->Wait("logged", 30);
+  EXPECT_EQ(ReadFile(host + "/file"), "root only\n");
 }
 
 }  // namespace

@@ -1,0 +1,134 @@
+#include "common/safe_fs.hpp"
+
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <vector>
+
+namespace stoa {
+namespace {
+
+// Why a path could not be opened safely, for a message.
+std::string Explain(int error) {
+  switch (error) {
+    case ELOOP:
+      return "a symbolic link is in the way (refused: it could lead anywhere)";
+    case EXDEV:
+      return "it leads out of its directory";
+    default:
+      return ErrnoText(error);
+  }
+}
+
+Status Failure(const std::string& relative, int error) {
+  return Status::Error("cannot open '" + relative + "': " + Explain(error));
+}
+
+// The components of `relative`, or an error for ".." (which the openat2 path
+// would only allow while it stays beneath, a refinement the walk forgoes).
+bool Components(const std::string& relative, std::vector<std::string>* parts) {
+  size_t begin = 0;
+  while (begin <= relative.size()) {
+    size_t end = relative.find('/', begin);
+    if (end == std::string::npos) end = relative.size();
+    std::string part = relative.substr(begin, end - begin);
+    if (part == "..") return false;
+    if (!part.empty() && part != ".") parts->push_back(std::move(part));
+    begin = end + 1;
+  }
+  return true;
+}
+
+// The fallback for kernels without openat2: one O_NOFOLLOW open per component.
+int WalkBeneath(int dir_fd, const std::string& relative, int flags, mode_t mode) {
+  std::vector<std::string> parts;
+  if (!relative.empty() && relative[0] == '/') {
+    errno = EXDEV;
+    return -1;
+  }
+  if (!Components(relative, &parts)) {
+    errno = EXDEV;
+    return -1;
+  }
+  if (parts.empty()) return openat(dir_fd, ".", flags | O_CLOEXEC, mode);
+  int current = dir_fd;
+  for (size_t i = 0; i + 1 < parts.size(); ++i) {
+    int next = openat(current, parts[i].c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    int error = errno;
+    if (current != dir_fd) close(current);
+    if (next < 0) {
+      // A symlink opened with O_DIRECTORY|O_NOFOLLOW reports ENOTDIR.
+      errno = error;
+      return -1;
+    }
+    current = next;
+  }
+  int fd = openat(current, parts.back().c_str(), flags | O_NOFOLLOW | O_CLOEXEC, mode);
+  int error = errno;
+  if (current != dir_fd) close(current);
+  errno = error;
+  return fd;
+}
+
+}  // namespace
+
+void UniqueFd::Reset() {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+}
+
+Result<UniqueFd> OpenDirectory(const std::string& path) {
+  int fd = open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) {
+    int error = errno;
+    return Status::Error("cannot open directory '" + path + "': " +
+                         (error == ELOOP || error == ENOTDIR
+                              ? "it is not a directory (" + Explain(error) + ")"
+                              : ErrnoText(error)));
+  }
+  return UniqueFd(fd);
+}
+
+Result<UniqueFd> OpenBeneath(int dir_fd, const std::string& relative, int flags, mode_t mode) {
+  struct open_how how {};
+  how.flags = static_cast<uint64_t>(flags | O_CLOEXEC);
+  how.mode = (flags & O_CREAT) != 0 ? mode : 0;
+  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+  const char* path = relative.empty() ? "." : relative.c_str();
+  long fd;
+  do {
+    fd = syscall(SYS_openat2, dir_fd, path, &how, sizeof(how));
+  } while (fd < 0 && errno == EAGAIN);  // a rename raced the lookup
+  if (fd < 0 && errno == ENOSYS) fd = WalkBeneath(dir_fd, relative, flags, mode);
+  if (fd < 0) return Failure(relative, errno);
+  return UniqueFd(static_cast<int>(fd));
+}
+
+Result<UniqueFd> MakeDirectoryIn(int dir_fd, const std::string& name, mode_t mode, bool exclusive) {
+  if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos) {
+    return Status::Error("'" + name + "' is not a single path component");
+  }
+  if (mkdirat(dir_fd, name.c_str(), mode) != 0) {
+    int error = errno;
+    if (error != EEXIST) {
+      return Status::Error("cannot create directory '" + name + "': " + ErrnoText(error));
+    }
+    if (exclusive) {
+      return Status::Error("cannot create directory '" + name + "': it exists already");
+    }
+  }
+  // mkdirat never follows a symlink in `name`; the open refuses one that
+  // exists or was swapped in since.
+  return OpenBeneath(dir_fd, name, O_RDONLY | O_DIRECTORY);
+}
+
+Result<struct stat> StatFd(int fd, const std::string& what) {
+  struct stat st {};
+  if (fstat(fd, &st) != 0) return Status::Error("cannot stat '" + what + "': " + ErrnoText(errno));
+  return st;
+}
+
+}  // namespace stoa

@@ -1,0 +1,66 @@
+// Symlink-safe file operations for code that runs as root inside directories
+// that less privileged users own (sandboxes, images): every path is resolved
+// relative to an open directory, never through a symbolic link and never out
+// of that directory, so a user who swaps a path component for a symlink cannot
+// redirect a root-side create, open or chown onto a host file.
+#pragma once
+
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <string>
+#include <utility>
+
+#include "common/status.hpp"
+
+namespace stoa {
+
+// An owned file descriptor, closed when it goes.
+class UniqueFd {
+ public:
+  UniqueFd() = default;
+  explicit UniqueFd(int fd) : fd_(fd) {}
+  ~UniqueFd() { Reset(); }
+  UniqueFd(UniqueFd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  UniqueFd& operator=(UniqueFd&& other) noexcept {
+    if (this != &other) {
+      Reset();
+      fd_ = std::exchange(other.fd_, -1);
+    }
+    return *this;
+  }
+  UniqueFd(const UniqueFd&) = delete;
+  UniqueFd& operator=(const UniqueFd&) = delete;
+
+  int get() const { return fd_; }
+  bool valid() const { return fd_ >= 0; }
+  // Gives up ownership: the caller closes the descriptor.
+  int Release() { return std::exchange(fd_, -1); }
+  void Reset();
+
+ private:
+  int fd_ = -1;
+};
+
+// Opens the directory at `path` (absolute; trusted up to its last component,
+// which must not be a symlink). For the root of a tree a user may own.
+Result<UniqueFd> OpenDirectory(const std::string& path);
+
+// Opens `relative` beneath the directory `dir_fd`: no component may be a
+// symlink (nor a /proc magic link), and ".." may not lead out of `dir_fd`.
+// Uses openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS),
+// or a walk of O_NOFOLLOW opens where the kernel has no openat2 (before 5.6).
+// `flags` as for open(2); O_CLOEXEC is always added; with O_CREAT, the file is
+// made with `mode` (add O_EXCL to insist on a new one).
+// The error says which path could not be opened and why.
+Result<UniqueFd> OpenBeneath(int dir_fd, const std::string& relative, int flags, mode_t mode = 0);
+
+// Creates the directory `name` (a single component) in `dir_fd` and opens it.
+// When `exclusive`, it must not exist yet; otherwise an existing directory
+// (not a symlink) is opened.
+Result<UniqueFd> MakeDirectoryIn(int dir_fd, const std::string& name, mode_t mode, bool exclusive);
+
+// fstat of an open descriptor; the error names `what`.
+Result<struct stat> StatFd(int fd, const std::string& what);
+
+}  // namespace stoa

@@ -1,0 +1,127 @@
+// Inside stoa-executor: the state its event loop works on, shared by the
+// files that implement it (executor.cpp: the event loop and the agent
+// channel; task_process.cpp: launching, killing and reaping tasks).
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <deque>
+#include <limits>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/logging.hpp"
+#include "common/safe_fs.hpp"
+#include "common/transport.hpp"
+#include "executors/executor.hpp"
+#include "protocols/messages.hpp"
+
+namespace stoa::executors {
+
+inline constexpr double kNever = std::numeric_limits<double>::infinity();
+
+// "SIGTERM", or "signal 64" for one without a name.
+std::string SignalName(int signal);
+
+// Frames received on the endpoint's I/O thread, handed to the main loop; the
+// eventfd becomes readable whenever frames are waiting.
+class FrameQueue {
+ public:
+  FrameQueue();
+  int fd() const { return wake_.get(); }
+
+  // Called on the endpoint's I/O thread.
+  void Push(std::string frame);
+  // Every frame waiting, in order; called on the main loop.
+  std::deque<std::string> TakeAll();
+
+ private:
+  UniqueFd wake_;
+  std::mutex mutex_;
+  std::deque<std::string> frames_;
+};
+
+struct Executor::Impl {
+  struct Task {
+    TaskInfo info;
+    std::string sandbox;
+    pid_t pid = 0;  // the command's pid and process group; 0 before it starts
+    TaskState state = TaskState::kStaging;
+    bool kill_requested = false;
+    double sigkill_at = kNever;  // monotonic seconds
+  };
+
+  struct SpawnError {
+    std::string message;
+    int32_t exit_status = -1;
+  };
+
+  explicit Impl(ExecutorConfig executor_config)
+      : config(std::move(executor_config)),
+        log(Logger("executor")),
+        ids("framework=" + config.framework_id + " executor=" + config.executor_id),
+        endpoint("executor") {}
+
+  ExecutorConfig config;
+  std::shared_ptr<spdlog::logger> log;
+  std::string ids;  // "framework=... executor=..." for log lines
+  FrameQueue inbound;
+  ZmqEndpoint endpoint;  // declared after `inbound`: stopped before the queue goes
+  UniqueFd signal_fd;
+  UniqueFd sandbox_fd;  // the executor sandbox, where task groups' sandboxes are made
+
+  std::vector<TaskId> launch_order;
+  std::map<TaskId, Task> tasks;
+  std::map<pid_t, TaskId> task_of_pid;
+  std::deque<TaskStatus> unacknowledged;  // in the order they were first sent
+
+  bool agent_answered = false;
+  bool launch_received = false;
+  bool shutting_down = false;
+  std::optional<int> forced_exit;
+  double start_time = 0;
+  double next_subscribe_at = kNever;
+  double next_resend_at = kNever;
+  double shutdown_deadline = kNever;
+
+  int Run();
+  Status Setup();
+  double NextDeadline() const;
+  std::optional<int> ExitStatus() const;
+  void RunTimers(double now);
+
+  void HandleSignals();
+  void Reap();
+  void DrainInbound();
+  void HandleFrame(const std::string& frame);
+  void HandleLaunch(const execmsg::Launch& launch);
+  void HandleKill(const execmsg::Kill& kill);
+  void HandleAck(const execmsg::Ack& ack);
+  void BeginShutdown(int64_t grace_period_ms, const std::string& why);
+
+  Task& Record(const TaskInfo& info, std::string sandbox);
+  void LaunchTask(const TaskInfo& info);
+  std::optional<SpawnError> Spawn(Task& task);
+  std::vector<std::string> TaskEnvironment(const Task& task) const;
+  // The task's sandbox as its command sees it (under STOA_ROOTFS_SANDBOX in a root filesystem).
+  std::string SandboxSeenByTask(const Task& task) const {
+    if (config.rootfs.empty()) return task.sandbox;
+    return config.rootfs_sandbox + task.sandbox.substr(config.sandbox.size());
+  }
+  int64_t KillGrace(const Task& task, int64_t requested_ms) const;
+  void KillTask(Task& task, int64_t grace_period_ms);
+  void SignalTask(const Task& task, int signal);
+
+  void Send(ExecutorMessage message);
+  void SendSubscribe();
+  void SendUpdate(Task& task, TaskState state, Reason reason, std::string message,
+                  int32_t exit_status = -1);
+  void ResendUpdates();
+};
+
+}  // namespace stoa::executors
