@@ -1,5 +1,10 @@
 #include "master/registrar.hpp"
 
+#include <algorithm>
+#include <functional>
+#include <vector>
+
+#include "common/duration.hpp"
 #include "protocols/codec.hpp"
 
 namespace stoa::master {
@@ -12,10 +17,12 @@ constexpr const char* kWeights = "weights/";
 constexpr const char* kQuotas = "quotas/";
 }  // namespace
 
-Registrar::Registrar(std::unique_ptr<Storage> storage) : storage_(std::move(storage)) {}
+Registrar::Registrar(std::unique_ptr<Storage> storage, RegistryRetention retention)
+    : storage_(std::move(storage)), retention_(retention) {}
 
-Result<Registry> Registrar::Recover() {
+Result<Registry> Registrar::Recover(double now) {
   Registry registry;
+  std::map<FrameworkId, double> removed_times;
   versions_.clear();
   for (const char* prefix : {kAgents, kFrameworks, kRemovedFrameworks, kWeights, kQuotas}) {
     auto keys = storage_->List(prefix);
@@ -37,6 +44,10 @@ Result<Registry> Registrar::Recover() {
         registry.frameworks[id] = std::move(*info);
       } else if (prefix == kRemovedFrameworks) {
         registry.removed_frameworks.insert(id);
+        // The value is when it was removed; entries without one count as new.
+        char* end = nullptr;
+        double removed = std::strtod(value.c_str(), &end);
+        removed_times[id] = end != value.c_str() ? removed : now;
       } else if (prefix == kWeights) {
         registry.weights[id] = std::strtod(value.c_str(), nullptr);
       } else {
@@ -46,7 +57,39 @@ Result<Registry> Registrar::Recover() {
       }
     }
   }
+  if (Status s = Prune(registry, removed_times, now); !s.ok()) return s;
   return registry;
+}
+
+Status Registrar::Prune(Registry& registry, const std::map<FrameworkId, double>& removed_times,
+                        double now) {
+  // Oldest first; an entry goes when it is too old or beyond the count.
+  auto prune = [&](std::vector<std::pair<double, std::string>> entries, size_t keep,
+                   const char* prefix, auto forget) -> Status {
+    std::sort(entries.begin(), entries.end(), std::greater<>());  // newest first
+    for (size_t i = 0; i < entries.size(); ++i) {
+      const auto& [time, id] = entries[i];
+      if (i < keep && now - time <= retention_.max_age_seconds) continue;
+      if (Status s = Remove(prefix + id); !s.ok()) {
+        return Status::Error("cannot prune registry entry '" + std::string(prefix) + id +
+                             "': " + s.message());
+      }
+      forget(id);
+    }
+    return Status::Ok();
+  };
+  std::vector<std::pair<double, std::string>> frameworks, agents;
+  for (const auto& [id, time] : removed_times) frameworks.emplace_back(time, id);
+  for (const auto& [id, record] : registry.agents) {
+    if (record.state != AgentRecord::State::kAdmitted) agents.emplace_back(record.changed_time, id);
+  }
+  if (Status s = prune(frameworks, retention_.max_removed_frameworks, kRemovedFrameworks,
+                       [&](const std::string& id) { registry.removed_frameworks.erase(id); });
+      !s.ok()) {
+    return s;
+  }
+  return prune(agents, retention_.max_departed_agents, kAgents,
+               [&](const std::string& id) { registry.agents.erase(id); });
 }
 
 Status Registrar::Put(const std::string& key, const std::string& value) {
@@ -85,7 +128,7 @@ Status Registrar::PutFramework(const FrameworkInfo& info) {
 }
 
 Status Registrar::RemoveFramework(const FrameworkId& id) {
-  if (Status s = Put(kRemovedFrameworks + id, ""); !s.ok()) return s;
+  if (Status s = Put(kRemovedFrameworks + id, std::to_string(WallSeconds())); !s.ok()) return s;
   return Remove(kFrameworks + id);
 }
 

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include "common/duration.hpp"
 #include "common/zookeeper.hpp"
 #include "tests/test_util.hpp"
 
@@ -16,7 +17,57 @@ AgentRecord Agent(const std::string& id, AgentRecord::State state) {
   record.info.hostname = id + ".example";
   record.info.resources = *Resources::Parse("cpus:4;mem:1024;disk(web):100");
   record.state = state;
+  record.changed_time = WallSeconds();
   return record;
+}
+
+// What is over (removed frameworks, departed agents) is pruned by age and by
+// count when a master recovers, durably; admitted agents and live frameworks
+// are never pruned.
+TEST(Registrar, PrunesRemovedFrameworksAndDepartedAgentsByAgeAndCount) {
+  stoa::testing::TempDir dir;
+  const double day = 24 * 3600;
+  double now = WallSeconds();
+  {
+    auto storage = OpenLevelDbStorage(dir.path() + "/registry");
+    ASSERT_TRUE(storage.ok()) << storage.error();
+    Registrar registrar(std::move(*storage));
+    ASSERT_TRUE(registrar.Recover(now).ok());
+    for (int i = 0; i < 5; ++i) {
+      AgentRecord gone = Agent("gone" + std::to_string(i), AgentRecord::State::kGone);
+      gone.changed_time = now - i * day;  // gone0 is the newest
+      ASSERT_TRUE(registrar.PutAgent(gone).ok());
+      FrameworkInfo framework;
+      framework.id = "f" + std::to_string(i);
+      ASSERT_TRUE(registrar.PutFramework(framework).ok());
+      ASSERT_TRUE(registrar.RemoveFramework(framework.id).ok());
+    }
+    AgentRecord old_but_admitted = Agent("admitted", AgentRecord::State::kAdmitted);
+    old_but_admitted.changed_time = now - 100 * day;
+    ASSERT_TRUE(registrar.PutAgent(old_but_admitted).ok());
+  }
+  RegistryRetention retention;
+  retention.max_age_seconds = 2.5 * day;
+  retention.max_removed_frameworks = 2;
+  auto prune = [&](double at) {
+    auto storage = OpenLevelDbStorage(dir.path() + "/registry");
+    EXPECT_TRUE(storage.ok());
+    Registrar registrar(std::move(*storage), retention);
+    return registrar.Recover(at);
+  };
+  Result<Registry> registry = prune(now);
+  ASSERT_TRUE(registry.ok()) << registry.error();
+  std::set<AgentId> agents;
+  for (const auto& [id, record] : registry->agents) agents.insert(id);
+  EXPECT_EQ(agents, (std::set<AgentId>{"admitted", "gone0", "gone1", "gone2"}));
+  EXPECT_EQ(registry->removed_frameworks.size(), 2u);
+  // Durable: a later recovery (a day on) finds them gone, and prunes by age.
+  registry = prune(now + day);
+  ASSERT_TRUE(registry.ok()) << registry.error();
+  agents.clear();
+  for (const auto& [id, record] : registry->agents) agents.insert(id);
+  EXPECT_EQ(agents, (std::set<AgentId>{"admitted", "gone0", "gone1"}));
+  EXPECT_EQ(registry->removed_frameworks.size(), 2u);
 }
 
 TEST(Registrar, WhatItWritesANewMasterRecovers) {
