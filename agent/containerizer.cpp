@@ -177,6 +177,7 @@ Result<std::unique_ptr<Containerizer>> Containerizer::Create(const Containerizer
   isolator_options.cgroups_enable_cfs = given.cgroups_enable_cfs;
   isolator_options.pids_limit = given.pids_limit;
   isolator_options.image_cache_dir = given.image_cache_dir;
+  isolator_options.image_cache_keep = given.image_cache_keep;
   if (isolator_options.image_cache_dir.empty()) {
     isolator_options.image_cache_dir = given.work_dir + "/images";
   }

@@ -36,6 +36,7 @@ struct ContainerizerOptions {
   bool cgroups_enable_cfs = false;
   int64_t pids_limit = 1024;
   std::string image_cache_dir;  // empty: work_dir/images
+  size_t image_cache_keep = 4;  // unused unpacked images kept, most recently used first
 };
 
 // What to run, and in what container.

@@ -107,6 +107,7 @@ struct IsolatorOptions {
   bool cgroups_enable_cfs = false;    // cap cpu at `cpus` (CFS quota) for every container
   int64_t pids_limit = 1024;          // at most this many processes per container (0: no limit)
   std::string image_cache_dir;        // where tarball root filesystems are unpacked, once
+  size_t image_cache_keep = 4;        // unpacked images no container uses that are kept (LRU)
 };
 
 class Isolator {

@@ -16,9 +16,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <mutex>
 
 #include "common/ids.hpp"
@@ -101,8 +103,13 @@ class LinuxFilesystemIsolator : public Isolator {
     return std::unique_ptr<Isolator>(new LinuxFilesystemIsolator(options));
   }
 
-  Status Recover(const std::vector<ContainerState>&,
+  Status Recover(const std::vector<ContainerState>& known,
                  const std::vector<ContainerId>& orphans) override {
+    for (const auto& state : known) {
+      std::ifstream in(LayerDir(state.container_id) + "/" + kImageFile);
+      std::string image;
+      if (std::getline(in, image) && !image.empty()) UseImage(state.container_id, image);
+    }
     for (const auto& id : orphans) {
       if (Status s = Cleanup(id); !s.ok()) return s;
     }
@@ -157,6 +164,7 @@ class LinuxFilesystemIsolator : public Isolator {
     std::string dir = LayerDir(container_id);
     fs::remove_all(dir, error);
     if (error) return Status::Error("cannot remove '" + dir + "': " + error.message());
+    ReleaseImage(container_id);
     return Status::Ok();
   }
 
@@ -170,8 +178,55 @@ class LinuxFilesystemIsolator : public Isolator {
     return options_.work_dir + "/containers/" + id + "/rootfs";
   }
 
-  // The read-only base: the directory itself, or the tarball unpacked in the cache.
-  Result<std::string> BaseOf(const std::string& rootfs) {
+  // ---- the image cache: unpacked tarballs, shared by the containers that
+  // use them; of those no container uses, the most recently used
+  // `image_cache_keep` stay and the rest are deleted.
+
+  static constexpr const char* kImageFile = "image";  // in the layer dir: the image it uses
+
+  bool Cached(const std::string& base) const {
+    return base.rfind(options_.image_cache_dir + "/", 0) == 0;
+  }
+
+  void UseImage(const ContainerId& id, const std::string& image) {
+    std::lock_guard<std::mutex> lock(cache_mutex_);
+    UseImageLocked(id, image);
+  }
+  void UseImageLocked(const ContainerId& id, const std::string& image) {  // REQUIRES: cache_mutex_
+    if (image_of_.emplace(id, image).second) ++users_[image];
+    utimensat(AT_FDCWD, image.c_str(), nullptr, 0);  // most recently used: now
+  }
+
+  void ReleaseImage(const ContainerId& id) {
+    std::lock_guard<std::mutex> lock(cache_mutex_);
+    auto it = image_of_.find(id);
+    if (it == image_of_.end()) return;
+    if (--users_[it->second] <= 0) users_.erase(it->second);
+    image_of_.erase(it);
+    EvictUnusedImages();
+  }
+
+  void EvictUnusedImages() {  // REQUIRES: cache_mutex_ held
+    std::vector<std::pair<fs::file_time_type, fs::path>> unused;
+    std::error_code error;
+    for (const auto& entry : fs::directory_iterator(options_.image_cache_dir, error)) {
+      std::string name = entry.path().filename().string();
+      if (!entry.is_directory(error) || entry.is_symlink(error) ||
+          name.find(".unpacking-") != std::string::npos || users_.count(entry.path().string())) {
+        continue;
+      }
+      unused.emplace_back(entry.last_write_time(error), entry.path());
+    }
+    if (unused.size() <= options_.image_cache_keep) return;
+    std::sort(unused.begin(), unused.end(), std::greater<>());  // most recent first
+    for (size_t i = options_.image_cache_keep; i < unused.size(); ++i) {
+      fs::remove_all(unused[i].second, error);
+    }
+  }
+
+  // The read-only base: the directory itself, or the tarball unpacked in the
+  // cache, which `id` then uses (so that no eviction removes it).
+  Result<std::string> BaseOf(const std::string& rootfs, const ContainerId& id) {
     if (rootfs[0] != '/') {
       return Status::Error("root filesystem '" + rootfs + "' is not an absolute path");
     }
@@ -190,7 +245,10 @@ class LinuxFilesystemIsolator : public Isolator {
     std::string unpacked = options_.image_cache_dir + "/" + key;
     std::lock_guard<std::mutex> lock(cache_mutex_);
     std::error_code error;
-    if (fs::is_directory(unpacked, error)) return unpacked;
+    if (fs::is_directory(unpacked, error)) {
+      UseImageLocked(id, unpacked);
+      return unpacked;
+    }
     fs::create_directories(options_.image_cache_dir, error);
     std::string staging = unpacked + ".unpacking-" + NewUuid();
     fs::create_directories(staging, error);
@@ -220,19 +278,21 @@ class LinuxFilesystemIsolator : public Isolator {
         return Status::Error("cannot move the unpacked root filesystem to '" + unpacked + "'");
       }
     }
+    UseImageLocked(id, unpacked);
     return unpacked;
   }
 
   // Makes the writable layer and the steps that mount the root; returns the
   // root's host path (the mount point in the container's mount namespace).
   Result<std::string> PrepareRoot(const ContainerConfig& config, std::vector<MountStep>* steps) {
-    Result<std::string> base = BaseOf(config.container.rootfs);
+    Result<std::string> base = BaseOf(config.container.rootfs, config.container_id);
     if (!base.ok()) return base.status();
     std::string dir = LayerDir(config.container_id);
     std::string root = dir + "/merged";
     std::error_code error;
     fs::create_directories(root, error);
     if (error) return Status::Error("cannot create '" + root + "': " + error.message());
+    if (Cached(*base)) std::ofstream(dir + "/" + kImageFile) << *base << "\n";
     struct statfs layer_fs {};
     bool overlay = overlay_ && statfs(dir.c_str(), &layer_fs) == 0 &&
                    static_cast<long>(layer_fs.f_type) != kOverlayfsMagic &&
@@ -296,6 +356,8 @@ class LinuxFilesystemIsolator : public Isolator {
   IsolatorOptions options_;
   bool overlay_;
   std::mutex cache_mutex_;
+  std::map<ContainerId, std::string> image_of_;  // containers using a cached image
+  std::map<std::string, int> users_;             // cached image -> containers using it
 };
 
 const RegisterIsolator kRegistered("filesystem/linux", &LinuxFilesystemIsolator::Create);

@@ -437,6 +437,43 @@ TEST_F(IsolationTest, TarballRootFilesystemIsUnpackedOnceIntoTheCache) {
   EXPECT_EQ(unpacked, 1u);
 }
 
+// Unpacked images are evicted once no container uses them, keeping the most
+// recently used `image_cache_keep`; an image in use is never removed.
+TEST_F(IsolationTest, UnusedUnpackedImagesAreEvictedLeastRecentlyUsedFirst) {
+  if (!fs::exists("/bin/busybox")) GTEST_SKIP() << "needs /bin/busybox (busybox-static)";
+  std::string cache = dir_.path() + "/images";
+  Containerizer* containerizer = Make("namespaces/mount,filesystem/linux", [&](auto& o) {
+    o.image_cache_dir = cache;
+    o.image_cache_keep = 1;
+  });
+  ASSERT_NE(containerizer, nullptr);
+  std::vector<std::string> tarballs;
+  for (const char* name : {"a", "b", "c"}) {
+    tarballs.push_back(dir_.path() + "/" + name + ".tar");
+    std::string command = "tar -cf " + tarballs.back() + " -C " + BusyboxRoot() + " .";
+    ASSERT_EQ(std::system(command.c_str()), 0);
+  }
+  auto cached = [&] {
+    size_t n = 0;
+    for (const auto& entry : fs::directory_iterator(cache)) n += entry.is_directory() ? 1 : 0;
+    return n;
+  };
+  // A long-running container holds image a.
+  auto holder =
+      Shell("holder", "while [ ! -f \"$STOA_ROOTFS/mnt/sandbox/stop\" ]; do sleep 0.05; done");
+  holder.container.rootfs = tarballs[0];
+  ASSERT_TRUE(containerizer->Launch(holder, nullptr).ok());
+  for (size_t i = 1; i < 3; ++i) {
+    auto config = Shell("run" + std::to_string(i), "true");
+    config.container.rootfs = tarballs[i];
+    EXPECT_EQ(Run(containerizer, config).wait_status, 0) << Output(config);
+    EXPECT_EQ(cached(), 2u) << "a (in use) and the most recent unused one";
+  }
+  std::ofstream(holder.sandbox + "/stop").put('x');
+  EXPECT_TRUE(containerizer->Wait("holder", 60).has_value());
+  EXPECT_TRUE(stoa::testing::WaitFor([&] { return cached() == 1; }));
+}
+
 TEST_F(IsolationTest, NothingOfAFullyIsolatedContainerOutlivesIt) {
   if (!Requires({"cpu", "cpuacct", "memory", "pids"})) GTEST_SKIP() << missing_;
   if (!fs::exists("/bin/busybox")) GTEST_SKIP() << "needs /bin/busybox (busybox-static)";
