@@ -283,6 +283,10 @@ Status ZmqEndpoint::Bind(const std::string& address) {
   if (impl_->router == nullptr) {
     impl_->router = zmq_socket(ZmqContext(), ZMQ_ROUTER);
     SetCommonOptions(impl_->router);
+    // A frame for a peer that is gone (or whose queue is full) fails the send
+    // and is logged with the peer, instead of vanishing without a word.
+    int mandatory = 1;
+    zmq_setsockopt(impl_->router, ZMQ_ROUTER_MANDATORY, &mandatory, sizeof(mandatory));
     // Watch for peers that fail the handshake (garbage on the port).
     static std::atomic<int> monitor_counter{0};
     std::string monitor_address = "inproc://stoa-monitor-" + std::to_string(getpid()) + "-" +

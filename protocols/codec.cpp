@@ -86,7 +86,16 @@ void PutResources(capnp::List<proto::Resource>::Builder list, const Resources& r
 #define PUT_RESOURCES(builder, field, value) \
   PutResources(builder.init##field((value).entries().size()), (value))
 
+// Resources merge entry by entry (quadratic in distinct names); no real
+// agent or task has more than a few dozen, so a frame with more is refused
+// before it can cost the receiver minutes.
+constexpr unsigned kMaxResourceEntries = 1024;
+
 Resources GetResources(capnp::List<proto::Resource>::Reader list) {
+  if (list.size() > kMaxResourceEntries) {
+    throw std::runtime_error(std::to_string(list.size()) + " resource entries (at most " +
+                             std::to_string(kMaxResourceEntries) + ")");
+  }
   Resources out;
   for (auto b : list) {
     Resource r;
@@ -841,7 +850,9 @@ Result<Message> Decode(std::string_view frame) {
   std::memcpy(words.begin(), frame.data(), frame.size());
   try {
     capnp::ReaderOptions options;
-    options.traversalLimitInWords = frame.size() / sizeof(capnp::word) * 4 + 1024;
+    // Each word read once, as a well-formed message does: no far pointers
+    // aliasing the same text into many strings.
+    options.traversalLimitInWords = frame.size() / sizeof(capnp::word) + 1024;
     options.nestingLimit = 32;
     capnp::FlatArrayMessageReader reader(words, options);
     auto envelope = reader.getRoot<proto::Envelope>();

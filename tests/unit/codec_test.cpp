@@ -228,6 +228,19 @@ TEST(Codec, OmittedRefuseSecondsDefaultToTheSdkDefault) {
   }
 }
 
+// Frames built to cost the receiver: thousands of distinct resource names
+// (merged pairwise) are refused with a reason, not decoded for minutes.
+TEST(Codec, RefusesFramesWithTooManyResourceEntries) {
+  Offer offer;
+  offer.id = "o1";
+  for (int i = 0; i < 5000; ++i) {
+    offer.resources += *Resources::Parse("r" + std::to_string(i) + ":1");
+  }
+  Result<Message> decoded = Decode(Encode(Message(SchedulerEvent(event::Offers{{offer}}))));
+  ASSERT_FALSE(decoded.ok());
+  EXPECT_NE(decoded.error().find("resource entries"), std::string::npos) << decoded.error();
+}
+
 TEST(Duration, TimerSpansNeverOverflow) {
   EXPECT_EQ(TimerSpan(1.5), std::chrono::milliseconds(1500));
   EXPECT_EQ(TimerSpan(-3), std::chrono::nanoseconds(0));
