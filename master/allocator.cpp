@@ -174,6 +174,9 @@ struct Allocator::State {
   // framework change makes every agent worth a look.
   std::vector<uint32_t> dirty_agents;
   bool all_dirty = false;
+  // Where the next full round starts: each starts one agent later, so that
+  // no agent is always the first to be placed on (Mesos shuffles instead).
+  uint32_t next_start = 0;
   uint32_t wanting_frameworks = 0;
   size_t live_filters = 0;
   std::vector<FilterEntry> filter_heap;
@@ -881,7 +884,9 @@ std::vector<Allocation> Allocator::AllocateChanged(double now) {
     s.AllocateAgent(a, out);
   };
   if (all) {
-    for (uint32_t a = 0; a < s.agents.size(); ++a) visit(a);
+    const uint32_t count = static_cast<uint32_t>(s.agents.size());
+    const uint32_t start = count == 0 ? 0 : s.next_start++ % count;
+    for (uint32_t i = 0; i < count; ++i) visit((start + i) % count);
   } else {
     std::sort(dirty.begin(), dirty.end());
     for (uint32_t a : dirty) visit(a);

@@ -244,6 +244,26 @@ TEST(AllocatorOfferTest, RecoverTakesFromTheAllocationRole) {
   EXPECT_DOUBLE_EQ(allocator.RoleShare(offers[0].role), 0.5);
 }
 
+// Rounds do not always start at the same agent: with equal shares, the
+// framework first in DRF order gets a different agent each round.
+TEST(AllocatorOfferTest, FullRoundsStartAtADifferentAgentEachTime) {
+  Allocator allocator;
+  allocator.AddAgent("a1", R("cpus:1"));
+  allocator.AddAgent("a2", R("cpus:1"));
+  allocator.AddFramework("f1", {"r"});
+  allocator.AddFramework("f2", {"r"});
+  std::set<AgentId> first_framework_got;
+  for (int round = 0; round < 2; ++round) {
+    std::vector<Allocation> offers = allocator.Allocate(round);
+    ASSERT_EQ(offers.size(), 2u);
+    for (const Allocation& a : offers) {
+      if (a.framework_id == "f1") first_framework_got.insert(a.agent_id);
+      allocator.Recover(a.framework_id, a.agent_id, a.resources);
+    }
+  }
+  EXPECT_EQ(first_framework_got, (std::set<AgentId>{"a1", "a2"}));
+}
+
 TEST(AllocatorFilterTest, FilteredAgentGoesToTheNextFramework) {
   Allocator allocator;
   allocator.AddAgent("a1", R("cpus:4;mem:64"));
