@@ -197,6 +197,13 @@ void AddMasterCommand(CLI::App& app, int* exit_code) {
     std::unique_ptr<ZooKeeper> zookeeper;
     std::unique_ptr<master::MasterContender> contender;
     std::unique_ptr<Storage> storage;
+    if (!flags->zk.empty() && o.http_port == 0) {
+      // Other masters, agents and the CLI find the leader's API by the port it
+      // publishes in ZooKeeper before it starts serving: it must be fixed.
+      std::fprintf(stderr, "stoa master: --http_port=0 cannot be used with --zk: give a port\n");
+      *exit_code = 2;
+      return;
+    }
     if (!flags->zk.empty()) {
       auto url = ParseZooKeeperUrl(flags->zk);
       if (!url.ok()) {

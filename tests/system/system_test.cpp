@@ -140,6 +140,17 @@ TEST_F(SystemTest, ExecuteRunsTwentyTasksToCompletion) {
   }
 }
 
+// A leader publishes its HTTP port in ZooKeeper before serving, so a port
+// picked at random (0) would be useless to everyone who looks it up.
+TEST_F(SystemTest, MasterRefusesARandomHttpPortWithZooKeeper) {
+  std::string output;
+  int code = Run({bin_ + "/stoa", "master", "--zk=zk://127.0.0.1:1/stoa", "--http_port=0",
+                  "--work_dir=" + dir_.path() + "/zk-master"},
+                 &output);
+  EXPECT_EQ(code, 2) << output;
+  EXPECT_NE(output.find("--http_port=0 cannot be used with --zk"), std::string::npos) << output;
+}
+
 TEST_F(SystemTest, ExecuteReportsAFailedCommandAndExitsNonZero) {
   std::string output;
   int code = Run({bin_ + "/stoa", "execute", "--master=" + master_, "--command=exit 3"}, &output);
