@@ -21,9 +21,16 @@ Status ValidateId(const std::string& kind, const std::string& id) {
 
 Status ValidateTask(const TaskInfo& task, const AgentId& agent_id, const Resources& available,
                     const std::set<TaskId>& ids_in_use) {
+  return ValidateTaskIndexed(task, agent_id, available,
+                             [&](const TaskId& id) { return ids_in_use.count(id) > 0; });
+}
+
+Status ValidateTaskIndexed(const TaskInfo& task, const AgentId& agent_id,
+                           const Resources& available,
+                           const std::function<bool(const TaskId&)>& in_use) {
   if (Status s = ValidateId("task", task.task_id); !s.ok()) return s;
   const std::string name = "task '" + task.task_id + "': ";
-  if (ids_in_use.count(task.task_id) > 0) {
+  if (in_use(task.task_id)) {
     return Status::Error(name + "the framework already has a task with this id");
   }
   if (!task.agent_id.empty() && task.agent_id != agent_id) {

@@ -3,6 +3,7 @@
 // the offered cpus:2;mem:1024").
 #pragma once
 
+#include <functional>
 #include <set>
 #include <string>
 
@@ -23,5 +24,10 @@ Status ValidateId(const std::string& kind, const std::string& id);
 // agent the offers are on, and the framework's task ids in use.
 Status ValidateTask(const TaskInfo& task, const AgentId& agent_id, const Resources& available,
                     const std::set<TaskId>& ids_in_use);
+// The same, asking `in_use` whether the framework already has a task id
+// (so that callers look ids up in their own indexes instead of copying them).
+Status ValidateTaskIndexed(const TaskInfo& task, const AgentId& agent_id,
+                           const Resources& available,
+                           const std::function<bool(const TaskId&)>& in_use);
 
 }  // namespace stoa::master

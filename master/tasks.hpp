@@ -1,0 +1,60 @@
+// The task state machine as the master keeps it: booking a launch, the one
+// checked Transition that moves resources exactly once, and completing a task.
+// Plain functions over the books: no actor, no transport, no clock of their
+// own. What must go back to the allocator is returned, not sent.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/status.hpp"
+#include "master/agent_book.hpp"
+#include "master/framework_book.hpp"
+#include "protocols/messages.hpp"
+
+namespace stoa::master {
+
+// Resources a framework's tasks no longer hold on an agent, for Allocator::Recover.
+struct Recovery {
+  FrameworkId framework_id;
+  AgentId agent_id;
+  Resources resources;
+  std::string role;
+};
+
+// A status the master itself writes about `task`, at wall time `wall_now`.
+TaskStatus MasterStatus(const Task& task, TaskState state, Reason reason,
+                        const std::string& message, double wall_now);
+// The answer about a task the master does not know: UNKNOWN for
+// partition-aware frameworks, LOST otherwise.
+TaskStatus UnknownTaskStatus(const Framework& framework, const TaskId& task_id,
+                             const AgentId& agent_id, const std::string& message, double wall_now);
+
+// Whether a task in `state` holds its resources on its agent: live and not
+// UNREACHABLE (whose agent the allocator has already dropped).
+bool HoldsResources(TaskState state);
+
+// Books a task launched on `agent` with `executor`: STAGING, charged to the
+// agent. REQUIRES: the framework has no task with this id.
+void BookLaunch(Framework& framework, Agent& agent, const ExecutorInfo& executor,
+                const TaskInfo& info, const std::string& role);
+// Charges a group executor's own resources to `agent` the first time it is
+// seen there, and counts `tasks` more live tasks for it.
+void ChargeExecutor(Agent& agent, const FrameworkId& framework_id, const ExecutorId& executor_id,
+                    const Resources& charge, int tasks);
+
+// The one place a task changes state. Refuses (with the reason) a move that
+// IsValidTransition forbids. A task leaving the set of states that hold
+// resources frees them on `agent` once; a group executor's charge goes with
+// the last of its tasks to end. Returns what the allocator must get back
+// (nothing when the agent is unreachable or unknown: the allocator has
+// already dropped it). `agent` may be null (the agent was removed).
+Result<std::optional<Recovery>> Transition(Task& task, Agent* agent, const TaskStatus& status);
+
+// Moves a task out of the live books into the framework's completed tasks
+// and off its agent's list.
+void CompleteTask(FrameworkBook& frameworks, Framework& framework,
+                  std::map<TaskId, Task>::iterator it, Agent* agent);
+
+}  // namespace stoa::master

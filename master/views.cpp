@@ -1,0 +1,245 @@
+#include "master/views.hpp"
+
+#include <fmt/format.h>
+
+#include <nlohmann/json.hpp>
+#include <set>
+
+namespace stoa::master {
+namespace {
+
+using json = nlohmann::json;
+
+json ResourcesJson(const Resources& resources) {
+  json out = json::object();
+  for (const auto& name : resources.ScalarNames()) out[name] = resources.Get(name);
+  for (const auto& entry : resources.entries()) {
+    if (entry.type == Resource::Type::kRanges && !out.contains(entry.name)) {
+      Resources only = resources.Filter([&](const Resource& r) { return r.name == entry.name; });
+      std::string text = only.ToString();
+      auto colon = text.find(':');
+      out[entry.name] = colon == std::string::npos ? text : text.substr(colon + 1);
+    }
+  }
+  return out;
+}
+
+json StatusJson(const TaskStatus& status) {
+  json out = {{"state", ToString(status.state)},
+              {"timestamp", status.timestamp},
+              {"source", ToString(status.source)}};
+  if (status.reason != Reason::kNone) out["reason"] = ToString(status.reason);
+  if (!status.message.empty()) out["message"] = status.message;
+  if (status.exit_status >= 0) out["exit_status"] = status.exit_status;
+  return out;
+}
+
+json TaskJson(const Task& task) {
+  json statuses = json::array();
+  for (const auto& status : task.statuses) statuses.push_back(StatusJson(status));
+  return {{"id", task.info.task_id},
+          {"name", task.info.name},
+          {"framework_id", task.framework_id},
+          {"agent_id", task.info.agent_id},
+          {"executor_id", task.executor_id},
+          {"state", ToString(task.state)},
+          {"resources", ResourcesJson(task.info.resources)},
+          {"command", task.info.command.value},
+          {"statuses", statuses}};
+}
+
+json FrameworkJson(const MasterSnapshot::FrameworkView& framework) {
+  json tasks = json::array(), completed = json::array();
+  Resources used;
+  for (const auto& task : framework.tasks) {
+    tasks.push_back(TaskJson(task));
+    if (!IsTerminal(task.state)) used += task.info.resources;
+  }
+  for (const auto& task : framework.completed_tasks) completed.push_back(TaskJson(task));
+  return {{"id", framework.info.id},
+          {"name", framework.info.name},
+          {"user", framework.info.user},
+          {"roles", framework.info.roles},
+          {"connected", framework.connected},
+          {"active", framework.active},
+          {"partition_aware", framework.info.partition_aware},
+          {"failover_timeout", framework.info.failover_timeout_seconds},
+          {"registered_time", framework.registered_time},
+          {"used_resources", ResourcesJson(used)},
+          {"offers", framework.offers},
+          {"tasks", tasks},
+          {"completed_tasks", completed}};
+}
+
+MasterSnapshot::FrameworkView FrameworkViewOf(const Framework& framework, size_t offers,
+                                              bool with_tasks) {
+  MasterSnapshot::FrameworkView view;
+  view.info = framework.info;
+  view.connected = framework.connected();
+  view.active = framework.active();
+  view.registered_time = framework.registered_time;
+  view.offers = offers;
+  if (with_tasks) {
+    view.tasks.reserve(framework.tasks.size());
+    for (const auto& [id, task] : framework.tasks) view.tasks.push_back(task);
+    const auto& completed = framework.completed_tasks.tasks();
+    view.completed_tasks.assign(completed.begin(), completed.end());
+  }
+  return view;
+}
+
+}  // namespace
+
+MasterSnapshot TakeSnapshot(const FrameworkBook& frameworks, const AgentBook& agents,
+                            const OfferBook& offers, bool with_tasks) {
+  MasterSnapshot snapshot;
+  snapshot.recovered_agents.assign(agents.recovered().begin(), agents.recovered().end());
+  for (const auto& [id, agent] : agents.all()) {
+    snapshot.agents.push_back(MasterSnapshot::AgentView{agent.info, agent.reachable(),
+                                                        agent.registered_time, agent.used,
+                                                        offers.Offered(id), agent.usage});
+  }
+  snapshot.tasks_by_state.assign(kTaskStateCount, 0);
+  auto count_tasks = [&](const Framework& framework) {
+    for (const auto& [id, task] : framework.tasks) {
+      snapshot.tasks_by_state[static_cast<int>(task.state)]++;
+    }
+    for (const auto& task : framework.completed_tasks.tasks()) {
+      snapshot.tasks_by_state[static_cast<int>(task.state)]++;
+    }
+  };
+  for (const auto& [id, framework] : frameworks.all()) {
+    snapshot.frameworks.push_back(
+        FrameworkViewOf(framework, offers.CountOfFramework(id), with_tasks));
+    count_tasks(framework);
+  }
+  for (const auto& framework : frameworks.completed()) {
+    snapshot.completed_frameworks.push_back(FrameworkViewOf(framework, 0, with_tasks));
+    count_tasks(framework);
+  }
+  snapshot.offers_outstanding = offers.size();
+  return snapshot;
+}
+
+std::string RenderState(const MasterSnapshot& snapshot) {
+  json agents = json::array();
+  for (const auto& agent : snapshot.agents) {
+    agents.push_back({{"id", agent.info.id},
+                      {"hostname", agent.info.hostname},
+                      {"address", agent.info.address},
+                      {"http_address", agent.info.http_address},
+                      {"active", agent.reachable},
+                      {"registered_time", agent.registered_time},
+                      {"resources", ResourcesJson(agent.info.resources)},
+                      {"used_resources", ResourcesJson(agent.used)},
+                      {"offered_resources", ResourcesJson(agent.offered)}});
+  }
+  json frameworks = json::array(), completed = json::array();
+  for (const auto& framework : snapshot.frameworks) frameworks.push_back(FrameworkJson(framework));
+  for (const auto& framework : snapshot.completed_frameworks) {
+    completed.push_back(FrameworkJson(framework));
+  }
+  return json{{"id", snapshot.master_id},
+              {"version", "0.1.0"},
+              {"address", snapshot.address},
+              {"leader", snapshot.address},
+              {"start_time", snapshot.start_time},
+              {"recovered_agents", snapshot.recovered_agents},
+              {"agents", agents},
+              {"frameworks", frameworks},
+              {"completed_frameworks", completed}}
+      .dump();
+}
+
+std::string RenderMetrics(const MasterSnapshot& snapshot, double wall_now) {
+  std::string out;
+  auto metric = [&out](const std::string& name, const std::string& type, const std::string& help) {
+    out += "# HELP " + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
+  };
+  auto sample = [&out](const std::string& name, const std::string& labels, double value) {
+    out +=
+        name + (labels.empty() ? "" : "{" + labels + "}") + " " + fmt::format("{}", value) + "\n";
+  };
+  int active_agents = 0, unreachable_agents = 0;
+  Resources total, used, offered;
+  agentmsg::UsageReport usage;  // summed over reachable agents
+  for (const auto& agent : snapshot.agents) {
+    (agent.reachable ? active_agents : unreachable_agents)++;
+    if (!agent.reachable) continue;
+    total += agent.info.resources;
+    used += agent.used;
+    offered += agent.offered;
+    usage.cpu_seconds += agent.usage.cpu_seconds;
+    usage.memory_bytes += agent.usage.memory_bytes;
+    usage.processes += agent.usage.processes;
+    usage.containers += agent.usage.containers;
+  }
+  metric("stoa_master_agents", "gauge", "Agents by state.");
+  sample("stoa_master_agents", "state=\"active\"", active_agents);
+  sample("stoa_master_agents", "state=\"unreachable\"", unreachable_agents);
+
+  int connected = 0, disconnected = 0;
+  for (const auto& framework : snapshot.frameworks) {
+    (framework.connected ? connected : disconnected)++;
+  }
+  metric("stoa_master_frameworks", "gauge", "Frameworks by state.");
+  sample("stoa_master_frameworks", "state=\"connected\"", connected);
+  sample("stoa_master_frameworks", "state=\"disconnected\"", disconnected);
+  sample("stoa_master_frameworks", "state=\"completed\"",
+         static_cast<double>(snapshot.completed_frameworks.size()));
+
+  metric("stoa_master_tasks", "gauge", "Tasks the master knows (active and completed) by state.");
+  for (int i = 0; i < kTaskStateCount; ++i) {
+    sample("stoa_master_tasks", fmt::format("state=\"{}\"", ToString(static_cast<TaskState>(i))),
+           static_cast<double>(snapshot.tasks_by_state[i]));
+  }
+  const MasterCounters& c = snapshot.counters;
+  metric("stoa_master_tasks_launched_total", "counter", "Tasks launched since start.");
+  sample("stoa_master_tasks_launched_total", "", static_cast<double>(c.tasks_launched));
+
+  std::set<std::string> names;
+  for (const auto& name : total.ScalarNames()) names.insert(name);
+  metric("stoa_master_resources_total", "gauge", "Resources of reachable agents.");
+  for (const auto& name : names) {
+    sample("stoa_master_resources_total", "resource=\"" + name + "\"", total.Get(name));
+  }
+  metric("stoa_master_resources_used", "gauge", "Resources used by tasks.");
+  for (const auto& name : names) {
+    sample("stoa_master_resources_used", "resource=\"" + name + "\"", used.Get(name));
+  }
+  metric("stoa_master_resources_offered", "gauge", "Resources in outstanding offers.");
+  for (const auto& name : names) {
+    sample("stoa_master_resources_offered", "resource=\"" + name + "\"", offered.Get(name));
+  }
+  metric("stoa_master_offers_outstanding", "gauge", "Offers not yet answered.");
+  sample("stoa_master_offers_outstanding", "", static_cast<double>(snapshot.offers_outstanding));
+  metric("stoa_master_offers_sent_total", "counter", "Offers sent to frameworks.");
+  sample("stoa_master_offers_sent_total", "", static_cast<double>(c.offers_sent));
+  metric("stoa_allocator_round_seconds", "summary", "Time one allocation round takes.");
+  sample("stoa_allocator_round_seconds_sum", "", c.allocation_seconds_total);
+  sample("stoa_allocator_round_seconds_count", "", static_cast<double>(c.allocation_rounds));
+  metric("stoa_allocator_last_round_seconds", "gauge", "Time the last allocation round took.");
+  sample("stoa_allocator_last_round_seconds", "", c.last_allocation_seconds);
+  metric("stoa_master_status_updates_total", "counter", "Status updates received from agents.");
+  sample("stoa_master_status_updates_total", "", static_cast<double>(c.status_updates));
+  metric("stoa_master_frames_received_total", "counter", "Frames received.");
+  sample("stoa_master_frames_received_total", "", static_cast<double>(c.frames_received));
+  metric("stoa_master_invalid_frames_total", "counter", "Frames refused as invalid.");
+  sample("stoa_master_invalid_frames_total", "", static_cast<double>(c.invalid_frames));
+  metric("stoa_master_uptime_seconds", "gauge", "Seconds since the master started.");
+  sample("stoa_master_uptime_seconds", "", wall_now - snapshot.start_time);
+  metric("stoa_master_container_cpu_seconds_total", "gauge",
+         "Cpu time (user and system) of the running containers on reachable agents.");
+  sample("stoa_master_container_cpu_seconds_total", "", usage.cpu_seconds);
+  metric("stoa_master_container_memory_bytes", "gauge",
+         "Memory used by the running containers on reachable agents.");
+  sample("stoa_master_container_memory_bytes", "", static_cast<double>(usage.memory_bytes));
+  metric("stoa_master_container_processes", "gauge",
+         "Processes in the running containers on reachable agents.");
+  sample("stoa_master_container_processes", "", static_cast<double>(usage.processes));
+  metric("stoa_master_containers", "gauge", "Running containers on reachable agents.");
+  sample("stoa_master_containers", "", static_cast<double>(usage.containers));
+  return out;
+}
+
+}  // namespace stoa::master

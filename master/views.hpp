@@ -1,0 +1,66 @@
+// The operator views (/state JSON, /metrics Prometheus text) rendered from a
+// MasterSnapshot: a plain copy of what they show, which the master actor
+// hands out, so that rendering runs on the HTTP thread and not on the actor.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "master/agent_book.hpp"
+#include "master/framework_book.hpp"
+#include "master/offer_book.hpp"
+#include "protocols/messages.hpp"
+
+namespace stoa::master {
+
+// Counters the master keeps for /metrics.
+struct MasterCounters {
+  uint64_t frames_received = 0, invalid_frames = 0, status_updates = 0;
+  uint64_t tasks_launched = 0, offers_sent = 0, allocation_rounds = 0;
+  double allocation_seconds_total = 0, last_allocation_seconds = 0;
+};
+
+struct MasterSnapshot {
+  struct AgentView {
+    AgentInfo info;
+    bool reachable = true;
+    double registered_time = 0;
+    Resources used;
+    Resources offered;
+    agentmsg::UsageReport usage;
+  };
+  struct FrameworkView {
+    FrameworkInfo info;
+    bool connected = false;
+    bool active = false;
+    double registered_time = 0;
+    size_t offers = 0;
+    std::vector<Task> tasks;            // when taken with tasks
+    std::vector<Task> completed_tasks;  // when taken with tasks
+  };
+
+  std::string master_id;
+  std::string address;
+  double start_time = 0;
+  std::vector<AgentId> recovered_agents;
+  std::vector<AgentView> agents;
+  std::vector<FrameworkView> frameworks;
+  std::vector<FrameworkView> completed_frameworks;
+  std::vector<uint64_t> tasks_by_state;  // active and completed, by TaskState
+  size_t offers_outstanding = 0;
+  MasterCounters counters;
+};
+
+// Copies what the views need out of the books. Without `with_tasks` the
+// frameworks' task lists stay empty (the metrics need only the counts).
+MasterSnapshot TakeSnapshot(const FrameworkBook& frameworks, const AgentBook& agents,
+                            const OfferBook& offers, bool with_tasks);
+
+// The /state document (fields as README documents them).
+std::string RenderState(const MasterSnapshot& snapshot);
+// The /metrics text (Prometheus exposition format 0.0.4); `wall_now` for uptime.
+std::string RenderMetrics(const MasterSnapshot& snapshot, double wall_now);
+
+}  // namespace stoa::master
