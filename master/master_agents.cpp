@@ -225,20 +225,12 @@ void MasterActor::AdmitAgent(const std::string& peer, agentmsg::Register& reg) {
       to_shutdown.insert(task.framework_id);
       continue;
     }
-    // A task the framework was told had ended (e.g. LOST while its agent was
-    // unreachable), or whose id now runs elsewhere, must not come back.
-    const Task* known = framework->FindTask(task.info.task_id);
-    bool elsewhere =
-        known != nullptr && known->info.agent_id != info.id && !IsTerminal(known->state);
     TaskKey key{task.framework_id, task.info.task_id};
-    bool ended_here = known == nullptr && debts.ended.count(key) > 0;
-    if (elsewhere || ended_here) {
-      if (!IsTerminal(task.state)) kills.push_back(key);
-      continue;
+    ReportedTask judged = JudgeReportedTask(*framework, info.id, task, debts);
+    if (judged == ReportedTask::kKill || judged == ReportedTask::kAdoptAndKill) {
+      kills.push_back(key);
     }
-    // A kill asked for while the agent was away is delivered now; the task
-    // stays booked until the agent reports that it ended.
-    if (debts.kills.count(key) > 0 && !IsTerminal(task.state)) kills.push_back(key);
+    if (judged == ReportedTask::kKill || judged == ReportedTask::kIgnore) continue;
     if (!IsTerminal(task.state)) {
       used[task.framework_id] += task.info.resources;
       agent.used += task.info.resources;
@@ -428,7 +420,7 @@ void MasterActor::OnStatusUpdate(Agent& agent, agentmsg::StatusUpdate& update) {
     return;
   }
   Task& task = it->second;
-  if (task.info.agent_id != agent.info.id) {
+  if (!ReportedByItsAgent(task, agent.info.id)) {
     // The id now names a task on another agent (relaunched after LOST): this
     // update is about the old one, which the master killed or forgot.
     log_->warn("agent {} reports task {} of framework {}, which runs on agent {}; dropped",

@@ -64,6 +64,9 @@ Result<std::optional<Recovery>> Transition(Task& task, Agent* agent, const TaskS
   task.state = status.state;
   if (agent == nullptr) return std::optional<Recovery>();
   Resources freed;
+  if (!HoldsResources(from) && HoldsResources(task.state)) {
+    agent->used += task.info.resources;  // an UNREACHABLE task found running again
+  }
   if (HoldsResources(from) && !HoldsResources(task.state)) {
     agent->used -= task.info.resources;
     freed += task.info.resources;
@@ -78,6 +81,30 @@ Result<std::optional<Recovery>> Transition(Task& task, Agent* agent, const TaskS
   }
   if (!agent->reachable() || freed.empty()) return std::optional<Recovery>();
   return std::optional<Recovery>(Recovery{task.framework_id, agent->info.id, freed, task.role});
+}
+
+bool ReportedByItsAgent(const Task& task, const AgentId& agent_id) {
+  return task.info.agent_id == agent_id;
+}
+
+ReportedTask JudgeReportedTask(const Framework& framework, const AgentId& agent_id,
+                               const Task& reported, const AgentDebts& debts) {
+  // A task the framework was told had ended (e.g. LOST while its agent was
+  // unreachable), or whose id now runs elsewhere, must not come back.
+  auto known = framework.tasks.find(reported.info.task_id);
+  bool elsewhere = known != framework.tasks.end() && known->second.info.agent_id != agent_id &&
+                   !IsTerminal(known->second.state);
+  TaskKey key{reported.framework_id, reported.info.task_id};
+  bool ended_here = known == framework.tasks.end() && debts.ended.count(key) > 0;
+  if (elsewhere || ended_here) {
+    return IsTerminal(reported.state) ? ReportedTask::kIgnore : ReportedTask::kKill;
+  }
+  // A kill asked for while the agent was away is delivered now; the task
+  // stays booked until the agent reports that it ended.
+  if (debts.kills.count(key) > 0 && !IsTerminal(reported.state)) {
+    return ReportedTask::kAdoptAndKill;
+  }
+  return ReportedTask::kAdopt;
 }
 
 void CompleteTask(FrameworkBook& frameworks, Framework& framework,

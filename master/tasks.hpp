@@ -46,11 +46,27 @@ void ChargeExecutor(Agent& agent, const FrameworkId& framework_id, const Executo
 
 // The one place a task changes state. Refuses (with the reason) a move that
 // IsValidTransition forbids. A task leaving the set of states that hold
-// resources frees them on `agent` once; a group executor's charge goes with
+// resources frees them on `agent` once (and one found again after
+// UNREACHABLE holds them again); a group executor's charge goes with
 // the last of its tasks to end. Returns what the allocator must get back
 // (nothing when the agent is unreachable or unknown: the allocator has
 // already dropped it). `agent` may be null (the agent was removed).
 Result<std::optional<Recovery>> Transition(Task& task, Agent* agent, const TaskStatus& status);
+
+// Whether an update about `task` from agent `agent_id` may be applied: only
+// the agent the task runs on speaks for it (a reused id may name a task that
+// now runs elsewhere).
+bool ReportedByItsAgent(const Task& task, const AgentId& agent_id);
+
+// What to do with a task an agent reports when it (re)registers.
+enum class ReportedTask {
+  kAdopt,         // book it as the agent reports it
+  kAdoptAndKill,  // book it and deliver the kill asked for while the agent was away
+  kKill,          // the master ended it, or its id now runs elsewhere: kill it, do not book it
+  kIgnore,        // as kKill, but it has already ended: nothing to do
+};
+ReportedTask JudgeReportedTask(const Framework& framework, const AgentId& agent_id,
+                               const Task& reported, const AgentDebts& debts);
 
 // Moves a task out of the live books into the framework's completed tasks
 // and off its agent's list.
