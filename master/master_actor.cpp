@@ -325,7 +325,32 @@ void MasterActor::Subscribe(const std::string& peer, FrameworkInfo info) {
             });
     return;
   }
+  auto recorded = registry_.frameworks.find(info.id);
+  if (recorded != registry_.frameworks.end() && !SameFrameworkRecord(recorded->second, info)) {
+    // A resubscription that changes the framework (roles, failover timeout,
+    // ...): the registry says so before the master acts on it.
+    if (!subscribing_.insert(peer).second) return;
+    Durably([info](Registrar& r) { return r.PutFramework(info); },
+            [this, peer, info](const std::string& error) {
+              subscribing_.erase(peer);
+              if (!error.empty()) {
+                Send(peer, Message(SchedulerEvent(event::Error{
+                               "the master cannot record the framework's change: " + error})));
+                return;
+              }
+              registry_.frameworks[info.id] = info;
+              FinishSubscribe(peer, info);
+            });
+    return;
+  }
   FinishSubscribe(peer, info);
+}
+
+bool MasterActor::SameFrameworkRecord(const FrameworkInfo& a, const FrameworkInfo& b) {
+  return a.name == b.name && a.user == b.user && a.principal == b.principal &&
+         a.hostname == b.hostname && a.roles == b.roles &&
+         a.failover_timeout_seconds == b.failover_timeout_seconds && a.checkpoint == b.checkpoint &&
+         a.partition_aware == b.partition_aware;
 }
 
 void MasterActor::FinishSubscribe(const std::string& peer, const FrameworkInfo& info) {
@@ -343,6 +368,18 @@ void MasterActor::FinishSubscribe(const std::string& peer, const FrameworkInfo& 
                /*terminal=*/true})));
     }
     RescindOffers(*framework);
+    if (framework->info.roles != info.roles) {
+      // The allocator charges what the framework holds to its new roles.
+      std::map<AgentId, Resources> used;
+      for (const auto& [task_id, task] : framework->tasks) {
+        if (HoldsResources(task.state)) used[task.info.agent_id] += task.info.resources;
+      }
+      Allocator([id = info.id, roles = info.roles, used](auto& a) {
+        a.RemoveFramework(id);
+        a.AddFramework(id, roles, used);
+      });
+      log_->info("framework {} now subscribes to roles {}", info.id, fmt::join(info.roles, ","));
+    }
     frameworks_.Connect(*framework, info, peer, Now());
     log_->info("framework {} ({}) resubscribed", info.id, info.name);
   }

@@ -57,6 +57,7 @@ class MasterActor : public caf::event_based_actor {
   // ---- frameworks and offers (master_actor.cpp) ----
   void OnCall(const std::string& peer, SchedulerCall& call);
   void Subscribe(const std::string& peer, FrameworkInfo info);
+  static bool SameFrameworkRecord(const FrameworkInfo& a, const FrameworkInfo& b);
   void FinishSubscribe(const std::string& peer, const FrameworkInfo& info);
   void DisconnectFramework(Framework& framework, const std::string& why);
   void WaitForScheduler(Framework& framework, const std::string& why);

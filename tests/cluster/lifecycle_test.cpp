@@ -32,6 +32,38 @@ TEST_F(ClusterTest, ASupersededSchedulerStopsAndTheNewOneKeepsTheFramework) {
   EXPECT_EQ(first.subscriptions(), 1);
 }
 
+// A scheduler that comes back with other roles is offered resources in its
+// new roles, and the master records the change (it survives a restart).
+TEST_F(ClusterTest, AResubscriptionWithNewRolesIsAllocatedAndRecordedUnderThem) {
+  Recorder first;
+  FrameworkInfo info;
+  info.roles = {"web"};
+  info.failover_timeout_seconds = 60;
+  sdk::SchedulerDriver& driver = StartDriver(&first, info);
+  ASSERT_TRUE(first.WaitForOffers(1));
+  EXPECT_EQ(first.offers().front().role, "web");
+  info.id = first.framework_id();
+  driver.Stop(/*teardown=*/false);
+
+  Recorder second;
+  info.roles = {"batch"};
+  StartDriver(&second, info);
+  ASSERT_TRUE(second.WaitForOffers(1));
+  for (const Offer& offer : second.offers()) EXPECT_EQ(offer.role, "batch");
+  json framework = State()["frameworks"][0];
+  EXPECT_EQ(framework["roles"], json::array({"batch"}));
+
+  // The registry has the new roles: a master restarted on it knows them.
+  drivers_.clear();
+  master_.reset();
+  auto storage = OpenLevelDbStorage(dir_.path() + "/master/registry");
+  ASSERT_TRUE(storage.ok()) << storage.error();
+  master::Registrar registrar(std::move(*storage));
+  auto registry = registrar.Recover();
+  ASSERT_TRUE(registry.ok()) << registry.error();
+  EXPECT_EQ(registry->frameworks[info.id].roles, std::vector<std::string>{"batch"});
+}
+
 // Storage whose writes can be made to fail (a ZooKeeper or disk failure is
 // not something a test can cause on demand).
 class BreakableStorage : public Storage {
