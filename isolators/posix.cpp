@@ -2,40 +2,14 @@
 // executor's process tree; its usage is read from /proc.
 #include <unistd.h>
 
-#include <filesystem>
-#include <fstream>
 #include <map>
 #include <mutex>
-#include <sstream>
 
 #include "isolators/isolator.hpp"
+#include "isolators/process_tree.hpp"
 
 namespace stoa::isolators {
 namespace {
-
-struct ProcessStat {
-  pid_t parent = 0;
-  uint64_t user_ticks = 0, system_ticks = 0;    // utime, stime
-  uint64_t reaped_user = 0, reaped_system = 0;  // cutime, cstime
-  uint64_t rss_pages = 0;
-};
-
-bool ReadStat(pid_t pid, ProcessStat* stat) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string text;
-  if (!std::getline(in, text)) return false;
-  size_t close = text.rfind(')');  // the command may hold spaces and parentheses
-  if (close == std::string::npos) return false;
-  std::istringstream fields(text.substr(close + 2));
-  std::string state;
-  long long skip = 0;
-  fields >> state >> stat->parent;
-  for (int i = 0; i < 9; ++i) fields >> skip;  // pgrp .. cmajflt
-  fields >> stat->user_ticks >> stat->system_ticks >> stat->reaped_user >> stat->reaped_system;
-  for (int i = 0; i < 6; ++i) fields >> skip;  // priority .. vsize
-  fields >> stat->rss_pages;
-  return static_cast<bool>(fields);
-}
 
 class PosixIsolator : public Isolator {
  public:
@@ -67,14 +41,7 @@ class PosixIsolator : public Isolator {
       if (it == pids_.end()) return ResourceStatistics{};
       root = it->second;
     }
-    std::map<pid_t, ProcessStat> all;
-    std::error_code error;
-    for (const auto& entry : std::filesystem::directory_iterator("/proc", error)) {
-      std::string name = entry.path().filename().string();
-      if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-      ProcessStat stat;
-      if (ReadStat(std::stoi(name), &stat)) all[std::stoi(name)] = stat;
-    }
+    std::map<pid_t, ProcessStat> all = ScanProcesses();
     // The tree under `root`.
     std::map<pid_t, std::vector<pid_t>> children;
     for (const auto& [pid, stat] : all) children[stat.parent].push_back(pid);

@@ -18,43 +18,42 @@
 #include "common/safe_fs.hpp"
 
 namespace stoa::isolators {
-namespace {
 
-constexpr int kMaxRounds = 200;
-
-struct ProcessInfo {
-  char state = '?';
-  pid_t parent = 0;
-  pid_t session = 0;
-};
-
-bool ReadProcess(pid_t pid, ProcessInfo* info) {
+bool ReadProcessStat(pid_t pid, ProcessStat* stat) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
   std::string text;
   if (!std::getline(in, text)) return false;
   size_t close = text.rfind(')');  // the command may hold spaces and parentheses
   if (close == std::string::npos || close + 2 >= text.size()) return false;
   std::istringstream fields(text.substr(close + 2));
-  pid_t group = 0;
-  fields >> info->state >> info->parent >> group >> info->session;
+  long long skip = 0;
+  fields >> stat->state >> stat->parent >> stat->group >> stat->session;
+  for (int i = 0; i < 6; ++i) fields >> skip;  // tty_nr .. cmajflt
+  fields >> stat->user_ticks >> stat->system_ticks >> stat->reaped_user >> stat->reaped_system;
+  for (int i = 0; i < 6; ++i) fields >> skip;  // priority .. vsize
+  fields >> stat->rss_pages;
   return static_cast<bool>(fields);
 }
 
-std::map<pid_t, ProcessInfo> Scan() {
-  std::map<pid_t, ProcessInfo> all;
+std::map<pid_t, ProcessStat> ScanProcesses() {
+  std::map<pid_t, ProcessStat> all;
   std::error_code error;
   for (const auto& entry : std::filesystem::directory_iterator("/proc", error)) {
     const std::string name = entry.path().filename().string();
     if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
     pid_t pid = static_cast<pid_t>(std::stol(name));
-    ProcessInfo info;
-    if (ReadProcess(pid, &info)) all[pid] = info;
+    ProcessStat stat;
+    if (ReadProcessStat(pid, &stat)) all[pid] = stat;
   }
   return all;
 }
 
+namespace {
+
+constexpr int kMaxRounds = 200;
+
 // The processes of `all` that descend from `leader` or share its session.
-std::set<pid_t> Members(const std::map<pid_t, ProcessInfo>& all, pid_t leader) {
+std::set<pid_t> Members(const std::map<pid_t, ProcessStat>& all, pid_t leader) {
   std::map<pid_t, std::vector<pid_t>> children;
   std::vector<pid_t> pending;
   for (const auto& [pid, info] : all) {
@@ -85,7 +84,7 @@ int KillProcessTree(pid_t leader, int leader_pidfd) {
   PidfdSignal(leader_pidfd, SIGSTOP);  // a zombie ignores it
   std::map<pid_t, UniqueFd> stopped;
   for (int round = 0; round < kMaxRounds; ++round) {
-    std::map<pid_t, ProcessInfo> all = Scan();
+    std::map<pid_t, ProcessStat> all = ScanProcesses();
     std::set<pid_t> members = Members(all, leader);
     bool settled = true;
     for (pid_t pid : members) {
@@ -96,8 +95,8 @@ int KillProcessTree(pid_t leader, int leader_pidfd) {
       settled = false;
       // A pidfd first, then a second look: the pid is the member's, not a reuse.
       UniqueFd pidfd(static_cast<int>(syscall(SYS_pidfd_open, pid, 0)));
-      ProcessInfo again;
-      if (!pidfd.valid() || !ReadProcess(pid, &again)) continue;
+      ProcessStat again;
+      if (!pidfd.valid() || !ReadProcessStat(pid, &again)) continue;
       if (again.session != leader && again.parent != leader && members.count(again.parent) == 0) {
         continue;
       }

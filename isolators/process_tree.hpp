@@ -5,7 +5,23 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
+#include <map>
+
 namespace stoa::isolators {
+
+// What /proc/<pid>/stat says of a process (the fields Stoa uses).
+struct ProcessStat {
+  char state = '?';
+  pid_t parent = 0, group = 0, session = 0;
+  uint64_t user_ticks = 0, system_ticks = 0;    // utime, stime
+  uint64_t reaped_user = 0, reaped_system = 0;  // cutime, cstime
+  uint64_t rss_pages = 0;
+};
+// False when the process is gone (or its stat cannot be read).
+bool ReadProcessStat(pid_t pid, ProcessStat* stat);
+// Every process /proc lists, by pid.
+std::map<pid_t, ProcessStat> ScanProcesses();
 
 // SIGKILLs `leader` and every process that descends from it or is in its
 // session, having stopped them all first so that none can fork past the scan
