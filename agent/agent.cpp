@@ -6,7 +6,7 @@
 #include <unistd.h>
 
 #include <caf/all.hpp>
-#include <cmath>
+#include <chrono>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -70,12 +70,17 @@ using gc_start_atom = caf::atom_constant<caf::atom("gcstart")>;
 
 constexpr const char* kMasterConnection = "master";
 
-// Seconds as a CAF timespan, clamped: int64 nanoseconds overflow past ~292 years.
+// Seconds as a CAF timespan, clamped (see TimerSpan): no overflow into a timer
+// that fires at once.
 caf::timespan Seconds(double seconds) {
-  constexpr double kMax = 1e9;  // ~31 years: longer than any timer needs
-  if (!std::isfinite(seconds) || seconds > kMax) seconds = kMax;
-  if (seconds < 0) seconds = 0;
-  return std::chrono::duration_cast<caf::timespan>(std::chrono::duration<double>(seconds));
+  return std::chrono::duration_cast<caf::timespan>(TimerSpan(seconds));
+}
+
+// Nanoseconds since the epoch: registration epochs increase across restarts.
+uint64_t WallNanoseconds() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count());
 }
 
 // Launches block (isolators prepare cgroups and mounts; a root filesystem
@@ -168,7 +173,7 @@ class AgentActor : public caf::event_based_actor, public AgentEffects {
         checkpoint_(checkpoint),
         recovered_(std::move(recovered)),
         peer_identity_(NewId("agent-peer-")),
-        link_(recovered_ ? recovered_->agent_id : AgentId()),
+        link_(recovered_ ? recovered_->agent_id : AgentId(), recovered_ ? recovered_->epoch : 0),
         executors_(ExecutorManagerOptions{options_.work_dir,
                                           options_.executor_path,
                                           std::move(executor_endpoint),
@@ -211,7 +216,8 @@ class AgentActor : public caf::event_based_actor, public AgentEffects {
           OnExecutorFrame(peer, frame);
         },
         [this](leader_atom, const std::string& address) {
-          link_.LeaderChanged(address);
+          link_.LeaderChanged(address, WallNanoseconds());
+          CheckpointEpoch();
           if (address.empty()) return;  // no leader: wait for the next one
           endpoint_->Connect(kMasterConnection, address, peer_identity_);
           if (!link_.gone()) Register();
@@ -232,8 +238,7 @@ class AgentActor : public caf::event_based_actor, public AgentEffects {
           if (link_.Silent(MonotonicSeconds(), options_.master_timeout)) {
             log_->warn("no word from master {} for {}; registering again", link_.master_id(),
                        FormatDuration(options_.master_timeout));
-            link_.Lost();
-            StartRegistering();
+            RegisterAgain();
           }
           delayed_send(this, Seconds(options_.master_timeout / 3), check_atom::value);
         },
@@ -313,6 +318,18 @@ class AgentActor : public caf::event_based_actor, public AgentEffects {
     if (link_.StartRegistering()) send(this, register_atom::value);
   }
 
+  // A new registration cycle (a fresh epoch), retried until answered.
+  void RegisterAgain() {
+    link_.Lost(WallNanoseconds());
+    CheckpointEpoch();
+    StartRegistering();
+  }
+
+  // Written before the epoch is used, so that a restarted agent goes higher.
+  void CheckpointEpoch() {
+    if (Status s = checkpoint_->SetEpoch(link_.epoch()); !s.ok()) log_->error("{}", s.message());
+  }
+
   void SendToMaster(AgentMessage message) {
     endpoint_->SendOn(kMasterConnection, Encode(Message(std::move(message))));
   }
@@ -321,6 +338,7 @@ class AgentActor : public caf::event_based_actor, public AgentEffects {
     agentmsg::Register reg;
     reg.info = info_;
     reg.info.id = link_.agent_id();
+    reg.epoch = link_.epoch();
     executors_.FillRegister(reg);
     SendToMaster(std::move(reg));
   }
@@ -348,8 +366,7 @@ class AgentActor : public caf::event_based_actor, public AgentEffects {
             [&](agentmsg::Ping& m) {
               if (!link_.OnPing(m.master_id)) {
                 log_->info("a new master {} is pinging; registering again", m.master_id);
-                link_.Lost();
-                StartRegistering();
+                RegisterAgain();
                 return;
               }
               SendToMaster(agentmsg::Pong{});
@@ -376,8 +393,7 @@ class AgentActor : public caf::event_based_actor, public AgentEffects {
                 return;
               }
               log_->warn("the master says: {}; registering again", m.reason);
-              link_.Lost();
-              StartRegistering();
+              RegisterAgain();
             },
             [&](auto&) { log_->warn("the master sent a message agents do not take"); },
         },
@@ -385,10 +401,16 @@ class AgentActor : public caf::event_based_actor, public AgentEffects {
   }
 
   void OnRegistered(const agentmsg::Registered& m) {
-    if (link_.agent_id() != m.agent_id) {
+    AgentId before = link_.agent_id();
+    MasterLink::Registration how = link_.OnRegistered(m);
+    if (how == MasterLink::Registration::kStale) {
+      log_->info("ignoring a Registered for epoch {} (this registration is epoch {})", m.epoch,
+                 link_.epoch());
+      return;
+    }
+    if (before != m.agent_id) {
       if (Status s = checkpoint_->SetAgentId(m.agent_id); !s.ok()) log_->error("{}", s.message());
     }
-    MasterLink::Registration how = link_.OnRegistered(m);
     executors_.set_agent_id(m.agent_id);
     if (how != MasterLink::Registration::kAgain) {
       log_->info("{} with master {} as agent {}",

@@ -1,10 +1,20 @@
 #include "agent/master_link.hpp"
 
+#include <algorithm>
+
 namespace stoa::agent {
 
-void MasterLink::LeaderChanged(const std::string& address) {
+void MasterLink::NewCycle(uint64_t wall_ns) { epoch_ = std::max(epoch_ + 1, wall_ns); }
+
+void MasterLink::LeaderChanged(const std::string& address, uint64_t wall_ns) {
   master_address_ = address;
   registered_ = false;
+  NewCycle(wall_ns);
+}
+
+void MasterLink::Lost(uint64_t wall_ns) {
+  registered_ = false;
+  NewCycle(wall_ns);
 }
 
 void MasterLink::MarkGone() {
@@ -27,6 +37,8 @@ bool MasterLink::RegistrationTick() {
 }
 
 MasterLink::Registration MasterLink::OnRegistered(const agentmsg::Registered& registered) {
+  // (0: a master that predates epochs.)
+  if (registered.epoch != 0 && registered.epoch < epoch_) return Registration::kStale;
   Registration result = registered_         ? Registration::kAgain
                         : agent_id_.empty() ? Registration::kFirst
                                             : Registration::kReregistered;

@@ -1,8 +1,11 @@
 // The agent's link to the leading master: registration (retried until the
 // master answers), liveness (no word from it for master_timeout: register
 // again; a ping from another master: register with it), and whether the
-// master marked this agent gone for good. A plain class: the agent actor sends
-// what it says and arms the timers.
+// master marked this agent gone for good. Each registration cycle has a fresh
+// epoch, strictly increasing across restarts (max(last + 1, wall-clock ns)),
+// which its retries reuse, so that the master never takes a retry for news;
+// a Registered for an older epoch is ignored. A plain class: the agent actor
+// sends what it says, arms the timers and checkpoints the epoch.
 #pragma once
 
 #include <string>
@@ -13,15 +16,18 @@ namespace stoa::agent {
 
 class MasterLink {
  public:
-  enum class Registration { kFirst, kReregistered, kAgain };
+  enum class Registration { kFirst, kReregistered, kAgain, kStale };
 
-  explicit MasterLink(AgentId agent_id) : agent_id_(std::move(agent_id)) {}
+  // `agent_id` and `last_epoch` as checkpointed (empty and 0 when new).
+  MasterLink(AgentId agent_id, uint64_t last_epoch)
+      : agent_id_(std::move(agent_id)), epoch_(last_epoch) {}
 
   // A new leading master at `address` (empty: none right now): not registered
-  // with it yet.
-  void LeaderChanged(const std::string& address);
-  // Registration is needed again (the master asked, went silent, or changed).
-  void Lost() { registered_ = false; }
+  // with it yet; a new cycle begins at `wall_ns` (nanoseconds since the epoch).
+  void LeaderChanged(const std::string& address, uint64_t wall_ns);
+  // Registration is needed again (the master asked, went silent, or
+  // changed): a new cycle.
+  void Lost(uint64_t wall_ns);
   // Marked gone: never register again.
   void MarkGone();
 
@@ -32,7 +38,8 @@ class MasterLink {
   // tick again; false once registered or gone, which disarms the loop.
   bool RegistrationTick();
 
-  // The master answered: the agent id it gave and how this registration went.
+  // The master answered: the agent id it gave and how this registration
+  // went; kStale (nothing changes) when it answers an older cycle's Register.
   Registration OnRegistered(const agentmsg::Registered& registered);
   // A ping from `master_id`: false when it is not our master (register again).
   bool OnPing(const std::string& master_id) const;
@@ -46,9 +53,14 @@ class MasterLink {
   bool has_master() const { return !master_address_.empty(); }
   const AgentId& agent_id() const { return agent_id_; }
   const std::string& master_id() const { return master_id_; }
+  // The current cycle's epoch, for Register (0 before the first cycle).
+  uint64_t epoch() const { return epoch_; }
 
  private:
+  void NewCycle(uint64_t wall_ns);
+
   AgentId agent_id_;
+  uint64_t epoch_ = 0;
   std::string master_id_;
   std::string master_address_;  // the leading master, empty when none
   bool registered_ = false;
