@@ -6,16 +6,18 @@
 #include <unistd.h>
 
 #include <caf/all.hpp>
+#include <chrono>
 #include <filesystem>
-#include <fstream>
-#include <map>
 #include <nlohmann/json.hpp>
 #include <set>
-#include <thread>
 
 #include "agent/checkpoint.hpp"
 #include "agent/containerizer.hpp"
-#include "agent/status_update_manager.hpp"
+#include "agent/executor_manager.hpp"
+#include "agent/http.hpp"
+#include "agent/master_link.hpp"
+#include "agent/process.hpp"
+#include "agent/sandbox.hpp"
 #include "common/detector.hpp"
 #include "common/duration.hpp"
 #include "common/http_server.hpp"
@@ -34,10 +36,16 @@ struct LaunchResult {
   pid_t pid = 0;
   std::string error;  // empty on success
 };
+// New limits for a running container.
+struct UpdateRequest {
+  ContainerId container_id;
+  Resources resources;
+};
 }  // namespace stoa::agent
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stoa::agent::LaunchRequest)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stoa::agent::LaunchResult)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stoa::agent::UpdateRequest)
 
 namespace stoa::agent {
 namespace {
@@ -51,26 +59,67 @@ using register_atom = caf::atom_constant<caf::atom("register")>;
 using retry_atom = caf::atom_constant<caf::atom("retry")>;
 using exited_atom = caf::atom_constant<caf::atom("exited")>;
 using launch_atom = caf::atom_constant<caf::atom("launch")>;
+using update_atom = caf::atom_constant<caf::atom("update")>;
+using escalate_atom = caf::atom_constant<caf::atom("escalate")>;
+using state_atom = caf::atom_constant<caf::atom("state")>;
+using check_atom = caf::atom_constant<caf::atom("check")>;
+using leader_atom = caf::atom_constant<caf::atom("leader")>;
+using gc_atom = caf::atom_constant<caf::atom("gc")>;
+using gc_tick_atom = caf::atom_constant<caf::atom("gctick")>;
+using gc_start_atom = caf::atom_constant<caf::atom("gcstart")>;
+
+constexpr const char* kMasterConnection = "master";
+
+// Seconds as a CAF timespan, clamped (see TimerSpan): no overflow into a timer
+// that fires at once.
+caf::timespan Seconds(double seconds) {
+  return std::chrono::duration_cast<caf::timespan>(TimerSpan(seconds));
+}
+
+// Nanoseconds since the epoch: registration epochs increase across restarts.
+uint64_t WallNanoseconds() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count());
+}
 
 // Launches block (isolators prepare cgroups and mounts; a root filesystem
 // tarball is unpacked on first use), so they run here, off the agent actor.
+// Updates come through here too, so that each follows its container's launch.
 caf::behavior LauncherActor(caf::event_based_actor*, std::shared_ptr<Containerizer> containerizer) {
   return {
       [containerizer](launch_atom, const LaunchRequest& request) {
         Result<pid_t> pid = containerizer->Launch(request.config, request.on_exit);
         return pid.ok() ? LaunchResult{*pid, ""} : LaunchResult{0, pid.error()};
       },
+      [containerizer](update_atom, const UpdateRequest& request) {
+        if (Status s = containerizer->Update(request.container_id, request.resources); !s.ok()) {
+          Logger("agent")->warn("container={}: cannot apply resources {}: {}", request.container_id,
+                                request.resources.ToString(), s.message());
+        }
+      },
   };
 }
-using escalate_atom = caf::atom_constant<caf::atom("escalate")>;
-using state_atom = caf::atom_constant<caf::atom("state")>;
-using check_atom = caf::atom_constant<caf::atom("check")>;
-using leader_atom = caf::atom_constant<caf::atom("leader")>;
 
-constexpr const char* kMasterConnection = "master";
-
-caf::timespan Seconds(double seconds) {
-  return std::chrono::duration_cast<caf::timespan>(std::chrono::duration<double>(seconds));
+// Removing a sandbox walks a tree a task may have made huge: off the agent actor.
+caf::behavior SandboxGcActor(caf::event_based_actor*, std::shared_ptr<SandboxGc> gc,
+                             std::string work_dir) {
+  return {
+      [gc](gc_start_atom, const std::vector<std::string>& live) {
+        gc->ScheduleLeftovers({live.begin(), live.end()});
+      },
+      [gc](gc_atom, const std::string& sandbox, double ended_at) {
+        if (Status s = gc->Schedule(sandbox, ended_at); !s.ok()) {
+          Logger("agent")->warn("sandbox collection: {}", s.message());
+        }
+      },
+      [gc, work_dir](gc_tick_atom, const std::vector<std::string>& live) {
+        double usage = SandboxGc::DiskUsage(work_dir);
+        for (const auto& sandbox : gc->Collect(WallSeconds(), usage, {live.begin(), live.end()})) {
+          Logger("agent")->info("removed sandbox {} (disk {:.0f}% used)", sandbox, usage * 100);
+        }
+      },
+  };
 }
 
 std::string Hostname() {
@@ -103,109 +152,161 @@ ExitCallback NotifyExited(const caf::actor& agent, FrameworkId framework_id, Exe
   };
 }
 
-struct ExecutorEntry {
-  ExecutorInfo info;
-  std::string container_id;
-  std::string sandbox;
-  pid_t pid = 0;
-  std::string peer;  // the executor's identity on our ROUTER, once subscribed
-  bool subscribed = false;
-  bool shutting_down = false;
-  bool launching = false;        // the launcher has not answered yet
-  bool exited = false;           // its container ended
-  std::vector<TaskInfo> queued;  // waiting for the executor to subscribe
-  std::map<TaskId, Task> tasks;
-  std::set<TaskId> killing;
-};
+std::vector<std::string> ToVector(const std::set<std::string>& set) {
+  return {set.begin(), set.end()};
+}
 
-struct FrameworkEntry {
-  FrameworkInfo info;
-  std::map<ExecutorId, ExecutorEntry> executors;
-};
-
-class AgentActor : public caf::event_based_actor {
+// The agent actor: a thin shell that decodes frames, runs the timers and
+// carries out the effects of the MasterLink (registration, liveness) and the
+// ExecutorManager (executors, tasks, updates).
+class AgentActor : public caf::event_based_actor, public AgentEffects {
  public:
   AgentActor(caf::actor_config& config, AgentOptions options, AgentInfo info, ZmqEndpoint* endpoint,
              std::string executor_endpoint, std::shared_ptr<Checkpoint> checkpoint,
              std::shared_ptr<RecoveredState> recovered,
              std::shared_ptr<Containerizer> containerizer)
       : caf::event_based_actor(config),
-        executor_endpoint_(std::move(executor_endpoint)),
         options_(std::move(options)),
         info_(std::move(info)),
         endpoint_(endpoint),
         log_(Logger("agent")),
-        checkpoint_(std::move(checkpoint)),
+        checkpoint_(checkpoint),
         recovered_(std::move(recovered)),
-        peer_identity_(NewId("agent-peer-")) {
-    containerizer_ = std::move(containerizer);
-  }
+        peer_identity_(NewId("agent-peer-")),
+        link_(recovered_ ? recovered_->agent_id : AgentId(), recovered_ ? recovered_->epoch : 0),
+        executors_(ExecutorManagerOptions{options_.work_dir,
+                                          options_.executor_path,
+                                          std::move(executor_endpoint),
+                                          options_.default_user,
+                                          options_.executor_shutdown_grace,
+                                          {options_.status_update_retry_interval,
+                                           std::max(options_.status_update_retry_interval,
+                                                    options_.status_update_max_retry_interval)}},
+                   this, std::move(checkpoint)),
+        containerizer_(std::move(containerizer)) {}
 
   const char* name() const override { return "stoa.agent"; }
 
   // Pending timers keep a stopped actor's object alive for a while: let go of
   // the checkpoint (and its LevelDB lock) as soon as the actor ends.
-  void on_exit() override { checkpoint_.reset(); }
+  void on_exit() override {
+    checkpoint_.reset();
+    executors_.ReleaseCheckpoint();
+  }
 
   caf::behavior make_behavior() override {
     launcher_ = spawn<caf::detached + caf::linked>(LauncherActor, containerizer_);
-    Recover();
+    gc_ = spawn<caf::detached + caf::linked>(
+        SandboxGcActor,
+        std::make_shared<SandboxGc>(options_.work_dir,
+                                    SandboxGcPolicy{options_.gc_delay, options_.gc_disk_headroom}),
+        options_.work_dir);
+    if (recovered_ != nullptr) {
+      std::shared_ptr<RecoveredState> state = std::move(recovered_);
+      executors_.Recover(*state, MonotonicSeconds());
+    }
+    send(gc_, gc_start_atom::value, ToVector(executors_.LiveSandboxes()));
     StartRegistering();
     delayed_send(this, Seconds(options_.status_update_retry_interval), retry_atom::value);
     delayed_send(this, Seconds(options_.master_timeout / 3), check_atom::value);
+    send(this, gc_tick_atom::value);
     return {
         [this](recv_atom, const std::string&, const std::string& frame) { OnMasterFrame(frame); },
         [this](exec_recv_atom, const std::string& peer, const std::string& frame) {
           OnExecutorFrame(peer, frame);
         },
         [this](leader_atom, const std::string& address) {
-          master_address_ = address;
-          registered_ = false;
+          link_.LeaderChanged(address, WallNanoseconds());
+          CheckpointEpoch();
           if (address.empty()) return;  // no leader: wait for the next one
           endpoint_->Connect(kMasterConnection, address, peer_identity_);
-          if (!gone_) Register();
+          if (!link_.gone()) Register();
           StartRegistering();  // retried until the new leader answers
         },
         [this](register_atom) {
-          if (registered_ || gone_) {
-            registering_ = false;
-            return;
-          }
-          if (!master_address_.empty()) Register();
+          if (!link_.RegistrationTick()) return;
+          if (link_.has_master()) Register();
           delayed_send(this, Seconds(options_.registration_retry_interval), register_atom::value);
         },
         [this](retry_atom) {
-          if (registered_) {
-            for (auto& update : updates_.Heads()) SendToMaster(update);
+          if (link_.registered()) {
+            for (auto& update : executors_.DueUpdates(MonotonicSeconds())) SendToMaster(update);
           }
           delayed_send(this, Seconds(options_.status_update_retry_interval), retry_atom::value);
         },
         [this](check_atom) {
-          if (registered_ && MonotonicSeconds() - last_master_message_ > options_.master_timeout) {
-            log_->warn("no word from master {} for {}; registering again", master_id_,
+          if (link_.Silent(MonotonicSeconds(), options_.master_timeout)) {
+            log_->warn("no word from master {} for {}; registering again", link_.master_id(),
                        FormatDuration(options_.master_timeout));
-            registered_ = false;
-            StartRegistering();
+            RegisterAgain();
           }
           delayed_send(this, Seconds(options_.master_timeout / 3), check_atom::value);
+        },
+        [this](gc_tick_atom) {
+          send(gc_, gc_tick_atom::value, ToVector(executors_.LiveSandboxes()));
+          delayed_send(this, Seconds(options_.disk_watch_interval), gc_tick_atom::value);
         },
         [this](exited_atom, const std::string& framework_id, const std::string& executor_id,
                const std::string& container_id, int wait_status, int limitation_reason,
                const std::string& limitation_message) {
-          OnExecutorExited(framework_id, executor_id, container_id, wait_status,
-                           static_cast<Reason>(limitation_reason), limitation_message);
+          executors_.OnExecutorExited(framework_id, executor_id, container_id, wait_status,
+                                      static_cast<Reason>(limitation_reason), limitation_message,
+                                      MonotonicSeconds());
         },
         [this](escalate_atom, const std::string& framework_id, const std::string& executor_id,
                const std::string& container_id) {
-          ExecutorEntry* executor = FindExecutor(framework_id, executor_id);
-          if (executor != nullptr && executor->container_id == container_id && executor->pid > 0) {
-            log_->warn("executor {} of framework {} did not stop in time; killing it", executor_id,
-                       framework_id);
-            if (!containerizer_->Destroy(container_id)) kill(executor->pid, SIGKILL);
-          }
+          executors_.Escalate(framework_id, executor_id, container_id);
         },
-        [this](state_atom) -> std::string { return StateJson().dump(); },
+        [this](state_atom) -> std::string {
+          return StateJson(info_, link_, executors_, options_.work_dir).dump();
+        },
     };
+  }
+
+  // ---- AgentEffects ----
+
+  void SendStatusUpdate(const agentmsg::StatusUpdate& update) override {
+    if (link_.registered()) SendToMaster(update);
+  }
+
+  void SendToExecutor(const std::string& peer, ExecutorMessage message) override {
+    endpoint_->SendToPeer(peer, Encode(Message(std::move(message))));
+  }
+
+  void LaunchContainer(const ContainerConfig& config) override {
+    request(
+        launcher_, caf::infinite, launch_atom::value,
+        LaunchRequest{config, NotifyExited(caf::actor_cast<caf::actor>(this), config.framework_id,
+                                           config.executor_id, config.container_id)})
+        .then([this, framework_id = config.framework_id, executor_id = config.executor_id,
+               container_id = config.container_id](const LaunchResult& result) {
+          executors_.OnLaunched(framework_id, executor_id, container_id, result.pid, result.error,
+                                MonotonicSeconds());
+        });
+  }
+
+  void UpdateContainer(const ContainerId& container_id, const Resources& resources) override {
+    send(launcher_, update_atom::value, UpdateRequest{container_id, resources});
+  }
+
+  bool DestroyContainer(const ContainerId& container_id) override {
+    return containerizer_->Destroy(container_id);
+  }
+
+  void KillProcess(pid_t pid, uint64_t start_time) override {
+    if (!SignalIfSameProcess(pid, start_time, SIGKILL)) {
+      log_->warn("pid {} is no longer the executor it was (or is gone): not killed", pid);
+    }
+  }
+
+  void ScheduleEscalation(const FrameworkId& framework_id, const ExecutorId& executor_id,
+                          const ContainerId& container_id, double seconds) override {
+    delayed_send(this, Seconds(seconds), escalate_atom::value, framework_id, executor_id,
+                 container_id);
+  }
+
+  void SandboxDone(const std::string& sandbox) override {
+    send(gc_, gc_atom::value, sandbox, WallSeconds());
   }
 
  private:
@@ -214,9 +315,19 @@ class AgentActor : public caf::event_based_actor {
   // Arms the registration loop (once): Register every retry interval until
   // the master answers.
   void StartRegistering() {
-    if (registering_) return;
-    registering_ = true;
-    send(this, register_atom::value);
+    if (link_.StartRegistering()) send(this, register_atom::value);
+  }
+
+  // A new registration cycle (a fresh epoch), retried until answered.
+  void RegisterAgain() {
+    link_.Lost(WallNanoseconds());
+    CheckpointEpoch();
+    StartRegistering();
+  }
+
+  // Written before the epoch is used, so that a restarted agent goes higher.
+  void CheckpointEpoch() {
+    if (Status s = checkpoint_->SetEpoch(link_.epoch()); !s.ok()) log_->error("{}", s.message());
   }
 
   void SendToMaster(AgentMessage message) {
@@ -226,13 +337,9 @@ class AgentActor : public caf::event_based_actor {
   void Register() {
     agentmsg::Register reg;
     reg.info = info_;
-    reg.info.id = agent_id_;
-    for (const auto& [framework_id, framework] : frameworks_) {
-      reg.frameworks.push_back(framework.info);
-      for (const auto& [executor_id, executor] : framework.executors) {
-        for (const auto& [task_id, task] : executor.tasks) reg.tasks.push_back(task);
-      }
-    }
+    reg.info.id = link_.agent_id();
+    reg.epoch = link_.epoch();
+    executors_.FillRegister(reg);
     SendToMaster(std::move(reg));
   }
 
@@ -242,7 +349,8 @@ class AgentActor : public caf::event_based_actor {
       log_->warn("dropped an invalid frame from the master: {}", decoded.error());
       return;
     }
-    last_master_message_ = MonotonicSeconds();
+    double now = MonotonicSeconds();
+    link_.Heard(now);
     if (auto* error = std::get_if<ProtocolError>(&*decoded)) {
       log_->warn("the master refused a message: {}", error->message);
       return;
@@ -252,463 +360,67 @@ class AgentActor : public caf::event_based_actor {
       log_->warn("the master sent a message that is not for agents; ignored");
       return;
     }
-    std::visit(Overloaded{
-                   [&](agentmsg::Registered& m) { OnRegistered(m); },
-                   [&](agentmsg::Ping& m) {
-                     if (registered_ && m.master_id != master_id_) {
-                       log_->info("a new master {} is pinging; registering again", m.master_id);
-                       registered_ = false;
-                       StartRegistering();
-                       return;
-                     }
-                     SendToMaster(agentmsg::Pong{});
-                     SendToMaster(containerizer_->UsageSummary());
-                   },
-                   [&](agentmsg::RunTask& m) {
-                     if (!registered_) {
-                       // The master learns from our registration that it never ran.
-                       log_->warn("framework={}: ignoring a launch while not registered",
-                                  m.framework.id);
-                       return;
-                     }
-                     RunTask(m);
-                     CheckpointExecutor(m.framework.id, m.executor.executor_id);
-                   },
-                   [&](agentmsg::KillTask& m) { KillTask(m.framework_id, m.task_id); },
-                   [&](agentmsg::StatusUpdateAck& m) {
-                     if (auto next = updates_.Acknowledge(m.framework_id, m.task_id, m.uuid)) {
-                       SendToMaster(*next);
-                     }
-                     if (ExecutorEntry* e = FindTaskExecutor(m.framework_id, m.task_id)) {
-                       CheckpointTask(e->tasks.at(m.task_id));
-                     }
-                     MaybeForgetTask(m.framework_id, m.task_id);
-                   },
-                   [&](agentmsg::ShutdownFramework& m) { ShutdownFramework(m.framework_id); },
-                   [&](agentmsg::Shutdown& m) {
-                     if (m.reason == agentmsg::kAgentGoneReason) {
-                       log_->error("the master says: {}; stopping every executor", m.reason);
-                       gone_ = true;
-                       registered_ = false;
-                       std::vector<FrameworkId> ids;
-                       for (const auto& [id, framework] : frameworks_) ids.push_back(id);
-                       for (const auto& id : ids) {
-                         updates_.RemoveFramework(id);
-                         ShutdownFramework(id);
-                       }
-                       return;
-                     }
-                     log_->warn("the master says: {}; registering again", m.reason);
-                     registered_ = false;
-                     StartRegistering();
-                   },
-                   [&](auto&) { log_->warn("the master sent a message agents do not take"); },
-               },
-               *message);
+    std::visit(
+        Overloaded{
+            [&](agentmsg::Registered& m) { OnRegistered(m); },
+            [&](agentmsg::Ping& m) {
+              if (!link_.OnPing(m.master_id)) {
+                log_->info("a new master {} is pinging; registering again", m.master_id);
+                RegisterAgain();
+                return;
+              }
+              SendToMaster(agentmsg::Pong{});
+              SendToMaster(containerizer_->UsageSummary());
+            },
+            [&](agentmsg::RunTask& m) {
+              if (!link_.registered()) {
+                // The master learns from our registration that it never ran.
+                log_->warn("framework={}: ignoring a launch while not registered", m.framework.id);
+                return;
+              }
+              executors_.RunTask(std::move(m), now);
+            },
+            [&](agentmsg::KillTask& m) { executors_.KillTask(m.framework_id, m.task_id, now); },
+            [&](agentmsg::StatusUpdateAck& m) { executors_.Acknowledge(m, now); },
+            [&](agentmsg::ShutdownFramework& m) {
+              executors_.ShutdownFramework(m.framework_id, now);
+            },
+            [&](agentmsg::Shutdown& m) {
+              if (m.reason == agentmsg::kAgentGoneReason) {
+                log_->error("the master says: {}; stopping every executor", m.reason);
+                link_.MarkGone();
+                executors_.ShutdownAllAsGone(now);
+                return;
+              }
+              log_->warn("the master says: {}; registering again", m.reason);
+              RegisterAgain();
+            },
+            [&](auto&) { log_->warn("the master sent a message agents do not take"); },
+        },
+        *message);
   }
 
   void OnRegistered(const agentmsg::Registered& m) {
-    bool first = agent_id_.empty();
-    if (agent_id_ != m.agent_id) {
+    AgentId before = link_.agent_id();
+    MasterLink::Registration how = link_.OnRegistered(m);
+    if (how == MasterLink::Registration::kStale) {
+      log_->info("ignoring a Registered for epoch {} (this registration is epoch {})", m.epoch,
+                 link_.epoch());
+      return;
+    }
+    if (before != m.agent_id) {
       if (Status s = checkpoint_->SetAgentId(m.agent_id); !s.ok()) log_->error("{}", s.message());
     }
-    agent_id_ = m.agent_id;
-    master_id_ = m.master_id;
-    if (!registered_) {
-      log_->info("{} with master {} as agent {}", first ? "registered" : "reregistered", master_id_,
-                 agent_id_);
+    executors_.set_agent_id(m.agent_id);
+    if (how != MasterLink::Registration::kAgain) {
+      log_->info("{} with master {} as agent {}",
+                 how == MasterLink::Registration::kFirst ? "registered" : "reregistered",
+                 link_.master_id(), link_.agent_id());
     }
-    registered_ = true;
-    for (auto& update : updates_.Heads()) SendToMaster(update);
-  }
-
-  // ---- tasks and executors ----
-
-  ExecutorEntry* FindExecutor(const FrameworkId& framework_id, const ExecutorId& executor_id) {
-    auto fit = frameworks_.find(framework_id);
-    if (fit == frameworks_.end()) return nullptr;
-    auto eit = fit->second.executors.find(executor_id);
-    return eit == fit->second.executors.end() ? nullptr : &eit->second;
-  }
-
-  ExecutorEntry* FindTaskExecutor(const FrameworkId& framework_id, const TaskId& task_id) {
-    auto fit = frameworks_.find(framework_id);
-    if (fit == frameworks_.end()) return nullptr;
-    for (auto& [id, executor] : fit->second.executors) {
-      if (executor.tasks.count(task_id) > 0) return &executor;
-    }
-    return nullptr;
-  }
-
-  // An update that originates at the agent (launch failure, executor gone).
-  void AgentUpdate(const FrameworkId& framework_id, ExecutorEntry& executor, const TaskId& task_id,
-                   TaskState state, Reason reason, const std::string& message) {
-    TaskStatus status;
-    status.task_id = task_id;
-    status.state = state;
-    status.reason = reason;
-    status.source = Source::kAgent;
-    status.message = message;
-    status.agent_id = agent_id_;
-    status.executor_id = executor.info.executor_id;
-    status.timestamp = WallSeconds();
-    status.uuid = NewUuid();
-    OnUpdate(framework_id, executor, status);
-  }
-
-  // Records an update in the task and hands it to the status update manager.
-  void OnUpdate(const FrameworkId& framework_id, ExecutorEntry& executor, TaskStatus status) {
-    auto it = executor.tasks.find(status.task_id);
-    if (it == executor.tasks.end()) return;
-    Task& task = it->second;
-    status.agent_id = agent_id_;
-    for (const auto& seen : task.statuses) {
-      if (seen.uuid == status.uuid) return;  // a resend of one we already have
-    }
-    if (gone_) {  // no master will ever acknowledge it: record, queue nothing
-      task.statuses.push_back(status);
-      if (IsValidTransition(task.state, status.state)) task.state = status.state;
-      return;
-    }
-    auto added = updates_.Add(framework_id, status);
-    if (added == StatusUpdateManager::AddResult::kDuplicate) return;
-    task.statuses.push_back(status);
-    if (task.statuses.size() > 16) task.statuses.erase(task.statuses.begin());
-    if (IsValidTransition(task.state, status.state)) task.state = status.state;
-    CheckpointTask(task);
-    if (registered_ && added == StatusUpdateManager::AddResult::kSendNow) {
-      SendToMaster(agentmsg::StatusUpdate{framework_id, status});
-    }
-  }
-
-  void RunTask(agentmsg::RunTask& run) {
-    const FrameworkId framework_id = run.framework.id;
-    FrameworkEntry& framework = frameworks_[framework_id];
-    framework.info = run.framework;
-    auto [it, created] = framework.executors.try_emplace(run.executor.executor_id);
-    ExecutorEntry& executor = it->second;
-    if (created) {
-      executor.info = run.executor;
-      executor.info.framework_id = framework_id;
-      executor.container_id = NewUuid();
-    }
-    for (auto& info : run.tasks) {
-      Task task;
-      task.info = info;
-      task.framework_id = framework_id;
-      task.executor_id = executor.info.executor_id;
-      task.state = TaskState::kStaging;
-      executor.tasks[info.task_id] = std::move(task);
-    }
-    if (executor.shutting_down) {
-      for (auto& info : run.tasks) {
-        AgentUpdate(framework_id, executor, info.task_id, TaskState::kLost,
-                    Reason::kExecutorTerminated, "the executor is shutting down");
-      }
-      return;
-    }
-    if (executor.subscribed) {
-      SendToExecutor(executor, execmsg::Launch{run.tasks});
-      return;
-    }
-    executor.queued.insert(executor.queued.end(), run.tasks.begin(), run.tasks.end());
-    if (!created) return;  // launched, not yet subscribed: the tasks wait
-
-    executor.sandbox = (fs::path(options_.work_dir) / "frameworks" / framework_id / "executors" /
-                        executor.info.executor_id / "runs" / executor.container_id)
-                           .string();
-    // Checkpointed before the launch: an agent killed mid-launch must find the
-    // tasks (and the container to clean up) when it comes back.
-    CheckpointExecutor(framework_id, executor.info.executor_id);
-    std::error_code error;
-    fs::create_directories(executor.sandbox, error);
-    if (error) {
-      LaunchFailed(executor,
-                   "sandbox '" + executor.sandbox + "' cannot be created: " + error.message());
-      return;
-    }
-    {
-      ContainerConfig config;
-      config.container_id = executor.container_id;
-      config.program = options_.executor_path;
-      config.sandbox = executor.sandbox;
-      config.environment = {{"STOA_AGENT_ENDPOINT", executor_endpoint_},
-                            {"STOA_FRAMEWORK_ID", framework_id},
-                            {"STOA_EXECUTOR_ID", executor.info.executor_id},
-                            {"STOA_AGENT_ID", agent_id_},
-                            {"STOA_SANDBOX", executor.sandbox},
-                            {"STOA_EXECUTOR_GROUP", executor.info.group ? "1" : "0"}};
-      // The container holds the executor and every task it was launched with;
-      // the first task says how the container is set up.
-      config.resources = executor.info.resources;
-      for (const auto& task : run.tasks) config.resources += task.resources;
-      if (!run.tasks.empty()) config.container = run.tasks.front().container;
-      config.user = !run.tasks.empty() && !run.tasks.front().command.user.empty()
-                        ? run.tasks.front().command.user
-                        : options_.default_user;
-      config.framework_id = framework_id;
-      config.executor_id = executor.info.executor_id;
-      executor.launching = true;
-      request(launcher_, caf::infinite, launch_atom::value,
-              LaunchRequest{config, NotifyExited(caf::actor_cast<caf::actor>(this), framework_id,
-                                                 executor.info.executor_id, executor.container_id)})
-          .then([this, framework_id, executor_id = executor.info.executor_id,
-                 container_id = executor.container_id](const LaunchResult& result) {
-            OnLaunched(framework_id, executor_id, container_id, result);
-          });
-    }
-  }
-
-  void OnLaunched(const FrameworkId& framework_id, const ExecutorId& executor_id,
-                  const ContainerId& container_id, const LaunchResult& result) {
-    ExecutorEntry* found = FindExecutor(framework_id, executor_id);
-    if (found == nullptr || found->container_id != container_id) {
-      if (result.error.empty()) containerizer_->Destroy(container_id);  // nobody wants it now
-      return;
-    }
-    ExecutorEntry& executor = *found;
-    executor.launching = false;
-    if (!result.error.empty()) {
-      LaunchFailed(executor, result.error);
-      return;
-    }
-    if (executor.exited) {  // it ended before the launcher answered
-      ForgetExecutorIfDone(framework_id, executor_id);
-      return;
-    }
-    executor.pid = result.pid;
-    log_->info("framework={} executor={} container={} started as pid {} in {}", framework_id,
-               executor.info.executor_id, executor.container_id, executor.pid, executor.sandbox);
-    CheckpointExecutor(framework_id, executor_id);
-    if (executor.shutting_down && !executor.subscribed) {
-      containerizer_->Destroy(executor.container_id);  // shut down while it was launching
-    }
-  }
-
-  // The container could not be started: its queued tasks fail with the reason.
-  void LaunchFailed(ExecutorEntry& executor, const std::string& error) {
-    const FrameworkId framework_id = executor.info.framework_id;
-    log_->error("framework={} executor={}: launch failed: {}", framework_id,
-                executor.info.executor_id, error);
-    auto tasks = executor.queued;
-    executor.queued.clear();
-    executor.shutting_down = true;  // later tasks for it fail at once instead of waiting
-    for (auto& info : tasks) {
-      AgentUpdate(framework_id, executor, info.task_id, TaskState::kFailed,
-                  Reason::kContainerLaunchFailed, error);
-    }
-    ForgetExecutorIfDone(framework_id, executor.info.executor_id);
-  }
-
-  void KillTask(const FrameworkId& framework_id, const TaskId& task_id) {
-    ExecutorEntry* executor = FindTaskExecutor(framework_id, task_id);
-    if (executor == nullptr) {
-      log_->warn("framework={} task={}: kill of an unknown task", framework_id, task_id);
-      return;
-    }
-    Task& task = executor->tasks.at(task_id);
-    if (IsTerminal(task.state)) return;
-    auto queued = std::find_if(executor->queued.begin(), executor->queued.end(),
-                               [&](const TaskInfo& t) { return t.task_id == task_id; });
-    if (queued != executor->queued.end()) {
-      executor->queued.erase(queued);
-      AgentUpdate(framework_id, *executor, task_id, TaskState::kKilled,
-                  Reason::kTaskKilledDuringLaunch, "killed before the executor started it");
-      if (executor->queued.empty() && !executor->subscribed) ShutdownExecutor(*executor);
-      return;
-    }
-    executor->killing.insert(task_id);
-    int64_t grace = task.info.kill_grace_period_ms > 0 ? task.info.kill_grace_period_ms : 3000;
-    SendToExecutor(*executor, execmsg::Kill{task_id, grace});
-  }
-
-  void ShutdownExecutor(ExecutorEntry& executor) {
-    if (executor.shutting_down) return;
-    executor.shutting_down = true;
-    int64_t grace_ms = static_cast<int64_t>(options_.executor_shutdown_grace * 1000);
-    if (executor.subscribed) {
-      SendToExecutor(executor, execmsg::Shutdown{grace_ms});
-      delayed_send(this, Seconds(options_.executor_shutdown_grace + 5), escalate_atom::value,
-                   executor.info.framework_id, executor.info.executor_id, executor.container_id);
-    } else if (executor.pid > 0) {
-      if (!containerizer_->Destroy(executor.container_id)) kill(executor.pid, SIGKILL);
-    }
-  }
-
-  void ShutdownFramework(const FrameworkId& framework_id) {
-    auto it = frameworks_.find(framework_id);
-    if (it == frameworks_.end()) return;
-    log_->info("shutting down framework {}", framework_id);
-    for (auto& [id, executor] : it->second.executors) {
-      auto queued = executor.queued;
-      executor.queued.clear();
-      for (auto& info : queued) {
-        AgentUpdate(framework_id, executor, info.task_id, TaskState::kKilled,
-                    Reason::kFrameworkRemoved, "the framework was removed");
-      }
-      ShutdownExecutor(executor);
-    }
-  }
-
-  // The executor's container ended; `limitation` (kNone: none) is the limit it
-  // reached, which fails its unfinished tasks with that reason.
-  void OnExecutorExited(const FrameworkId& framework_id, const ExecutorId& executor_id,
-                        const std::string& container_id, int wait_status, Reason limitation,
-                        const std::string& limitation_message) {
-    ExecutorEntry* executor = FindExecutor(framework_id, executor_id);
-    if (executor == nullptr || executor->container_id != container_id) return;
-    std::string how = DescribeWaitStatus(wait_status);
-    log_->info("framework={} executor={} {}{}", framework_id, executor_id, how,
-               limitation == Reason::kNone ? "" : ": " + limitation_message);
-    std::vector<TaskId> live;
-    for (const auto& [task_id, task] : executor->tasks) {
-      if (!IsTerminal(task.state)) live.push_back(task_id);
-    }
-    for (const auto& task_id : live) {
-      if (limitation != Reason::kNone) {
-        AgentUpdate(framework_id, *executor, task_id, TaskState::kFailed, limitation,
-                    limitation_message);
-        continue;
-      }
-      bool killed = executor->killing.count(task_id) > 0 || executor->shutting_down;
-      AgentUpdate(framework_id, *executor, task_id,
-                  killed ? TaskState::kKilled : TaskState::kFailed, Reason::kExecutorTerminated,
-                  "the executor " + how + " (see executor.log in the sandbox)");
-    }
-    if (!executor->peer.empty()) executor_peers_.erase(executor->peer);
-    executor->pid = 0;
-    executor->exited = true;
-    executor->subscribed = false;
-    executor->shutting_down = true;  // no new tasks into a dead executor
-    ForgetExecutorIfDone(framework_id, executor_id);
-  }
-
-  // Drops bookkeeping of a finished task once its updates are all acknowledged.
-  void MaybeForgetTask(const FrameworkId& framework_id, const TaskId& task_id) {
-    ExecutorEntry* executor = FindTaskExecutor(framework_id, task_id);
-    if (executor == nullptr) return;
-    ForgetExecutorIfDone(framework_id, executor->info.executor_id);
-  }
-
-  void ForgetExecutorIfDone(const FrameworkId& framework_id, const ExecutorId& executor_id) {
-    ExecutorEntry* executor = FindExecutor(framework_id, executor_id);
-    if (executor == nullptr || executor->pid != 0 || executor->launching) return;
-    for (const auto& [task_id, task] : executor->tasks) {
-      if (!IsTerminal(task.state) || !updates_.Drained(framework_id, task_id)) return;
-    }
-    for (const auto& [task_id, task] : executor->tasks) {
-      completed_tasks_.push_back({task, executor->sandbox});
-      if (completed_tasks_.size() > 1000) completed_tasks_.erase(completed_tasks_.begin());
-    }
-    for (const auto& [task_id, task] : executor->tasks) {
-      if (Status s = checkpoint_->RemoveTask(framework_id, task_id); !s.ok()) {
-        log_->error("{}", s.message());
-      }
-    }
-    if (Status s = checkpoint_->RemoveExecutor(framework_id, executor_id); !s.ok()) {
-      log_->error("{}", s.message());
-    }
-    auto& executors = frameworks_[framework_id].executors;
-    executors.erase(executor_id);
-    if (executors.empty()) frameworks_.erase(framework_id);
-  }
-
-  // ---- checkpoint and recovery ----
-
-  void CheckpointTask(const Task& task) {
-    TaskRecord record{task, updates_.Pending(task.framework_id, task.info.task_id)};
-    if (Status s = checkpoint_->PutTask(record); !s.ok()) log_->error("{}", s.message());
-  }
-
-  void CheckpointExecutor(const FrameworkId& framework_id, const ExecutorId& executor_id) {
-    ExecutorEntry* executor = FindExecutor(framework_id, executor_id);
-    if (executor == nullptr) return;
-    ExecutorRecord record{executor->info, frameworks_[framework_id].info, executor->container_id,
-                          static_cast<int32_t>(executor->pid), executor->sandbox};
-    if (Status s = checkpoint_->PutExecutor(record); !s.ok()) log_->error("{}", s.message());
-    for (const auto& [task_id, task] : executor->tasks) CheckpointTask(task);
-  }
-
-  // Rebuilds frameworks, executors, tasks and pending updates from the
-  // checkpoint, reattaches to executors that still run and reports the tasks
-  // of those that do not (after a reboot, as TASK_GONE).
-  void Recover() {
-    if (recovered_ == nullptr) return;
-    std::shared_ptr<RecoveredState> state = std::move(recovered_);
-    bool rebooted = !state->boot_id.empty() && state->boot_id != BootId();
-    agent_id_ = state->agent_id;
-    for (const auto& record : state->executors) {
-      FrameworkEntry& framework = frameworks_[record.info.framework_id];
-      framework.info = record.framework;
-      ExecutorEntry& executor = framework.executors[record.info.executor_id];
-      executor.info = record.info;
-      executor.container_id = record.container_id;
-      executor.sandbox = record.sandbox;
-      executor.pid = record.pid;
-    }
-    for (const auto& record : state->tasks) {
-      ExecutorEntry* executor = FindExecutor(record.task.framework_id, record.task.executor_id);
-      if (executor == nullptr) {
-        checkpoint_->RemoveTask(record.task.framework_id, record.task.info.task_id);
-        continue;
-      }
-      executor->tasks[record.task.info.task_id] = record.task;
-      for (const auto& status : record.pending) updates_.Add(record.task.framework_id, status);
-    }
-    size_t reattached = 0, lost = 0;
-    std::vector<std::tuple<FrameworkId, ExecutorId, ContainerId>> gone;
-    for (auto& [framework_id, framework] : frameworks_) {
-      for (auto& [executor_id, executor] : framework.executors) {
-        if (!rebooted && IsExecutorProcess(executor.pid, executor_id)) {
-          ++reattached;  // the containerizer watches it and reports its end
-        } else {
-          ++lost;
-          gone.emplace_back(framework_id, executor_id, executor.container_id);
-        }
-      }
-    }
-    for (const auto& [framework_id, executor_id, container_id] : gone) {
-      OnRecoveredExecutorGone(framework_id, executor_id, container_id, rebooted);
-    }
-    if (!agent_id_.empty()) {
-      log_->info("recovered agent {}: reattached to {} executors, {} gone{}", agent_id_, reattached,
-                 lost, rebooted ? " (the host rebooted)" : "");
-    }
-  }
-
-  // A checkpointed executor that no longer runs: its unfinished tasks end;
-  // after a reboot they are TASK_GONE.
-  void OnRecoveredExecutorGone(const FrameworkId& framework_id, const ExecutorId& executor_id,
-                               const ContainerId& container_id, bool rebooted) {
-    ExecutorEntry* executor = FindExecutor(framework_id, executor_id);
-    if (executor == nullptr || executor->container_id != container_id) return;
-    std::vector<TaskId> live;
-    for (const auto& [task_id, task] : executor->tasks) {
-      if (!IsTerminal(task.state)) live.push_back(task_id);
-    }
-    for (const auto& task_id : live) {
-      if (rebooted) {
-        AgentUpdate(framework_id, *executor, task_id, TaskState::kGone, Reason::kAgentRestarted,
-                    "the host rebooted: the task is gone");
-      } else {
-        AgentUpdate(framework_id, *executor, task_id, TaskState::kFailed,
-                    Reason::kExecutorTerminated,
-                    "the executor ended while the agent was restarting");
-      }
-    }
-    if (!executor->peer.empty()) executor_peers_.erase(executor->peer);
-    executor->pid = 0;
-    executor->subscribed = false;
-    executor->shutting_down = true;
-    ForgetExecutorIfDone(framework_id, executor_id);
+    for (auto& update : executors_.PendingHeads()) SendToMaster(update);
   }
 
   // ---- executors ----
-
-  void SendToExecutor(const ExecutorEntry& executor, ExecutorMessage message) {
-    if (executor.peer.empty()) return;
-    endpoint_->SendToPeer(executor.peer, Encode(Message(std::move(message))));
-  }
 
   void OnExecutorFrame(const std::string& peer, const std::string& frame) {
     Result<Message> decoded = Decode(frame);
@@ -719,213 +431,22 @@ class AgentActor : public caf::event_based_actor {
       endpoint_->SendToPeer(peer, Encode(Message(ProtocolError{"invalid frame: " + why})));
       return;
     }
-    if (auto* subscribe = std::get_if<execmsg::Subscribe>(message)) {
-      OnExecutorSubscribe(peer, *subscribe);
-      return;
-    }
-    auto pit = executor_peers_.find(peer);
-    ExecutorEntry* executor = pit == executor_peers_.end()
-                                  ? nullptr
-                                  : FindExecutor(pit->second.first, pit->second.second);
-    if (executor == nullptr) {
-      log_->warn("a message from executor peer '{}' that has not subscribed; ignored", peer);
-      return;
-    }
-    if (auto* update = std::get_if<execmsg::Update>(message)) {
-      const FrameworkId framework_id = executor->info.framework_id;
-      OnUpdate(framework_id, *executor, update->status);
-      // The agent now owns the update: acknowledge it to the executor.
-      SendToExecutor(*executor, execmsg::Ack{update->status.task_id, update->status.uuid});
-    }
+    executors_.OnExecutorMessage(peer, *message, MonotonicSeconds());
   }
 
-  void OnExecutorSubscribe(const std::string& peer, const execmsg::Subscribe& subscribe) {
-    ExecutorEntry* executor = FindExecutor(subscribe.framework_id, subscribe.executor_id);
-    if (executor == nullptr || (executor->pid == 0 && !executor->launching)) {
-      log_->warn("executor {} of framework {} is unknown; telling it to shut down",
-                 subscribe.executor_id, subscribe.framework_id);
-      endpoint_->SendToPeer(peer, Encode(Message(ExecutorMessage(execmsg::Shutdown{0}))));
-      return;
-    }
-    if (!executor->peer.empty()) executor_peers_.erase(executor->peer);
-    executor->peer = peer;
-    executor->subscribed = true;
-    executor_peers_[peer] = {subscribe.framework_id, subscribe.executor_id};
-    for (const auto& status : subscribe.unacknowledged) {
-      OnUpdate(subscribe.framework_id, *executor, status);
-      SendToExecutor(*executor, execmsg::Ack{status.task_id, status.uuid});
-    }
-    if (executor->shutting_down) {
-      SendToExecutor(*executor, execmsg::Shutdown{
-                                    static_cast<int64_t>(options_.executor_shutdown_grace * 1000)});
-    } else if (!executor->queued.empty()) {
-      SendToExecutor(*executor, execmsg::Launch{executor->queued});
-      executor->queued.clear();
-    }
-    // Kills asked for while the executor was out of reach (agent restart).
-    for (const auto& task_id : executor->killing) {
-      auto it = executor->tasks.find(task_id);
-      if (it == executor->tasks.end() || IsTerminal(it->second.state)) continue;
-      int64_t grace =
-          it->second.info.kill_grace_period_ms > 0 ? it->second.info.kill_grace_period_ms : 3000;
-      SendToExecutor(*executor, execmsg::Kill{task_id, grace});
-    }
-  }
-
-  // ---- views ----
-
-  json StateJson() const {
-    auto task_json = [](const Task& task, const std::string& sandbox) {
-      json statuses = json::array();
-      for (const auto& s : task.statuses) {
-        statuses.push_back(
-            {{"state", ToString(s.state)}, {"timestamp", s.timestamp}, {"message", s.message}});
-      }
-      std::string task_sandbox = sandbox;
-      return json{{"id", task.info.task_id},
-                  {"framework_id", task.framework_id},
-                  {"executor_id", task.executor_id},
-                  {"state", ToString(task.state)},
-                  {"resources", task.info.resources.ToString()},
-                  {"sandbox", task_sandbox},
-                  {"statuses", statuses}};
-    };
-    auto sandbox_of = [](const ExecutorEntry& executor, const TaskId& task_id) {
-      return executor.info.group ? executor.sandbox + "/tasks/" + task_id : executor.sandbox;
-    };
-    json frameworks = json::array();
-    for (const auto& [framework_id, framework] : frameworks_) {
-      json executors = json::array();
-      for (const auto& [executor_id, executor] : framework.executors) {
-        json tasks = json::array();
-        for (const auto& [task_id, task] : executor.tasks) {
-          tasks.push_back(task_json(task, sandbox_of(executor, task_id)));
-        }
-        executors.push_back({{"id", executor_id},
-                             {"container_id", executor.container_id},
-                             {"pid", executor.pid},
-                             {"sandbox", executor.sandbox},
-                             {"subscribed", executor.subscribed},
-                             {"tasks", tasks}});
-      }
-      frameworks.push_back(
-          {{"id", framework_id}, {"name", framework.info.name}, {"executors", executors}});
-    }
-    json completed = json::array();
-    for (const auto& [task, sandbox] : completed_tasks_)
-      completed.push_back(task_json(task, sandbox));
-    return {{"id", agent_id_},
-            {"master_id", master_id_},
-            {"registered", registered_},
-            {"gone", gone_},
-            {"hostname", info_.hostname},
-            {"address", info_.address},
-            {"resources", info_.resources.ToString()},
-            {"work_dir", options_.work_dir},
-            {"pending_status_updates", updates_.PendingCount()},
-            {"frameworks", frameworks},
-            {"completed_tasks", completed}};
-  }
-
-  std::string executor_endpoint_;  // where executors reach this agent
   AgentOptions options_;
   AgentInfo info_;
   ZmqEndpoint* endpoint_;
   std::shared_ptr<spdlog::logger> log_;
   std::shared_ptr<Checkpoint> checkpoint_;
-  std::shared_ptr<RecoveredState> recovered_;  // consumed by Recover()
+  std::shared_ptr<RecoveredState> recovered_;  // consumed at start
   std::string peer_identity_;                  // our identity on the master's socket
-  std::string master_address_;                 // the leading master, empty when none
-  caf::actor launcher_;                        // runs container launches
-  bool gone_ = false;                          // marked gone: never register again
-  AgentId agent_id_;
-  std::string master_id_;
-  bool registered_ = false;
-  bool registering_ = false;  // the registration loop is armed
-  double last_master_message_ = 0;
-  StatusUpdateManager updates_;
-  std::map<FrameworkId, FrameworkEntry> frameworks_;
-  std::map<std::string, std::pair<FrameworkId, ExecutorId>> executor_peers_;
-  std::vector<std::pair<Task, std::string>> completed_tasks_;
+  MasterLink link_;
+  ExecutorManager executors_;
+  caf::actor launcher_;                           // runs container launches and updates
+  caf::actor gc_;                                 // removes sandboxes
   std::shared_ptr<Containerizer> containerizer_;  // runs each executor in its container
 };
-
-// GET /monitor/statistics: each running container's usage, with Mesos's field names.
-json StatisticsJson(const std::vector<ContainerUsage>& usages) {
-  json result = json::array();
-  for (const auto& usage : usages) {
-    const isolators::ResourceStatistics& s = usage.statistics;
-    json statistics = {{"timestamp", s.timestamp}};
-    auto put = [&](const char* name, const auto& value) {
-      if (value.has_value()) statistics[name] = *value;
-    };
-    put("cpus_limit", s.cpus_limit);
-    put("cpus_user_time_secs", s.cpus_user_seconds);
-    put("cpus_system_time_secs", s.cpus_system_seconds);
-    put("cpus_throttled_time_secs", s.cpus_throttled_seconds);
-    put("cpus_nr_periods", s.cpus_nr_periods);
-    put("cpus_nr_throttled", s.cpus_nr_throttled);
-    put("mem_rss_bytes", s.mem_rss_bytes);
-    put("mem_total_bytes", s.mem_usage_bytes);
-    put("mem_limit_bytes", s.mem_limit_bytes);
-    put("processes", s.processes);
-    put("threads", s.threads);
-    put("processes_limit", s.processes_limit);
-    result.push_back({{"container_id", usage.container_id},
-                      {"framework_id", usage.framework_id},
-                      {"executor_id", usage.executor_id},
-                      {"statistics", statistics}});
-  }
-  return result;
-}
-
-// Reads a byte range of a file under `root`; anything outside it is refused.
-HttpResponse ReadSandboxFile(const std::string& root, const HttpRequest& request) {
-  auto path_it = request.params.find("path");
-  if (path_it == request.params.end() || path_it->second.empty()) {
-    return JsonError(400, "give the file with ?path=... (a path inside a sandbox)");
-  }
-  std::error_code error;
-  fs::path real = fs::canonical(path_it->second, error);
-  if (error) return JsonError(404, "'" + path_it->second + "' does not exist");
-  fs::path real_root = fs::canonical(root, error);
-  std::string prefix = real_root.string() + "/";
-  if (error || real.string().rfind(prefix, 0) != 0 || !fs::is_regular_file(real)) {
-    return JsonError(403, "'" + path_it->second + "' is not a file inside a sandbox");
-  }
-  auto number = [&](const char* name, int64_t fallback) -> Result<int64_t> {
-    auto it = request.params.find(name);
-    if (it == request.params.end()) return fallback;
-    try {
-      size_t used = 0;
-      int64_t value = std::stoll(it->second, &used);
-      if (used != it->second.size()) throw std::invalid_argument(name);
-      return value;
-    } catch (const std::exception&) {
-      return Status::Error(std::string(name) + " '" + it->second + "' is not a whole number");
-    }
-  };
-  Result<int64_t> offset = number("offset", 0);
-  Result<int64_t> length = number("length", 1 << 20);
-  if (!offset.ok()) return JsonError(400, offset.error());
-  if (!length.ok()) return JsonError(400, length.error());
-  int64_t size = static_cast<int64_t>(fs::file_size(real, error));
-  HttpResponse response;
-  if (*offset < 0) {  // the size only, as Mesos does with offset=-1
-    response.body = json{{"data", ""}, {"offset", size}}.dump();
-    return response;
-  }
-  int64_t count = std::max<int64_t>(0, std::min<int64_t>(*length, size - *offset));
-  count = std::min<int64_t>(count, 16 << 20);
-  std::string data(static_cast<size_t>(count), '\0');
-  std::ifstream in(real, std::ios::binary);
-  in.seekg(*offset);
-  in.read(data.data(), count);
-  data.resize(static_cast<size_t>(in.gcount()));
-  response.body = json{{"data", data}, {"offset", *offset}}.dump(-1, ' ', false,
-                                                                 json::error_handler_t::replace);
-  return response;
-}
 
 }  // namespace
 
@@ -1072,25 +593,8 @@ Result<std::unique_ptr<Agent>> Agent::Start(caf::actor_system& system, const Age
   impl->detector = std::move(*detector);
 
   Impl* raw = impl.get();
-  impl->http.Route("GET", "/state", [raw](const HttpRequest&) {
-    HttpResponse response;
-    response.body = raw->Ask();
-    return response;
-  });
-  impl->http.Route("GET", "/health", [](const HttpRequest&) {
-    HttpResponse response;
-    response.body = R"({"healthy":true})";
-    return response;
-  });
-  std::shared_ptr<Containerizer> containers = impl->containerizer;
-  impl->http.Route("GET", "/monitor/statistics", [containers](const HttpRequest&) {
-    HttpResponse response;
-    response.body = StatisticsJson(containers->UsageAll()).dump();
-    return response;
-  });
-  std::string root = options.work_dir + "/frameworks";
-  impl->http.Route("GET", "/files/read",
-                   [root](const HttpRequest& request) { return ReadSandboxFile(root, request); });
+  AddAgentRoutes(
+      impl->http, [raw] { return raw->Ask(); }, impl->containerizer, options.work_dir);
   return std::unique_ptr<Agent>(new Agent(std::move(impl)));
 }
 

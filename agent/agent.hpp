@@ -25,7 +25,8 @@ struct AgentOptions {
   std::string hostname;       // defaults to the machine's
   std::string executor_path;  // defaults to stoa-executor next to this binary
   double registration_retry_interval = 1.0;
-  double status_update_retry_interval = 10.0;
+  double status_update_retry_interval = 10.0;       // the first resend; then doubling
+  double status_update_max_retry_interval = 600.0;  // up to this (Mesos: 10 s to 10 min)
   double master_timeout = 15.0;  // no word from the master this long: register again
   double executor_shutdown_grace = 5.0;
 
@@ -38,6 +39,13 @@ struct AgentOptions {
   std::string default_user;  // tasks without command.user run as this; empty: the agent's user
   std::string
       image_cache_dir;  // tarball root filesystems are unpacked here; empty: work_dir/images
+
+  // Sandbox garbage collection (see agent/sandbox.hpp): a sandbox is removed
+  // gc_delay after its executor ended, sooner as the work directory's disk
+  // fills (gc_delay * max(0, 1 - gc_disk_headroom - disk use), as Mesos).
+  double gc_delay = 86400;  // 1 day (Mesos: 1 week; batch work makes many sandboxes)
+  double gc_disk_headroom = 0.1;
+  double disk_watch_interval = 60;  // how often disk use is checked and sandboxes collected
 };
 
 // Resources of this machine (cpus, mem, disk, ports), overridden entry by entry

@@ -14,6 +14,7 @@ namespace stoa::agent {
 namespace {
 constexpr const char* kAgentId = "agent/id";
 constexpr const char* kBootId = "agent/boot_id";
+constexpr const char* kEpoch = "agent/epoch";
 constexpr const char* kExecutors = "executors/";
 constexpr const char* kTasks = "tasks/";
 }  // namespace
@@ -61,6 +62,12 @@ Result<RecoveredState> Checkpoint::Recover() {
       state.agent_id = std::string(value);
     } else if (key == kBootId) {
       state.boot_id = std::string(value);
+    } else if (key == kEpoch) {
+      try {
+        state.epoch = std::stoull(std::string(value));
+      } catch (const std::exception&) {
+        return Status::Error("checkpoint entry '" + key + "' is not a number");
+      }
     } else if (key.rfind(kExecutors, 0) == 0) {
       auto record = DecodeExecutorRecord(value);
       if (!record.ok()) return Status::Error("checkpoint entry '" + key + "': " + record.error());
@@ -80,6 +87,8 @@ Status Checkpoint::SetAgentId(const AgentId& agent_id) {
   if (Status s = impl_->Put(kAgentId, agent_id); !s.ok()) return s;
   return impl_->Put(kBootId, BootId());
 }
+
+Status Checkpoint::SetEpoch(uint64_t epoch) { return impl_->Put(kEpoch, std::to_string(epoch)); }
 
 Status Checkpoint::PutExecutor(const ExecutorRecord& record) {
   return impl_->Put(kExecutors + record.info.framework_id + "/" + record.info.executor_id,

@@ -17,6 +17,7 @@ namespace stoa::agent {
 struct RecoveredState {
   AgentId agent_id;     // empty: never registered
   std::string boot_id;  // the boot the checkpoint was written in
+  uint64_t epoch = 0;   // of the last registration cycle begun (see MasterLink)
   std::vector<ExecutorRecord> executors;
   std::vector<TaskRecord> tasks;
 };
@@ -29,6 +30,7 @@ class Checkpoint {
 
   Result<RecoveredState> Recover();
   Status SetAgentId(const AgentId& agent_id);
+  Status SetEpoch(uint64_t epoch);
   Status PutExecutor(const ExecutorRecord& record);
   Status RemoveExecutor(const FrameworkId& framework_id, const ExecutorId& executor_id);
   Status PutTask(const TaskRecord& record);

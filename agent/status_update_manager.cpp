@@ -1,17 +1,33 @@
 #include "agent/status_update_manager.hpp"
 
+#include <algorithm>
+
 namespace stoa::agent {
 
+bool StatusUpdateManager::Stream::Seen(const std::string& uuid) const {
+  auto same = [&](const auto& item) { return item == uuid; };
+  return std::any_of(pending.begin(), pending.end(),
+                     [&](const TaskStatus& status) { return status.uuid == uuid; }) ||
+         std::any_of(acknowledged.begin(), acknowledged.end(), same);
+}
+
+void StatusUpdateManager::Arm(Stream& stream, double now) const {
+  stream.interval = policy_.initial_interval;
+  stream.next_resend = now + stream.interval;
+}
+
 StatusUpdateManager::AddResult StatusUpdateManager::Add(const FrameworkId& framework_id,
-                                                        const TaskStatus& status) {
+                                                        const TaskStatus& status, double now) {
   Stream& stream = streams_[{framework_id, status.task_id}];
-  if (!stream.seen.insert(status.uuid).second) return AddResult::kDuplicate;
+  if (stream.Seen(status.uuid)) return AddResult::kDuplicate;
   stream.pending.push_back(status);
-  return stream.pending.size() == 1 ? AddResult::kSendNow : AddResult::kQueued;
+  if (stream.pending.size() > 1) return AddResult::kQueued;
+  Arm(stream, now);
+  return AddResult::kSendNow;
 }
 
 std::optional<agentmsg::StatusUpdate> StatusUpdateManager::Acknowledge(
-    const FrameworkId& framework_id, const TaskId& task_id, const std::string& uuid) {
+    const FrameworkId& framework_id, const TaskId& task_id, const std::string& uuid, double now) {
   auto it = streams_.find({framework_id, task_id});
   if (it == streams_.end() || it->second.pending.empty() ||
       it->second.pending.front().uuid != uuid) {
@@ -20,13 +36,28 @@ std::optional<agentmsg::StatusUpdate> StatusUpdateManager::Acknowledge(
   Stream& stream = it->second;
   bool terminal = IsTerminal(stream.pending.front().state);
   stream.pending.pop_front();
-  if (stream.pending.empty()) {
-    // A terminal update acknowledged ends the stream; earlier ones keep the
-    // uuid set so that a late duplicate is still recognised.
-    if (terminal) streams_.erase(it);
+  if (stream.pending.empty() && terminal) {
+    streams_.erase(it);  // a terminal update acknowledged ends the stream
     return std::nullopt;
   }
+  // Earlier ones keep a short memory of uuids so that a late duplicate is
+  // still recognised, without growing for the life of the task.
+  stream.acknowledged.push_back(uuid);
+  if (stream.acknowledged.size() > kRememberedAcknowledgements) stream.acknowledged.pop_front();
+  if (stream.pending.empty()) return std::nullopt;
+  Arm(stream, now);
   return agentmsg::StatusUpdate{framework_id, stream.pending.front()};
+}
+
+std::vector<agentmsg::StatusUpdate> StatusUpdateManager::Due(double now) {
+  std::vector<agentmsg::StatusUpdate> due;
+  for (auto& [key, stream] : streams_) {
+    if (stream.pending.empty() || stream.next_resend > now) continue;
+    due.push_back({key.first, stream.pending.front()});
+    stream.interval = std::min(stream.interval * 2, policy_.max_interval);
+    stream.next_resend = now + stream.interval;
+  }
+  return due;
 }
 
 std::vector<agentmsg::StatusUpdate> StatusUpdateManager::Heads() const {
@@ -59,6 +90,13 @@ size_t StatusUpdateManager::PendingCount() const {
   size_t count = 0;
   for (const auto& [key, stream] : streams_) count += stream.pending.size();
   return count;
+}
+
+size_t StatusUpdateManager::RememberedUuids(const FrameworkId& framework_id,
+                                            const TaskId& task_id) const {
+  auto it = streams_.find({framework_id, task_id});
+  if (it == streams_.end()) return 0;
+  return it->second.pending.size() + it->second.acknowledged.size();
 }
 
 }  // namespace stoa::agent

@@ -126,6 +126,8 @@ struct AgentFlags {
   std::string status_update_retry_interval = "10secs";
   std::string master_timeout = "15secs";
   std::string executor_shutdown_grace_period = "5secs";
+  std::string gc_delay = "1days";
+  std::string disk_watch_interval = "1mins";
   std::string log_level = "info";
 };
 
@@ -347,6 +349,19 @@ void AddAgentCommand(CLI::App& app, int* exit_code) {
                   "Tasks without a user run as this user (default: the agent's user)");
   cmd->add_option("--image_cache_dir", o.image_cache_dir,
                   "Where tarball root filesystems are unpacked (default: <work_dir>/images)");
+  cmd->add_option("--gc_delay", flags->gc_delay,
+                  "A sandbox is removed this long after its executor ended, sooner as the disk "
+                  "fills (see --gc_disk_headroom). Default 1 day: shorter than Mesos's 1 week, "
+                  "since batch frameworks leave many sandboxes")
+      ->capture_default_str();
+  cmd->add_option("--gc_disk_headroom", o.gc_disk_headroom,
+                  "Disk share to keep free: sandboxes older than gc_delay * max(0, 1 - "
+                  "gc_disk_headroom - disk use of the work dir) are removed, oldest first")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1.0));
+  cmd->add_option("--disk_watch_interval", flags->disk_watch_interval,
+                  "How often disk use is checked and sandboxes due are removed")
+      ->capture_default_str();
   cmd->add_option("--log_level", flags->log_level, "trace, debug, info, warn or error")
       ->capture_default_str();
   cmd->callback([flags, exit_code] {
@@ -356,10 +371,13 @@ void AddAgentCommand(CLI::App& app, int* exit_code) {
     o.master_timeout = DurationFlag("master_timeout", flags->master_timeout);
     o.executor_shutdown_grace =
         DurationFlag("executor_shutdown_grace_period", flags->executor_shutdown_grace_period);
-    if (o.status_update_retry_interval <= 0 || o.master_timeout <= 0) {
+    o.gc_delay = DurationFlag("gc_delay", flags->gc_delay);
+    o.disk_watch_interval = DurationFlag("disk_watch_interval", flags->disk_watch_interval);
+    if (o.status_update_retry_interval <= 0 || o.master_timeout <= 0 ||
+        o.disk_watch_interval <= 0 || o.gc_delay < 0) {
       std::fprintf(stderr,
-                   "stoa agent: --status_update_retry_interval and --master_timeout must be "
-                   "longer than zero\n");
+                   "stoa agent: --status_update_retry_interval, --master_timeout and "
+                   "--disk_watch_interval must be longer than zero, --gc_delay not negative\n");
       *exit_code = 2;
       return;
     }

@@ -1,5 +1,7 @@
 // A whole cluster in one process (see cluster_fixture.hpp): launching, killing,
 // failures, failover, acknowledgements, filters and reconciliation.
+#include <filesystem>
+
 #include "tests/cluster/cluster_fixture.hpp"
 
 namespace stoa {
@@ -33,10 +35,54 @@ TEST_F(ClusterTest, LaunchesATaskAndReportsItFinished) {
       HttpGet("127.0.0.1", agents_[index]->http_port(), "/files/read?path=" + sandbox + "/stdout");
   ASSERT_TRUE(body.ok()) << body.error();
   EXPECT_EQ(json::parse(*body)["data"], "hello from stoa\n");
+  // The same file named by ids: one sandbox, a path relative to it (A4).
+  const json& done = agent_state["completed_tasks"][0];
+  auto by_ids =
+      HttpGet("127.0.0.1", agents_[index]->http_port(),
+              "/files/read?framework_id=" + done["framework_id"].get<std::string>() +
+                  "&executor_id=" + done["executor_id"].get<std::string>() + "&path=stdout");
+  ASSERT_TRUE(by_ids.ok()) << by_ids.error();
+  EXPECT_EQ(json::parse(*by_ids)["data"], "hello from stoa\n");
   // ... and nothing outside the sandboxes is.
   int status = 0;
   HttpGet("127.0.0.1", agents_[index]->http_port(), "/files/read?path=/etc/passwd", &status);
   EXPECT_EQ(status, 403);
+  // A29: the agent renders resources as the master does, as objects.
+  EXPECT_EQ(agent_state["resources"]["cpus"], 2) << agent_state.dump();
+  EXPECT_EQ(agent_state["resources"]["ports"], "[31000-31009]") << agent_state.dump();
+  EXPECT_EQ(done["resources"]["mem"], 64) << done.dump();
+}
+
+// A16: sandboxes are garbage-collected once their executor is done; here with
+// no delay and a fast disk watch, so that the test waits for the removal only.
+class SandboxGcClusterTest : public ClusterTest {
+ protected:
+  SandboxGcClusterTest() { agent_count_ = 1; }
+  void AdjustAgent(int, agent::AgentOptions& options) override {
+    options.gc_delay = 0;
+    options.disk_watch_interval = 0.05;
+  }
+};
+
+TEST_F(SandboxGcClusterTest, ASandboxIsRemovedOnceItsExecutorIsDone) {
+  Recorder recorder;
+  auto& driver = StartDriver(&recorder);
+  LaunchOnFirstOffer(recorder, driver, Command("short", "echo bye"));
+  ASSERT_TRUE(recorder.WaitForState("short", TaskState::kFinished));
+  json agent_state;
+  ASSERT_TRUE(WaitFor([&] {
+    agent_state = json::parse(agents_[0]->StateJson());
+    return !agent_state["completed_tasks"].empty();
+  }));
+  std::string sandbox = agent_state["completed_tasks"][0]["sandbox"];
+  ASSERT_TRUE(WaitFor([&] { return !std::filesystem::exists(sandbox); })) << sandbox;
+  // Its executor's and framework's directories went with it.
+  EXPECT_TRUE(WaitFor([&] {
+    return std::filesystem::is_empty(agent_state["work_dir"].get<std::string>() + "/frameworks");
+  }));
+  int status = 0;
+  HttpGet("127.0.0.1", agents_[0]->http_port(), "/files/read?path=" + sandbox + "/stdout", &status);
+  EXPECT_EQ(status, 404);
 }
 
 TEST_F(ClusterTest, KillsARunningTask) {

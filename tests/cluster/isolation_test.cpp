@@ -241,5 +241,43 @@ TEST_F(IsolationClusterTest, TaskRunsAsItsUser) {
             std::to_string(nobody->pw_uid) + "\nwrote-sandbox\n");
 }
 
+// A10: a second LAUNCH_GROUP for a running executor raises its container's
+// limits to the executor's resources plus every live task's, and a task that
+// ends lowers them again.
+TEST_F(IsolationClusterTest, ASecondTaskGroupRaisesTheContainersMemoryLimit) {
+  Recorder recorder;
+  auto& driver = StartDriver(&recorder);
+  ASSERT_TRUE(recorder.WaitForOffers(1));
+  Operation group;
+  group.type = Operation::Type::kLaunchGroup;
+  group.executor.executor_id = "grouped";
+  group.executor.group = true;
+  group.executor.resources = *Resources::Parse("cpus:0.1;mem:32");
+  group.tasks = {Command("first", "sleep 60", "cpus:0.5;mem:64")};
+  size_t seen = recorder.offers().size();  // the next offer is one made after this accept
+  driver.Accept({recorder.offers().back().id}, {group}, /*refuse_seconds=*/0);
+  ASSERT_TRUE(recorder.WaitForState("first", TaskState::kRunning)) << Describe(recorder, "first");
+  auto memory_limit = [&]() -> uint64_t {
+    auto body = HttpGet("127.0.0.1", agents_[0]->http_port(), "/monitor/statistics");
+    if (!body.ok()) return 0;
+    json statistics = json::parse(*body);
+    if (statistics.size() != 1) return 0;
+    return statistics[0]["statistics"].value("mem_limit_bytes", uint64_t{0});
+  };
+  ASSERT_TRUE(WaitFor([&] { return memory_limit() == (96u << 20); })) << memory_limit();
+
+  ASSERT_TRUE(WaitFor([&] { return recorder.offers().size() > seen; }));
+  group.tasks = {Command("second", "sleep 60", "cpus:0.5;mem:64")};
+  driver.Accept({recorder.offers().back().id}, {group}, 0);
+  ASSERT_TRUE(recorder.WaitForState("second", TaskState::kRunning)) << Describe(recorder, "second");
+  ASSERT_TRUE(WaitFor([&] { return memory_limit() == (160u << 20); })) << memory_limit();
+
+  driver.Kill("first");
+  ASSERT_TRUE(recorder.WaitForState("first", TaskState::kKilled));
+  EXPECT_TRUE(WaitFor([&] { return memory_limit() == (96u << 20); })) << memory_limit();
+  driver.Kill("second");
+  ASSERT_TRUE(recorder.WaitForState("second", TaskState::kKilled));
+}
+
 }  // namespace
 }  // namespace stoa

@@ -59,5 +59,39 @@ TEST(StatusUpdateManager, StreamsAreIndependentAndRemovable) {
   EXPECT_EQ(manager.Pending("other", "t1").size(), 1u);
 }
 
+// A28: an unacknowledged head is resent after 10 s, then 20, 40, ... up to 10
+// minutes between resends, as Mesos does; not every 10 s for ever.
+TEST(StatusUpdateManager, ResendsBackOffExponentiallyUpToTenMinutes) {
+  StatusUpdateManager manager({10, 600});
+  ASSERT_EQ(manager.Add("fw", Status("t1", TaskState::kRunning, "u1"), 100), AddResult::kSendNow);
+  EXPECT_TRUE(manager.Due(109).empty());
+  std::vector<double> resends;
+  for (double now = 100; now <= 100 + 3600; now += 1) {
+    if (!manager.Due(now).empty()) resends.push_back(now - 100);
+  }
+  // 10, 10+20, 30+40, 70+80, 150+160, 310+320, 630+600, 1230+600, ...
+  std::vector<double> expected = {10, 30, 70, 150, 310, 630, 1230, 1830, 2430, 3030};
+  EXPECT_EQ(resends, expected);
+  // The acknowledgement releases the next update with a fresh 10 s wait.
+  ASSERT_EQ(manager.Add("fw", Status("t1", TaskState::kFinished, "u2"), 3700), AddResult::kQueued);
+  ASSERT_TRUE(manager.Acknowledge("fw", "t1", "u1", 3700).has_value());
+  EXPECT_TRUE(manager.Due(3709).empty());
+  EXPECT_EQ(manager.Due(3710).size(), 1u);
+}
+
+// A28: a long-lived task with many updates (health changes, say) does not make
+// its stream remember every uuid it ever saw.
+TEST(StatusUpdateManager, RemembersABoundedNumberOfAcknowledgedUuids) {
+  StatusUpdateManager manager;
+  for (int i = 0; i < 5000; ++i) {
+    std::string uuid = "u" + std::to_string(i);
+    ASSERT_EQ(manager.Add("fw", Status("t1", TaskState::kRunning, uuid)), AddResult::kSendNow);
+    manager.Acknowledge("fw", "t1", uuid);
+  }
+  EXPECT_LE(manager.RememberedUuids("fw", "t1"), StatusUpdateManager::kRememberedAcknowledgements);
+  // The recent ones are still recognised as duplicates.
+  EXPECT_EQ(manager.Add("fw", Status("t1", TaskState::kRunning, "u4999")), AddResult::kDuplicate);
+}
+
 }  // namespace
 }  // namespace stoa::agent

@@ -1,0 +1,611 @@
+#include "agent/executor_manager.hpp"
+
+#include <pwd.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <tuple>
+
+#include "agent/process.hpp"
+#include "agent/sandbox.hpp"
+#include "common/duration.hpp"
+#include "common/logging.hpp"
+
+namespace stoa::agent {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr int64_t kDefaultKillGraceMs = 3000;
+
+std::string AgentUserName() {
+  struct passwd entry {};
+  struct passwd* found = nullptr;
+  std::vector<char> buffer(16384);
+  getpwuid_r(geteuid(), &entry, buffer.data(), buffer.size(), &found);
+  return found != nullptr ? found->pw_name : "";
+}
+
+}  // namespace
+
+Resources ExecutorEntry::Needed() const {
+  Resources needed = info.resources;
+  for (const auto& [id, task] : tasks) {
+    if (!IsTerminal(task.state)) needed += task.info.resources;
+  }
+  return needed;
+}
+
+ExecutorManager::ExecutorManager(ExecutorManagerOptions options, AgentEffects* effects,
+                                 std::shared_ptr<Checkpoint> checkpoint)
+    : options_(std::move(options)),
+      effects_(effects),
+      checkpoint_(std::move(checkpoint)),
+      log_(Logger("agent")),
+      updates_(options_.retry) {}
+
+// ---- lookups ----
+
+ExecutorEntry* ExecutorManager::Find(const FrameworkId& framework_id,
+                                     const ExecutorId& executor_id) {
+  auto fit = frameworks_.find(framework_id);
+  if (fit == frameworks_.end()) return nullptr;
+  auto eit = fit->second.executors.find(executor_id);
+  return eit == fit->second.executors.end() ? nullptr : &eit->second;
+}
+
+const ExecutorEntry* ExecutorManager::FindExecutor(const FrameworkId& framework_id,
+                                                   const ExecutorId& executor_id) const {
+  return const_cast<ExecutorManager*>(this)->Find(framework_id, executor_id);
+}
+
+ExecutorEntry* ExecutorManager::FindTaskExecutor(const FrameworkId& framework_id,
+                                                 const TaskId& task_id) {
+  auto fit = frameworks_.find(framework_id);
+  if (fit == frameworks_.end()) return nullptr;
+  for (auto& [id, executor] : fit->second.executors) {
+    if (executor.tasks.count(task_id) > 0) return &executor;
+  }
+  return nullptr;
+}
+
+std::set<std::string> ExecutorManager::LiveSandboxes() const {
+  std::set<std::string> live;
+  for (const auto& [framework_id, framework] : frameworks_) {
+    for (const auto& [executor_id, executor] : framework.executors) live.insert(executor.sandbox);
+  }
+  return live;
+}
+
+void ExecutorManager::FillRegister(agentmsg::Register& reg) const {
+  for (const auto& [framework_id, framework] : frameworks_) {
+    reg.frameworks.push_back(framework.info);
+    for (const auto& [executor_id, executor] : framework.executors) {
+      for (const auto& [task_id, task] : executor.tasks) reg.tasks.push_back(task);
+    }
+  }
+}
+
+std::string ExecutorManager::DefaultTaskUser() const {
+  return options_.default_user.empty() ? AgentUserName() : options_.default_user;
+}
+
+// ---- status updates ----
+
+void ExecutorManager::AgentUpdate(const FrameworkId& framework_id, ExecutorEntry& executor,
+                                  const TaskId& task_id, TaskState state, Reason reason,
+                                  const std::string& message, double now) {
+  TaskStatus status;
+  status.task_id = task_id;
+  status.state = state;
+  status.reason = reason;
+  status.source = Source::kAgent;
+  status.message = message;
+  status.agent_id = agent_id_;
+  status.executor_id = executor.info.executor_id;
+  status.timestamp = WallSeconds();
+  status.uuid = NewUuid();
+  OnUpdate(framework_id, executor, status, now);
+}
+
+void ExecutorManager::OnUpdate(const FrameworkId& framework_id, ExecutorEntry& executor,
+                               TaskStatus status, double now) {
+  auto it = executor.tasks.find(status.task_id);
+  if (it == executor.tasks.end()) return;
+  Task& task = it->second;
+  status.agent_id = agent_id_;
+  for (const auto& seen : task.statuses) {
+    if (seen.uuid == status.uuid) return;  // a resend of one we already have
+  }
+  bool was_terminal = IsTerminal(task.state);
+  if (gone_) {  // no master will ever acknowledge it: record, queue nothing
+    task.statuses.push_back(status);
+    if (IsValidTransition(task.state, status.state)) task.state = status.state;
+    return;
+  }
+  auto added = updates_.Add(framework_id, status, now);
+  if (added == StatusUpdateManager::AddResult::kDuplicate) return;
+  task.statuses.push_back(status);
+  if (task.statuses.size() > 16) task.statuses.erase(task.statuses.begin());
+  if (IsValidTransition(task.state, status.state)) task.state = status.state;
+  CheckpointTask(task);
+  if (added == StatusUpdateManager::AddResult::kSendNow) {
+    effects_->SendStatusUpdate(agentmsg::StatusUpdate{framework_id, status});
+  }
+  if (!was_terminal && IsTerminal(task.state)) ResizeIfNeeded(executor);
+}
+
+void ExecutorManager::Acknowledge(const agentmsg::StatusUpdateAck& ack, double now) {
+  if (auto next = updates_.Acknowledge(ack.framework_id, ack.task_id, ack.uuid, now)) {
+    effects_->SendStatusUpdate(*next);
+  }
+  ExecutorEntry* executor = FindTaskExecutor(ack.framework_id, ack.task_id);
+  if (executor == nullptr) return;
+  CheckpointTask(executor->tasks.at(ack.task_id));
+  ForgetExecutorIfDone(ack.framework_id, executor->info.executor_id);
+}
+
+// ---- launching ----
+
+void ExecutorManager::RunTask(agentmsg::RunTask run, double now) {
+  const FrameworkId framework_id = run.framework.id;
+  FrameworkEntry& framework = frameworks_[framework_id];
+  framework.info = run.framework;
+  auto [it, created] = framework.executors.try_emplace(run.executor.executor_id);
+  ExecutorEntry& executor = it->second;
+  if (created) {
+    executor.info = run.executor;
+    executor.info.framework_id = framework_id;
+    executor.container_id = NewUuid();
+    // The first task says whom the container is for (its sandbox's owner).
+    executor.container_user = !run.tasks.empty() && !run.tasks.front().command.user.empty()
+                                  ? run.tasks.front().command.user
+                                  : options_.default_user;
+  }
+  // Each task without a user of its own runs as the default user, not as
+  // whoever the group's first task named.
+  for (auto& info : run.tasks) {
+    if (info.command.user.empty()) info.command.user = DefaultTaskUser();
+  }
+  for (auto& info : run.tasks) {
+    Task task;
+    task.info = info;
+    task.framework_id = framework_id;
+    task.executor_id = executor.info.executor_id;
+    task.state = TaskState::kStaging;
+    executor.tasks[info.task_id] = std::move(task);
+  }
+  if (executor.shutting_down) {
+    for (auto& info : run.tasks) {
+      AgentUpdate(framework_id, executor, info.task_id, TaskState::kLost,
+                  Reason::kExecutorTerminated, "the executor is shutting down", now);
+    }
+    CheckpointExecutor(framework_id, executor.info.executor_id);
+    return;
+  }
+  if (!created) ResizeIfNeeded(executor);  // more tasks in a running container
+  if (executor.subscribed) {
+    SendToExecutor(executor, execmsg::Launch{run.tasks});
+  } else {
+    executor.queued.insert(executor.queued.end(), run.tasks.begin(), run.tasks.end());
+  }
+  if (created) {
+    Launch(framework_id, executor, run.tasks, now);
+    return;  // Launch checkpointed (or the executor is gone already)
+  }
+  CheckpointExecutor(framework_id, executor.info.executor_id);
+}
+
+void ExecutorManager::Launch(const FrameworkId& framework_id, ExecutorEntry& executor,
+                             const std::vector<TaskInfo>& tasks, double now) {
+  const ExecutorId executor_id = executor.info.executor_id;
+  executor.sandbox =
+      SandboxPath(options_.work_dir, framework_id, executor_id, executor.container_id);
+  // Checkpointed before the launch: an agent killed mid-launch must find the
+  // tasks (and the container to clean up) when it comes back.
+  CheckpointExecutor(framework_id, executor_id);
+  std::error_code error;
+  // The sandbox collector removes empty parents: if it just took one, again.
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    error.clear();
+    fs::create_directories(executor.sandbox, error);
+    if (!error) break;
+  }
+  if (error) {
+    LaunchFailed(executor,
+                 "sandbox '" + executor.sandbox + "' cannot be created: " + error.message(), now);
+    return;
+  }
+  ContainerConfig config;
+  config.container_id = executor.container_id;
+  config.program = options_.executor_path;
+  config.sandbox = executor.sandbox;
+  config.environment = {{"STOA_AGENT_ENDPOINT", options_.executor_endpoint},
+                        {"STOA_FRAMEWORK_ID", framework_id},
+                        {"STOA_EXECUTOR_ID", executor_id},
+                        {"STOA_AGENT_ID", agent_id_},
+                        {"STOA_SANDBOX", executor.sandbox},
+                        {"STOA_EXECUTOR_GROUP", executor.info.group ? "1" : "0"}};
+  // The container holds the executor and every task it was launched with;
+  // the first task says how the container is set up.
+  config.resources = executor.Needed();
+  executor.limits = config.resources;
+  if (!tasks.empty()) config.container = tasks.front().container;
+  config.user = executor.container_user;
+  config.framework_id = framework_id;
+  config.executor_id = executor_id;
+  executor.launching = true;
+  effects_->LaunchContainer(config);
+}
+
+void ExecutorManager::OnLaunched(const FrameworkId& framework_id, const ExecutorId& executor_id,
+                                 const ContainerId& container_id, pid_t pid,
+                                 const std::string& error, double now) {
+  ExecutorEntry* found = Find(framework_id, executor_id);
+  if (found == nullptr || found->container_id != container_id) {
+    if (error.empty()) effects_->DestroyContainer(container_id);  // nobody wants it now
+    return;
+  }
+  ExecutorEntry& executor = *found;
+  executor.launching = false;
+  if (!error.empty()) {
+    LaunchFailed(executor, error, now);
+    return;
+  }
+  if (executor.exited) {  // it ended before the launcher answered
+    ForgetExecutorIfDone(framework_id, executor_id);
+    return;
+  }
+  executor.pid = pid;
+  executor.start_time = ProcessStartTime(pid);
+  log_->info("framework={} executor={} container={} started as pid {} in {}", framework_id,
+             executor_id, executor.container_id, executor.pid, executor.sandbox);
+  CheckpointExecutor(framework_id, executor_id);
+  if (executor.shutting_down && !executor.subscribed) {
+    effects_->DestroyContainer(executor.container_id);  // shut down while it was launching
+  }
+}
+
+void ExecutorManager::LaunchFailed(ExecutorEntry& executor, const std::string& error, double now) {
+  const FrameworkId framework_id = executor.info.framework_id;
+  log_->error("framework={} executor={}: launch failed: {}", framework_id,
+              executor.info.executor_id, error);
+  auto tasks = executor.queued;
+  executor.queued.clear();
+  executor.shutting_down = true;  // later tasks for it fail at once instead of waiting
+  for (auto& info : tasks) {
+    AgentUpdate(framework_id, executor, info.task_id, TaskState::kFailed,
+                Reason::kContainerLaunchFailed, error, now);
+  }
+  ForgetExecutorIfDone(framework_id, executor.info.executor_id);
+}
+
+// The container's limits follow the executor's live task set (Mesos calls
+// containerizer->update on every change of it).
+void ExecutorManager::ResizeIfNeeded(ExecutorEntry& executor) {
+  if (executor.exited || executor.shutting_down || executor.container_id.empty()) return;
+  bool any_live = std::any_of(executor.tasks.begin(), executor.tasks.end(),
+                              [](const auto& entry) { return !IsTerminal(entry.second.state); });
+  if (!any_live) return;  // the executor ends next: leave it the room it has
+  Resources needed = executor.Needed();
+  if (needed == executor.limits || (!executor.launching && executor.pid == 0)) return;
+  log_->info("framework={} executor={} container={}: resources now {}", executor.info.framework_id,
+             executor.info.executor_id, executor.container_id, needed.ToString());
+  executor.limits = needed;
+  effects_->UpdateContainer(executor.container_id, needed);
+}
+
+// ---- killing ----
+
+void ExecutorManager::SendKill(const ExecutorEntry& executor, const Task& task) {
+  int64_t grace =
+      task.info.kill_grace_period_ms > 0 ? task.info.kill_grace_period_ms : kDefaultKillGraceMs;
+  SendToExecutor(executor, execmsg::Kill{task.info.task_id, grace});
+}
+
+void ExecutorManager::KillTask(const FrameworkId& framework_id, const TaskId& task_id, double now) {
+  ExecutorEntry* executor = FindTaskExecutor(framework_id, task_id);
+  if (executor == nullptr) {
+    // As Mesos's agent does: the task never reached this agent (a launch lost
+    // on the way, or one the agent ignored while unregistered), so say so with
+    // a terminal update instead of leaving the framework waiting.
+    auto framework = frameworks_.find(framework_id);
+    bool partition_aware = framework != frameworks_.end() && framework->second.info.partition_aware;
+    TaskStatus status;
+    status.task_id = task_id;
+    status.state = partition_aware ? TaskState::kDropped : TaskState::kLost;
+    status.reason = Reason::kExecutorTerminated;
+    status.source = Source::kAgent;
+    status.message = "the agent does not know this task (it never received its launch)";
+    status.agent_id = agent_id_;
+    status.timestamp = WallSeconds();
+    status.uuid = NewUuid();
+    log_->warn("framework={} task={}: kill of a task this agent does not know; reporting {}",
+               framework_id, task_id, ToString(status.state));
+    if (gone_) return;
+    if (updates_.Add(framework_id, status, now) == StatusUpdateManager::AddResult::kSendNow) {
+      effects_->SendStatusUpdate(agentmsg::StatusUpdate{framework_id, status});
+    }
+    return;
+  }
+  Task& task = executor->tasks.at(task_id);
+  if (IsTerminal(task.state)) return;
+  auto queued = std::find_if(executor->queued.begin(), executor->queued.end(),
+                             [&](const TaskInfo& t) { return t.task_id == task_id; });
+  if (queued != executor->queued.end()) {
+    executor->queued.erase(queued);
+    AgentUpdate(framework_id, *executor, task_id, TaskState::kKilled,
+                Reason::kTaskKilledDuringLaunch, "killed before the executor started it", now);
+    if (executor->queued.empty() && !executor->subscribed) ShutdownExecutor(*executor);
+    return;
+  }
+  executor->killing.insert(task_id);
+  SendKill(*executor, task);
+}
+
+void ExecutorManager::ShutdownExecutor(ExecutorEntry& executor) {
+  if (executor.shutting_down) return;
+  executor.shutting_down = true;
+  int64_t grace_ms = static_cast<int64_t>(options_.executor_shutdown_grace * 1000);
+  if (executor.subscribed) {
+    SendToExecutor(executor, execmsg::Shutdown{grace_ms});
+    effects_->ScheduleEscalation(executor.info.framework_id, executor.info.executor_id,
+                                 executor.container_id, options_.executor_shutdown_grace + 5);
+  } else if (executor.pid > 0) {
+    if (!effects_->DestroyContainer(executor.container_id)) {
+      effects_->KillProcess(executor.pid, executor.start_time);
+    }
+  }
+}
+
+void ExecutorManager::Escalate(const FrameworkId& framework_id, const ExecutorId& executor_id,
+                               const ContainerId& container_id) {
+  ExecutorEntry* executor = Find(framework_id, executor_id);
+  if (executor == nullptr || executor->container_id != container_id || executor->pid <= 0) return;
+  log_->warn("executor {} of framework {} did not stop in time; killing it", executor_id,
+             framework_id);
+  if (!effects_->DestroyContainer(container_id)) {
+    effects_->KillProcess(executor->pid, executor->start_time);
+  }
+}
+
+void ExecutorManager::ShutdownFramework(const FrameworkId& framework_id, double now) {
+  auto it = frameworks_.find(framework_id);
+  if (it == frameworks_.end()) return;
+  log_->info("shutting down framework {}", framework_id);
+  for (auto& [id, executor] : it->second.executors) {
+    auto queued = executor.queued;
+    executor.queued.clear();
+    for (auto& info : queued) {
+      AgentUpdate(framework_id, executor, info.task_id, TaskState::kKilled,
+                  Reason::kFrameworkRemoved, "the framework was removed", now);
+    }
+    ShutdownExecutor(executor);
+  }
+}
+
+void ExecutorManager::ShutdownAllAsGone(double now) {
+  gone_ = true;
+  std::vector<FrameworkId> ids;
+  for (const auto& [id, framework] : frameworks_) ids.push_back(id);
+  for (const auto& id : ids) {
+    updates_.RemoveFramework(id);
+    ShutdownFramework(id, now);
+  }
+}
+
+// ---- executors ----
+
+void ExecutorManager::SendToExecutor(const ExecutorEntry& executor, ExecutorMessage message) {
+  if (executor.peer.empty()) return;
+  effects_->SendToExecutor(executor.peer, std::move(message));
+}
+
+void ExecutorManager::OnExecutorMessage(const std::string& peer, ExecutorMessage& message,
+                                        double now) {
+  if (auto* subscribe = std::get_if<execmsg::Subscribe>(&message)) {
+    Subscribe(peer, *subscribe, now);
+    return;
+  }
+  auto pit = executor_peers_.find(peer);
+  ExecutorEntry* executor =
+      pit == executor_peers_.end() ? nullptr : Find(pit->second.first, pit->second.second);
+  if (executor == nullptr) {
+    log_->warn("a message from executor peer '{}' that has not subscribed; ignored", peer);
+    return;
+  }
+  if (auto* update = std::get_if<execmsg::Update>(&message)) {
+    const FrameworkId framework_id = executor->info.framework_id;
+    OnUpdate(framework_id, *executor, update->status, now);
+    // The agent now owns the update: acknowledge it to the executor.
+    SendToExecutor(*executor, execmsg::Ack{update->status.task_id, update->status.uuid});
+  }
+}
+
+void ExecutorManager::Subscribe(const std::string& peer, const execmsg::Subscribe& subscribe,
+                                double now) {
+  ExecutorEntry* executor = Find(subscribe.framework_id, subscribe.executor_id);
+  if (executor == nullptr || (executor->pid == 0 && !executor->launching)) {
+    log_->warn("executor {} of framework {} is unknown; telling it to shut down",
+               subscribe.executor_id, subscribe.framework_id);
+    effects_->SendToExecutor(peer, execmsg::Shutdown{0});
+    return;
+  }
+  if (!executor->peer.empty()) executor_peers_.erase(executor->peer);
+  executor->peer = peer;
+  executor->subscribed = true;
+  executor_peers_[peer] = {subscribe.framework_id, subscribe.executor_id};
+  for (const auto& status : subscribe.unacknowledged) {
+    OnUpdate(subscribe.framework_id, *executor, status, now);
+    SendToExecutor(*executor, execmsg::Ack{status.task_id, status.uuid});
+  }
+  if (executor->shutting_down) {
+    SendToExecutor(*executor, execmsg::Shutdown{
+                                  static_cast<int64_t>(options_.executor_shutdown_grace * 1000)});
+  } else if (!executor->queued.empty()) {
+    SendToExecutor(*executor, execmsg::Launch{executor->queued});
+    executor->queued.clear();
+  }
+  // Kills asked for while the executor was out of reach (agent restart).
+  for (const auto& task_id : executor->killing) {
+    auto it = executor->tasks.find(task_id);
+    if (it == executor->tasks.end() || IsTerminal(it->second.state)) continue;
+    SendKill(*executor, it->second);
+  }
+}
+
+void ExecutorManager::OnExecutorExited(const FrameworkId& framework_id,
+                                       const ExecutorId& executor_id,
+                                       const ContainerId& container_id, int wait_status,
+                                       Reason limitation, const std::string& limitation_message,
+                                       double now) {
+  ExecutorEntry* executor = Find(framework_id, executor_id);
+  if (executor == nullptr || executor->container_id != container_id) return;
+  std::string how = DescribeWaitStatus(wait_status);
+  log_->info("framework={} executor={} {}{}", framework_id, executor_id, how,
+             limitation == Reason::kNone ? "" : ": " + limitation_message);
+  executor->exited = true;  // no resizing of a container that is gone
+  std::vector<TaskId> live;
+  for (const auto& [task_id, task] : executor->tasks) {
+    if (!IsTerminal(task.state)) live.push_back(task_id);
+  }
+  for (const auto& task_id : live) {
+    if (limitation != Reason::kNone) {
+      AgentUpdate(framework_id, *executor, task_id, TaskState::kFailed, limitation,
+                  limitation_message, now);
+      continue;
+    }
+    bool killed = executor->killing.count(task_id) > 0 || executor->shutting_down;
+    AgentUpdate(framework_id, *executor, task_id, killed ? TaskState::kKilled : TaskState::kFailed,
+                Reason::kExecutorTerminated,
+                "the executor " + how + " (see executor.log in the sandbox)", now);
+  }
+  if (!executor->peer.empty()) executor_peers_.erase(executor->peer);
+  executor->pid = 0;
+  executor->subscribed = false;
+  executor->shutting_down = true;  // no new tasks into a dead executor
+  ForgetExecutorIfDone(framework_id, executor_id);
+}
+
+// Drops the books of an executor whose container ended once every update of
+// its tasks is acknowledged; its sandbox is then left to the collector.
+void ExecutorManager::ForgetExecutorIfDone(const FrameworkId& framework_id,
+                                           const ExecutorId& executor_id) {
+  ExecutorEntry* executor = Find(framework_id, executor_id);
+  if (executor == nullptr || executor->pid != 0 || executor->launching) return;
+  for (const auto& [task_id, task] : executor->tasks) {
+    if (!IsTerminal(task.state) || !updates_.Drained(framework_id, task_id)) return;
+  }
+  for (const auto& [task_id, task] : executor->tasks) {
+    completed_tasks_.push_back({task, executor->sandbox});
+    if (completed_tasks_.size() > 1000) completed_tasks_.erase(completed_tasks_.begin());
+  }
+  for (const auto& [task_id, task] : executor->tasks) {
+    if (checkpoint_ == nullptr) break;
+    if (Status s = checkpoint_->RemoveTask(framework_id, task_id); !s.ok()) {
+      log_->error("{}", s.message());
+    }
+  }
+  if (checkpoint_ == nullptr) {
+  } else if (Status s = checkpoint_->RemoveExecutor(framework_id, executor_id); !s.ok()) {
+    log_->error("{}", s.message());
+  }
+  std::string sandbox = executor->sandbox;
+  auto& executors = frameworks_[framework_id].executors;
+  executors.erase(executor_id);
+  if (executors.empty()) frameworks_.erase(framework_id);
+  if (!sandbox.empty()) effects_->SandboxDone(sandbox);
+}
+
+// ---- checkpoint and recovery ----
+
+void ExecutorManager::CheckpointTask(const Task& task) {
+  if (checkpoint_ == nullptr) return;
+  TaskRecord record{task, updates_.Pending(task.framework_id, task.info.task_id)};
+  if (Status s = checkpoint_->PutTask(record); !s.ok()) log_->error("{}", s.message());
+}
+
+void ExecutorManager::CheckpointExecutor(const FrameworkId& framework_id,
+                                         const ExecutorId& executor_id) {
+  ExecutorEntry* executor = Find(framework_id, executor_id);
+  if (executor == nullptr || checkpoint_ == nullptr) return;
+  ExecutorRecord record{executor->info, frameworks_[framework_id].info, executor->container_id,
+                        static_cast<int32_t>(executor->pid), executor->sandbox};
+  if (Status s = checkpoint_->PutExecutor(record); !s.ok()) log_->error("{}", s.message());
+  for (const auto& [task_id, task] : executor->tasks) CheckpointTask(task);
+}
+
+void ExecutorManager::Recover(const RecoveredState& state, double now) {
+  bool rebooted = !state.boot_id.empty() && state.boot_id != BootId();
+  agent_id_ = state.agent_id;
+  for (const auto& record : state.executors) {
+    FrameworkEntry& framework = frameworks_[record.info.framework_id];
+    framework.info = record.framework;
+    ExecutorEntry& executor = framework.executors[record.info.executor_id];
+    executor.info = record.info;
+    executor.container_id = record.container_id;
+    executor.sandbox = record.sandbox;
+    executor.pid = record.pid;
+  }
+  for (const auto& record : state.tasks) {
+    ExecutorEntry* executor = Find(record.task.framework_id, record.task.executor_id);
+    if (executor == nullptr) {
+      checkpoint_->RemoveTask(record.task.framework_id, record.task.info.task_id);
+      continue;
+    }
+    executor->tasks[record.task.info.task_id] = record.task;
+    for (const auto& status : record.pending) updates_.Add(record.task.framework_id, status, now);
+  }
+  size_t reattached = 0, lost = 0;
+  std::vector<std::tuple<FrameworkId, ExecutorId, ContainerId>> gone;
+  for (auto& [framework_id, framework] : frameworks_) {
+    for (auto& [executor_id, executor] : framework.executors) {
+      if (!rebooted && IsExecutorProcess(executor.pid, executor_id)) {
+        ++reattached;  // the containerizer watches it and reports its end
+        executor.start_time = ProcessStartTime(executor.pid);
+        executor.limits = executor.Needed();
+      } else {
+        ++lost;
+        gone.emplace_back(framework_id, executor_id, executor.container_id);
+      }
+    }
+  }
+  for (const auto& [framework_id, executor_id, container_id] : gone) {
+    OnRecoveredExecutorGone(framework_id, executor_id, container_id, rebooted, now);
+  }
+  if (!agent_id_.empty()) {
+    log_->info("recovered agent {}: reattached to {} executors, {} gone{}", agent_id_, reattached,
+               lost, rebooted ? " (the host rebooted)" : "");
+  }
+}
+
+void ExecutorManager::OnRecoveredExecutorGone(const FrameworkId& framework_id,
+                                              const ExecutorId& executor_id,
+                                              const ContainerId& container_id, bool rebooted,
+                                              double now) {
+  ExecutorEntry* executor = Find(framework_id, executor_id);
+  if (executor == nullptr || executor->container_id != container_id) return;
+  executor->exited = true;
+  std::vector<TaskId> live;
+  for (const auto& [task_id, task] : executor->tasks) {
+    if (!IsTerminal(task.state)) live.push_back(task_id);
+  }
+  for (const auto& task_id : live) {
+    if (rebooted) {
+      AgentUpdate(framework_id, *executor, task_id, TaskState::kGone, Reason::kAgentRestarted,
+                  "the host rebooted: the task is gone", now);
+    } else {
+      AgentUpdate(framework_id, *executor, task_id, TaskState::kFailed, Reason::kExecutorTerminated,
+                  "the executor ended while the agent was restarting", now);
+    }
+  }
+  if (!executor->peer.empty()) executor_peers_.erase(executor->peer);
+  executor->pid = 0;
+  executor->subscribed = false;
+  executor->shutting_down = true;
+  ForgetExecutorIfDone(framework_id, executor_id);
+}
+
+}  // namespace stoa::agent

@@ -1,0 +1,31 @@
+// The agent's HTTP API: GET /state (frameworks, executors, tasks, sandboxes),
+// /health, /monitor/statistics (each container's usage, Mesos's field names)
+// and /files/read (see SandboxFiles).
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "agent/containerizer.hpp"
+#include "agent/executor_manager.hpp"
+#include "agent/master_link.hpp"
+#include "common/http_server.hpp"
+
+namespace stoa::agent {
+
+// The /state document. Resources are objects, as in the master's /state.
+nlohmann::json StateJson(const AgentInfo& info, const MasterLink& link,
+                         const ExecutorManager& executors, const std::string& work_dir);
+
+// The /monitor/statistics document.
+nlohmann::json StatisticsJson(const std::vector<ContainerUsage>& usages);
+
+// Registers every route on `http`; `state` renders /state (by asking the agent
+// actor), the others run on the HTTP thread.
+void AddAgentRoutes(HttpServer& http, std::function<std::string()> state,
+                    std::shared_ptr<Containerizer> containerizer, const std::string& work_dir);
+
+}  // namespace stoa::agent

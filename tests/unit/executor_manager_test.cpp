@@ -1,0 +1,262 @@
+// The executor manager without actors: a fake AgentEffects records what it
+// asks for. Container limits follow the task set (A10), kills of unknown tasks
+// get a terminal update (A13), tasks get their own default user (A29), and
+// the kill fallback never hits a reused pid (A28).
+#include "agent/executor_manager.hpp"
+
+#include <gtest/gtest.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "agent/process.hpp"
+#include "tests/test_util.hpp"
+
+namespace stoa::agent {
+namespace {
+
+struct FakeEffects : AgentEffects {
+  std::vector<agentmsg::StatusUpdate> updates;
+  std::vector<std::pair<std::string, ExecutorMessage>> to_executors;
+  std::vector<ContainerConfig> launches;
+  std::vector<std::pair<ContainerId, Resources>> resized;
+  std::vector<ContainerId> destroyed;
+  bool destroy_finds_container = true;
+  std::vector<std::pair<pid_t, uint64_t>> killed;
+  std::vector<std::string> sandboxes_done;
+
+  void SendStatusUpdate(const agentmsg::StatusUpdate& update) override {
+    updates.push_back(update);
+  }
+  void SendToExecutor(const std::string& peer, ExecutorMessage message) override {
+    to_executors.emplace_back(peer, std::move(message));
+  }
+  void LaunchContainer(const ContainerConfig& config) override { launches.push_back(config); }
+  void UpdateContainer(const ContainerId& id, const Resources& resources) override {
+    resized.emplace_back(id, resources);
+  }
+  bool DestroyContainer(const ContainerId& id) override {
+    destroyed.push_back(id);
+    return destroy_finds_container;
+  }
+  void KillProcess(pid_t pid, uint64_t start_time) override {
+    killed.emplace_back(pid, start_time);
+  }
+  void ScheduleEscalation(const FrameworkId&, const ExecutorId&, const ContainerId&,
+                          double) override {}
+  void SandboxDone(const std::string& sandbox) override { sandboxes_done.push_back(sandbox); }
+
+  // The tasks of every Launch sent to executors.
+  std::vector<TaskInfo> LaunchedTasks() const {
+    std::vector<TaskInfo> tasks;
+    for (const auto& [peer, message] : to_executors) {
+      if (auto* launch = std::get_if<execmsg::Launch>(&message)) {
+        tasks.insert(tasks.end(), launch->tasks.begin(), launch->tasks.end());
+      }
+    }
+    return tasks;
+  }
+};
+
+TaskInfo Task(const std::string& id, const std::string& resources, const std::string& user = "") {
+  TaskInfo task;
+  task.task_id = id;
+  task.command.value = "sleep 60";
+  task.command.user = user;
+  task.resources = *Resources::Parse(resources);
+  return task;
+}
+
+std::string AgentUser() {
+  struct passwd* entry = getpwuid(geteuid());
+  return entry != nullptr ? entry->pw_name : "";
+}
+
+class ExecutorManagerTest : public ::testing::Test {
+ protected:
+  void SetUp() override { Make(""); }
+
+  void Make(const std::string& default_user) {
+    manager_.reset();
+    checkpoint_.reset();
+    std::string checkpoint_dir = dir_.path() + "/checkpoint" + std::to_string(generation_++);
+    std::filesystem::create_directories(checkpoint_dir);
+    auto checkpoint = Checkpoint::Open(checkpoint_dir);
+    ASSERT_TRUE(checkpoint.ok()) << checkpoint.error();
+    checkpoint_ = std::move(*checkpoint);
+    ExecutorManagerOptions options;
+    options.work_dir = dir_.path();
+    options.executor_path = "/bin/true";
+    options.executor_endpoint = "ipc:///nowhere";
+    options.default_user = default_user;
+    effects_ = FakeEffects();
+    manager_ = std::make_unique<ExecutorManager>(options, &effects_, checkpoint_);
+    manager_->set_agent_id("agent-1");
+  }
+
+  agentmsg::RunTask Group(std::vector<TaskInfo> tasks, bool partition_aware = false) {
+    agentmsg::RunTask run;
+    run.framework.id = "fw";
+    run.framework.partition_aware = partition_aware;
+    run.executor.executor_id = "ex";
+    run.executor.framework_id = "fw";
+    run.executor.group = true;
+    run.executor.resources = *Resources::Parse("cpus:0.1;mem:32");
+    run.tasks = std::move(tasks);
+    return run;
+  }
+
+  // Launches the group's container and has its executor subscribe as `peer`.
+  void StartExecutor(pid_t pid = 4242) {
+    ASSERT_EQ(effects_.launches.size(), 1u);
+    manager_->OnLaunched("fw", "ex", effects_.launches[0].container_id, pid, "", 0);
+    ExecutorMessage subscribe = execmsg::Subscribe{"fw", "ex", pid, {}, {}};
+    manager_->OnExecutorMessage("peer", subscribe, 0);
+  }
+
+  void Report(const TaskId& task, TaskState state, const std::string& uuid) {
+    TaskStatus status;
+    status.task_id = task;
+    status.state = state;
+    status.source = Source::kExecutor;
+    status.uuid = uuid;
+    ExecutorMessage update = execmsg::Update{status};
+    manager_->OnExecutorMessage("peer", update, 0);
+  }
+
+  stoa::testing::TempDir dir_;
+  int generation_ = 0;
+  FakeEffects effects_;
+  std::shared_ptr<Checkpoint> checkpoint_;
+  std::unique_ptr<ExecutorManager> manager_;
+};
+
+// A10: the container is sized for the executor and every live task: a second
+// group raises the limits, a task that ends lowers them.
+TEST_F(ExecutorManagerTest, ContainerLimitsFollowTheExecutorsLiveTasks) {
+  manager_->RunTask(Group({Task("t1", "cpus:0.5;mem:64")}), 0);
+  ASSERT_EQ(effects_.launches.size(), 1u);
+  EXPECT_EQ(effects_.launches[0].resources, *Resources::Parse("cpus:0.6;mem:96"));
+  StartExecutor();
+  EXPECT_TRUE(effects_.resized.empty());
+
+  manager_->RunTask(Group({Task("t2", "cpus:0.5;mem:128")}), 0);
+  ASSERT_EQ(effects_.resized.size(), 1u);
+  EXPECT_EQ(effects_.resized[0].first, effects_.launches[0].container_id);
+  EXPECT_EQ(effects_.resized[0].second.Get("mem"), 224);
+  EXPECT_DOUBLE_EQ(effects_.resized[0].second.Get("cpus"), 1.1);
+  EXPECT_EQ(effects_.launches.size(), 1u);  // the same container
+
+  Report("t1", TaskState::kRunning, "u1");
+  EXPECT_EQ(effects_.resized.size(), 1u);  // no change in the task set
+  Report("t1", TaskState::kFinished, "u2");
+  ASSERT_EQ(effects_.resized.size(), 2u);
+  EXPECT_EQ(effects_.resized[1].second.Get("mem"), 160);
+}
+
+// A10: a group that arrives while the container is still launching is
+// applied after that launch (the launcher orders them).
+TEST_F(ExecutorManagerTest, AGroupArrivingDuringTheLaunchResizesToo) {
+  manager_->RunTask(Group({Task("t1", "cpus:0.5;mem:64")}), 0);
+  manager_->RunTask(Group({Task("t2", "cpus:0.5;mem:64")}), 0);
+  ASSERT_EQ(effects_.resized.size(), 1u);
+  EXPECT_EQ(effects_.resized[0].second.Get("mem"), 160);
+}
+
+// A13: as Mesos's agent does, a kill for a task the agent never heard of is
+// answered with a terminal update from the agent (TASK_LOST, or TASK_DROPPED
+// for a partition-aware framework), retried until acknowledged.
+TEST_F(ExecutorManagerTest, AKillOfAnUnknownTaskGetsATerminalUpdate) {
+  manager_->KillTask("other-fw", "ghost", 100);
+  ASSERT_EQ(effects_.updates.size(), 1u);
+  const TaskStatus& lost = effects_.updates[0].status;
+  EXPECT_EQ(effects_.updates[0].framework_id, "other-fw");
+  EXPECT_EQ(lost.task_id, "ghost");
+  EXPECT_EQ(lost.state, TaskState::kLost);
+  EXPECT_EQ(lost.source, Source::kAgent);
+  EXPECT_EQ(lost.reason, Reason::kExecutorTerminated);
+  EXPECT_EQ(lost.agent_id, "agent-1");
+  EXPECT_FALSE(lost.uuid.empty());
+  // Resent until the master acknowledges it.
+  auto due = manager_->DueUpdates(200);
+  ASSERT_EQ(due.size(), 1u);
+  EXPECT_EQ(due[0].status.uuid, lost.uuid);
+  manager_->Acknowledge({"other-fw", "ghost", lost.uuid}, 200);
+  EXPECT_EQ(manager_->PendingUpdateCount(), 0u);
+
+  manager_->RunTask(Group({Task("t1", "cpus:0.5;mem:64")}, /*partition_aware=*/true), 0);
+  manager_->KillTask("fw", "ghost", 0);
+  ASSERT_EQ(effects_.updates.size(), 2u);
+  EXPECT_EQ(effects_.updates[1].status.state, TaskState::kDropped);
+}
+
+// A29: a task that names no user runs as the default user, not as whoever the
+// first task of its group named (which is what STOA_TASK_USER says).
+TEST_F(ExecutorManagerTest, ATaskWithoutAUserRunsAsTheDefaultNotAsTheGroupsFirst) {
+  manager_->RunTask(Group({Task("t1", "cpus:0.1;mem:8", "nobody"), Task("t2", "cpus:0.1;mem:8")}),
+                    0);
+  ASSERT_EQ(effects_.launches.size(), 1u);
+  EXPECT_EQ(effects_.launches[0].user, "nobody");  // the container (sandbox owner), as before
+  StartExecutor();
+  manager_->RunTask(Group({Task("t3", "cpus:0.1;mem:8")}), 0);
+  std::map<TaskId, std::string> users;
+  for (const auto& task : effects_.LaunchedTasks()) users[task.task_id] = task.command.user;
+  EXPECT_EQ(users["t1"], "nobody");
+  EXPECT_EQ(users["t2"], AgentUser());
+  EXPECT_EQ(users["t3"], AgentUser());
+
+  Make("daemon");
+  manager_->RunTask(Group({Task("t1", "cpus:0.1;mem:8", "nobody"), Task("t2", "cpus:0.1;mem:8")}),
+                    0);
+  StartExecutor();
+  users.clear();
+  for (const auto& task : effects_.LaunchedTasks()) users[task.task_id] = task.command.user;
+  EXPECT_EQ(users["t2"], "daemon");
+}
+
+// A28: when the containerizer no longer knows the container, the executor's
+// pid is killed only together with the start time it had, so that a process
+// that reused the pid is left alone (see SignalIfSameProcess).
+TEST_F(ExecutorManagerTest, TheKillFallbackCarriesThePidsStartTime) {
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    pause();
+    _exit(0);
+  }
+  manager_->RunTask(Group({Task("t1", "cpus:0.5;mem:64")}), 0);
+  manager_->OnLaunched("fw", "ex", effects_.launches[0].container_id, child, "", 0);
+  effects_.destroy_finds_container = false;
+  manager_->KillTask("fw", "t1", 0);  // queued, never subscribed: the executor is shut down
+  ASSERT_EQ(effects_.killed.size(), 1u);
+  EXPECT_EQ(effects_.killed[0].first, child);
+  EXPECT_EQ(effects_.killed[0].second, ProcessStartTime(child));
+  EXPECT_NE(effects_.killed[0].second, 0u);
+  kill(child, SIGKILL);
+  waitpid(child, nullptr, 0);
+}
+
+TEST(Process, SignalsOnlyTheProcessThatStartedAtTheGivenTime) {
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    pause();
+    _exit(0);
+  }
+  uint64_t started = ProcessStartTime(child);
+  ASSERT_NE(started, 0u);
+  // Another process with this pid would have another start time.
+  EXPECT_FALSE(SignalIfSameProcess(child, started + 1, SIGKILL));
+  EXPECT_EQ(waitpid(child, nullptr, WNOHANG), 0) << "a process with another start time was killed";
+  EXPECT_TRUE(SignalIfSameProcess(child, started, SIGKILL));
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+  EXPECT_FALSE(SignalIfSameProcess(child, started, SIGKILL));  // gone (and reaped)
+}
+
+}  // namespace
+}  // namespace stoa::agent
