@@ -88,7 +88,10 @@ void ExecutorManager::FillRegister(agentmsg::Register& reg) const {
   }
 }
 
-std::string ExecutorManager::DefaultTaskUser() const {
+// As Mesos runs tasks: as the task's own user, else the framework's user,
+// else the agent's --default_user, else the agent's own user.
+std::string ExecutorManager::DefaultTaskUser(const FrameworkInfo& framework) const {
+  if (!framework.user.empty()) return framework.user;
   return options_.default_user.empty() ? AgentUserName() : options_.default_user;
 }
 
@@ -162,12 +165,13 @@ void ExecutorManager::RunTask(agentmsg::RunTask run, double now) {
     // The first task says whom the container is for (its sandbox's owner).
     executor.container_user = !run.tasks.empty() && !run.tasks.front().command.user.empty()
                                   ? run.tasks.front().command.user
-                                  : options_.default_user;
+                              : !run.framework.user.empty() ? run.framework.user
+                                                            : options_.default_user;
   }
   // Each task without a user of its own runs as the default user, not as
   // whoever the group's first task named.
   for (auto& info : run.tasks) {
-    if (info.command.user.empty()) info.command.user = DefaultTaskUser();
+    if (info.command.user.empty()) info.command.user = DefaultTaskUser(run.framework);
   }
   for (auto& info : run.tasks) {
     Task task;

@@ -163,7 +163,7 @@ class ExecutorManager {
   void OnRecoveredExecutorGone(const FrameworkId& framework_id, const ExecutorId& executor_id,
                                const ContainerId& container_id, bool rebooted, double now);
   // The user a task runs as when it names none (per task, not the group's first).
-  std::string DefaultTaskUser() const;
+  std::string DefaultTaskUser(const FrameworkInfo& framework) const;
 
   ExecutorManagerOptions options_;
   AgentEffects* effects_;

@@ -5,24 +5,12 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "common/resources_json.hpp"
+
 namespace stoa::master {
 namespace {
 
 using json = nlohmann::json;
-
-json ResourcesJson(const Resources& resources) {
-  json out = json::object();
-  for (const auto& name : resources.ScalarNames()) out[name] = resources.Get(name);
-  for (const auto& entry : resources.entries()) {
-    if (entry.type == Resource::Type::kRanges && !out.contains(entry.name)) {
-      Resources only = resources.Filter([&](const Resource& r) { return r.name == entry.name; });
-      std::string text = only.ToString();
-      auto colon = text.find(':');
-      out[entry.name] = colon == std::string::npos ? text : text.substr(colon + 1);
-    }
-  }
-  return out;
-}
 
 json StatusJson(const TaskStatus& status) {
   json out = {{"state", ToString(status.state)},

@@ -217,6 +217,23 @@ TEST_F(ExecutorManagerTest, ATaskWithoutAUserRunsAsTheDefaultNotAsTheGroupsFirst
   EXPECT_EQ(users["t2"], "daemon");
 }
 
+// A5 (in part): as Mesos does, a task without a user runs as the framework's
+// user; the agent's default applies only when the framework names none.
+TEST_F(ExecutorManagerTest, ATaskWithoutAUserRunsAsItsFrameworksUser) {
+  Make("daemon");
+  agentmsg::RunTask run =
+      Group({Task("t1", "cpus:0.1;mem:8"), Task("t2", "cpus:0.1;mem:8", "nobody")});
+  run.framework.user = "bin";
+  manager_->RunTask(run, 0);
+  ASSERT_EQ(effects_.launches.size(), 1u);
+  EXPECT_EQ(effects_.launches[0].user, "bin");  // the container belongs to the framework's user
+  StartExecutor();
+  std::map<TaskId, std::string> users;
+  for (const auto& task : effects_.LaunchedTasks()) users[task.task_id] = task.command.user;
+  EXPECT_EQ(users["t1"], "bin");
+  EXPECT_EQ(users["t2"], "nobody");
+}
+
 // A28: when the containerizer no longer knows the container, the executor's
 // pid is killed only together with the start time it had, so that a process
 // that reused the pid is left alone (see SignalIfSameProcess).
