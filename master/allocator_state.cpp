@@ -206,7 +206,12 @@ bool Allocator::State::Filtered(const Agent& agent, uint32_t f) {
 
 void Allocator::State::SetFilter(uint32_t a, uint32_t f, double expiry, const Resources& refused) {
   Agent& agent = agents[a];
-  agent.refused[f] = refused;
+  // Declining two offers on one agent refuses both.
+  if (Filtered(agent, f)) {
+    agent.refused[f] += refused;
+  } else {
+    agent.refused[f] = refused;
+  }
   if (agent.filter_until.size() <= f) {
     agent.filter_until.resize(std::max<size_t>(f + 1, frameworks.size()), kNoFilter);
   }
@@ -372,13 +377,25 @@ void Allocator::State::ReturnAvailable(uint32_t a, const Resources& resources, b
   Agent& agent = agents[a];
   agent.available += resources;
   RefreshAgentSummary(a);
-  // Filters that no longer cover what the agent has free are lifted.
+  // Filters that no longer cover what the agent could offer their framework
+  // (unreserved, or reserved for one of its roles) are lifted.
   std::vector<uint32_t> lifted;
   for (const auto& [f, refused] : agent.refused) {
-    if (!refused.Contains(agent.available)) lifted.push_back(f);
+    if (!refused.Contains(OfferableTo(f, agent.available))) lifted.push_back(f);
   }
   for (uint32_t f : lifted) ClearFilter(a, f);
   if (reoffer || !lifted.empty()) MarkDirty(a);
+}
+
+Resources Allocator::State::OfferableTo(uint32_t f, const Resources& available) const {
+  const Framework& framework = frameworks[f];
+  return available.Filter([&](const Resource& r) {
+    if (!r.reserved()) return true;
+    for (uint32_t c : framework.clients) {
+      if (roles[clients[c].role].name == r.role) return true;
+    }
+    return false;
+  });
 }
 
 void Allocator::State::MarkDirty(uint32_t a) {

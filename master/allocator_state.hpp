@@ -221,6 +221,9 @@ struct Allocator::State {
   // without a filter cannot bounce offers at network speed.
   void ReturnAvailable(uint32_t a, const Resources& resources, bool reoffer = true);
 
+  // What of `available` could be offered to framework `f`: the unreserved part
+  // and what is reserved for one of its roles.
+  Resources OfferableTo(uint32_t f, const Resources& available) const;
   void MarkDirty(uint32_t a);
 
   // ---- The round --------------------------------------------------------------

@@ -207,6 +207,34 @@ TEST(AllocatorFilterTest, FreedResourcesBeyondWhatWasRefusedLiftTheFilter) {
   EXPECT_EQ(again[0].resources, R("cpus:4;mem:1024"));
 }
 
+// What the agent holds for other roles cannot be offered to the decliner, so
+// it does not lift the filter; two declines on one agent refuse both offers.
+TEST(AllocatorFilterTest, OtherRolesReservationsAndASecondDeclineKeepTheFilter) {
+  Allocator allocator;
+  allocator.AddAgent("a1", R("cpus(db):2;cpus:4;mem:64"));
+  allocator.AddFramework("web", {"web"});
+  std::vector<Allocation> offers = allocator.Allocate(0);
+  ASSERT_EQ(offers.size(), 1u);
+  EXPECT_EQ(offers[0].resources, R("cpus:4;mem:64"));
+  allocator.Decline("web", "a1", offers[0].resources, 10, 0);
+  EXPECT_EQ(allocator.FilterCount(), 1u);
+  EXPECT_FALSE(allocator.HasChanges());
+  EXPECT_TRUE(allocator.Allocate(1).empty());
+
+  allocator.AddAgent("a2", R("cpus(a):1;cpus(b):1"));
+  allocator.AddFramework("multi", {"a", "b"});
+  std::vector<Allocation> offers_to_multi = allocator.AllocateChanged(2);
+  int on_a2 = 0;
+  for (const Allocation& offer : offers_to_multi) {
+    ASSERT_EQ(offer.framework_id, "multi");
+    on_a2 += offer.agent_id == "a2" ? 1 : 0;
+    allocator.Decline("multi", offer.agent_id, offer.resources, 10, 2, offer.role);
+  }
+  EXPECT_EQ(on_a2, 2);  // one offer per role on a2
+  EXPECT_EQ(allocator.FilterCount(), 3u);  // web on a1, multi on a1 and a2
+  EXPECT_TRUE(allocator.Allocate(3).empty());
+}
+
 // A decline without a filter waits for the periodic round: an event round
 // right after it would hand the same offer straight back.
 TEST(AllocatorOfferTest, DeclinedResourcesWaitForThePeriodicRound) {
