@@ -84,6 +84,7 @@ void ExecutorManager::FillRegister(agentmsg::Register& reg) const {
     reg.frameworks.push_back(framework.info);
     for (const auto& [executor_id, executor] : framework.executors) {
       for (const auto& [task_id, task] : executor.tasks) reg.tasks.push_back(task);
+      if (executor.info.group) reg.executors.push_back(executor.info);
     }
   }
 }

@@ -20,11 +20,17 @@ std::string CheckOffers(const Framework& framework, const call::Accept& accept,
       return "offer '" + offer_id +
              "' is not outstanding for this framework (rescinded, declined, used or never made)";
     }
-    const AgentId& agent_id = offers.Find(offer_id)->offer.agent_id;
-    if (!plan.agent_id.empty() && agent_id != plan.agent_id) {
+    const Offer& offer = offers.Find(offer_id)->offer;
+    if (!plan.agent_id.empty() && offer.agent_id != plan.agent_id) {
       return "offers of one ACCEPT must all be on the same agent";
     }
-    plan.agent_id = agent_id;
+    if (!plan.agent_id.empty() && offer.role != plan.role) {
+      // As Mesos: the tasks' resources are allocated to one role.
+      return "offers of one ACCEPT must all be allocated to the same role ('" + plan.role +
+             "' and '" + offer.role + "')";
+    }
+    plan.agent_id = offer.agent_id;
+    plan.role = offer.role;
   }
   return "";
 }
@@ -43,7 +49,6 @@ AcceptPlan PlanAccept(const Framework& framework, const call::Accept& accept,
     for (const auto& offer_id : accept.offer_ids) {
       const Offer& offer = offers.Find(offer_id)->offer;
       offered += offer.resources;
-      if (plan.role.empty()) plan.role = offer.role;
     }
   } else {
     plan.agent_id.clear();

@@ -374,6 +374,11 @@ void MasterActor::FinishSubscribe(const std::string& peer, const FrameworkInfo& 
       for (const auto& [task_id, task] : framework->tasks) {
         if (HoldsResources(task.state)) used[task.info.agent_id] += task.info.resources;
       }
+      for (const auto& [agent_id, agent] : agents_.all()) {
+        for (const auto& [key, charge] : agent.executors) {
+          if (key.first == info.id) used[agent_id] += charge.resources;
+        }
+      }
       Allocator([id = info.id, roles = info.roles, used](auto& a) {
         a.RemoveFramework(id);
         a.AddFramework(id, roles, used);

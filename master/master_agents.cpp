@@ -11,6 +11,19 @@ namespace stoa::master {
 void MasterActor::Kill(Framework& framework, const call::Kill& kill) {
   Task* task = framework.FindTask(kill.task_id);
   if (task == nullptr) {
+    // After a failover, an agent that has not reregistered yet may still run
+    // the task: the kill waits for it (as a debt) instead of a LOST that
+    // would be untrue; a later reconciliation answers if it never comes.
+    std::vector<AgentId> may_know;
+    if (kill.agent_id.empty()) {
+      may_know.assign(agents_.recovered().begin(), agents_.recovered().end());
+    } else if (agents_.IsRecovered(kill.agent_id)) {
+      may_know.push_back(kill.agent_id);
+    }
+    for (const AgentId& agent_id : may_know) {
+      agents_.DebtsOf(agent_id).kills.insert({framework.info.id, kill.task_id});
+    }
+    if (!may_know.empty()) return;
     SendToFramework(framework, event::Update{UnknownTaskStatus(
                                    framework, kill.task_id, kill.agent_id,
                                    "kill of a task this master does not know", WallSeconds())});
@@ -145,14 +158,16 @@ void MasterActor::RegisterAgent(const std::string& peer, agentmsg::Register& reg
   }
   auto known = registry_.agents.find(info.id);
   if (known != registry_.agents.end() && known->second.state == AgentRecord::State::kAdmitted) {
-    AdmitAgent(peer, reg);
+    AdmitAgent(peer, reg, /*was_unreachable=*/false);
     return;
   }
+  bool was_unreachable =
+      known != registry_.agents.end() && known->second.state == AgentRecord::State::kUnreachable;
   // New, or back from unreachable: the registry says so before the agent hears it.
   AgentRecord record{info, AgentRecord::State::kAdmitted, WallSeconds()};
   admitting_.insert(peer);
   Durably([record](Registrar& r) { return r.PutAgent(record); },
-          [this, peer, reg, record](const std::string& error) mutable {
+          [this, peer, reg, record, was_unreachable](const std::string& error) mutable {
             admitting_.erase(peer);
             if (!error.empty()) {
               Send(peer, Message(AgentMessage(
@@ -160,7 +175,7 @@ void MasterActor::RegisterAgent(const std::string& peer, agentmsg::Register& reg
               return;
             }
             registry_.agents[record.info.id] = record;
-            AdmitAgent(peer, reg);
+            AdmitAgent(peer, reg, was_unreachable);
           });
 }
 
@@ -178,7 +193,8 @@ void MasterActor::RecoverFrameworksOf(const agentmsg::Register& reg) {
   }
 }
 
-void MasterActor::AdmitAgent(const std::string& peer, agentmsg::Register& reg) {
+void MasterActor::AdmitAgent(const std::string& peer, agentmsg::Register& reg,
+                             bool was_unreachable) {
   const AgentInfo& info = reg.info;
   bool reregister =
       agents_.TakeRecovered(info.id) || agents_.Find(info.id) != nullptr || !reg.tasks.empty();
@@ -216,6 +232,20 @@ void MasterActor::AdmitAgent(const std::string& peer, agentmsg::Register& reg) {
   Agent& agent = agents_.Add(info, peer, reg.epoch, WallSeconds());
   AgentDebts debts = agents_.TakeDebts(info.id);
   RecoverFrameworksOf(reg);
+  if (was_unreachable && !returning) {
+    // Unreachable before a failover: its tasks were reported LOST to the
+    // frameworks that are not partition-aware, by the master that kept the
+    // debts in memory. They must not come back; the others hear that the
+    // agent is back.
+    returning = true;
+    for (const auto& task : reg.tasks) {
+      Framework* framework = frameworks_.Find(task.framework_id);
+      if (framework != nullptr && !framework->info.partition_aware &&
+          framework->FindTask(task.info.task_id) == nullptr) {
+        debts.ended.insert({task.framework_id, task.info.task_id});
+      }
+    }
+  }
   std::map<FrameworkId, Resources> used;
   std::set<FrameworkId> to_shutdown;
   std::vector<TaskKey> kills;
@@ -246,6 +276,21 @@ void MasterActor::AdmitAgent(const std::string& peer, agentmsg::Register& reg) {
       SendToFramework(*framework, event::Update{status});
     }
     framework->tasks[task.info.task_id] = std::move(task);
+  }
+  // Group executors with live tasks keep their own resources charged.
+  for (const ExecutorInfo& executor : reg.executors) {
+    int live = 0;
+    for (const TaskKey& key : agent.tasks) {
+      Framework* framework = frameworks_.Find(key.first);
+      Task* task = framework == nullptr ? nullptr : framework->FindTask(key.second);
+      if (key.first == executor.framework_id && task != nullptr &&
+          task->executor_id == executor.executor_id && !IsTerminal(task->state)) {
+        ++live;
+      }
+    }
+    if (live == 0 || executor.resources.empty()) continue;
+    ChargeExecutor(agent, executor.framework_id, executor.executor_id, executor.resources, live);
+    used[executor.framework_id] += executor.resources;
   }
   Allocator([id = info.id, total = info.resources, used](auto& a) { a.AddAgent(id, total, used); });
   SendToAgent(agent, agentmsg::Registered{info.id, master_id_, reg.epoch});

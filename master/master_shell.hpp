@@ -76,7 +76,9 @@ class MasterActor : public caf::event_based_actor {
   void Reconcile(Framework& framework, const call::Reconcile& reconcile);
   void OnAgentMessage(const std::string& peer, AgentMessage& message);
   void RegisterAgent(const std::string& peer, agentmsg::Register& reg);
-  void AdmitAgent(const std::string& peer, agentmsg::Register& reg);
+  // `was_unreachable`: the registry says the agent was unreachable, which a
+  // master that failed over since knows only from there.
+  void AdmitAgent(const std::string& peer, agentmsg::Register& reg, bool was_unreachable);
   void RecoverFrameworksOf(const agentmsg::Register& reg);
   void EndTasksNotReported(Agent& agent, const std::vector<Task>& reported, TaskState state,
                            const std::string& message);

@@ -14,6 +14,8 @@ struct AgentMessage {
       # Fresh for each registration cycle (strictly increasing across restarts),
       # the same on its retries: a retry never reconciles tasks away.
       epoch @25 :UInt64;
+      # Group executors it runs, with their own resources (charged apart from tasks).
+      executors @27 :List(Common.ExecutorInfo);
     }
     # master -> agent: the id the agent now has.
     registered :group {

@@ -198,6 +198,8 @@ void Put(proto::Offer::Builder b, const Offer& o);
 Offer Get(proto::Offer::Reader b);
 void Put(proto::Task::Builder b, const Task& t);
 Task Get(proto::Task::Reader b);
+void Put(proto::ExecutorInfo::Builder b, const ExecutorInfo& e);
+ExecutorInfo Get(proto::ExecutorInfo::Reader b);
 void Put(proto::FrameworkInfo::Builder b, const FrameworkInfo& f);
 FrameworkInfo Get(proto::FrameworkInfo::Reader b);
 
@@ -579,6 +581,7 @@ void Put(proto::AgentMessage::Builder b, const AgentMessage& msg) {
             PutList(r.initTasks(m.tasks.size()), m.tasks);
             PutList(r.initFrameworks(m.frameworks.size()), m.frameworks);
             r.setEpoch(m.epoch);
+            PutList(r.initExecutors(m.executors.size()), m.executors);
           },
           [&](const agentmsg::Registered& m) {
             auto r = b.initRegistered();
@@ -632,7 +635,8 @@ AgentMessage Get(proto::AgentMessage::Reader b) {
     case proto::AgentMessage::REGISTER: {
       auto r = b.getRegister();
       return agentmsg::Register{Get(r.getInfo()), GetList<Task>(r.getTasks()),
-                                GetList<FrameworkInfo>(r.getFrameworks()), r.getEpoch()};
+                                GetList<FrameworkInfo>(r.getFrameworks()), r.getEpoch(),
+                                GetList<ExecutorInfo>(r.getExecutors())};
     }
     case proto::AgentMessage::REGISTERED:
       return agentmsg::Registered{S(b.getRegistered().getAgentId()),

@@ -273,6 +273,7 @@ struct Register {
   // Fresh for each registration cycle and strictly increasing across agent
   // restarts; retries of one cycle carry the same epoch.
   uint64_t epoch = 0;
+  std::vector<ExecutorInfo> executors;  // group executors, with their own resources
 };
 struct Registered {
   AgentId agent_id;

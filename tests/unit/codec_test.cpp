@@ -175,8 +175,16 @@ TEST(Codec, RefusesOutOfRangeEnums) {
 TEST(Codec, EpochsRolesAndTerminalErrorsRoundTrip) {
   agentmsg::Register reg;
   reg.epoch = 1'700'000'000'000'000'123ull;
+  ExecutorInfo executor;
+  executor.executor_id = "ex1";
+  executor.group = true;
+  executor.resources = *Resources::Parse("cpus:0.5;mem:64");
+  reg.executors = {executor};
   auto got = std::get<agentmsg::Register>(RoundTrip<AgentMessage>(Message(AgentMessage(reg))));
   EXPECT_EQ(got.epoch, reg.epoch);
+  ASSERT_EQ(got.executors.size(), 1u);
+  EXPECT_EQ(got.executors[0].resources, executor.resources);
+  EXPECT_TRUE(got.executors[0].group);
   auto registered = std::get<agentmsg::Registered>(
       RoundTrip<AgentMessage>(Message(AgentMessage(agentmsg::Registered{"a1", "m1", 42}))));
   EXPECT_EQ(registered.epoch, 42u);

@@ -317,5 +317,129 @@ TEST_F(MasterActorTest, RecoveredFrameworkWaitsForTheReregistrationWindowPlusIts
   EXPECT_TRUE(errors[0].terminal);
 }
 
+// After a failover, what the old leader owed an agent that was unreachable
+// is known only from the registry: tasks of frameworks that are not
+// partition-aware were reported LOST and must not come back; a
+// partition-aware framework hears that its task is back.
+TEST_F(MasterActorTest, AnAgentUnreachableBeforeAFailoverComesBackWithoutItsLostTasks) {
+  Registry registry;
+  for (auto [id, aware] : {std::pair{"plain", false}, std::pair{"aware", true}}) {
+    FrameworkInfo info;
+    info.id = id;
+    info.name = id;
+    info.roles = {"*"};
+    info.failover_timeout_seconds = 60;
+    info.partition_aware = aware;
+    registry.frameworks[id] = info;
+  }
+  AgentRecord agent;
+  agent.info.id = "a1";
+  agent.info.resources = *Resources::Parse("cpus:4;mem:4096");
+  agent.state = AgentRecord::State::kUnreachable;
+  registry.agents["a1"] = agent;
+  Start(registry);
+  FrameworkInfo plain, aware;
+  plain.id = "plain";
+  aware.id = "aware";
+  aware.partition_aware = true;
+  Subscribe("sched-plain", plain);
+  Subscribe("sched-aware", aware);
+
+  auto running = [](const FrameworkId& framework, const TaskId& id) {
+    Task task;
+    task.framework_id = framework;
+    task.info.task_id = id;
+    task.info.agent_id = "a1";
+    task.info.resources = *Resources::Parse("cpus:1;mem:128");
+    task.state = TaskState::kRunning;
+    return task;
+  };
+  size_t mark = outbox_.sent.size();
+  Register("agent-1", "a1", 7, {running("plain", "lost-1"), running("aware", "back-1")});
+  auto kills = AgentMessagesTo<agentmsg::KillTask>("agent-1", mark);
+  ASSERT_EQ(kills.size(), 1u);
+  EXPECT_EQ(kills[0].task_id, "lost-1");
+  EXPECT_TRUE(UpdatesTo("sched-plain", mark).empty());
+  auto back = UpdatesTo("sched-aware", mark);
+  ASSERT_EQ(back.size(), 1u);
+  EXPECT_EQ(back[0].task_id, "back-1");
+  EXPECT_EQ(back[0].reason, Reason::kAgentReregistered);
+}
+
+// A group executor's own resources stay charged when its agent reregisters
+// with the master (after a failover): what is offered leaves them out.
+TEST_F(MasterActorTest, AReregisteredGroupExecutorKeepsItsResourcesCharged) {
+  Registry registry;
+  FrameworkInfo info;
+  info.id = "fw";
+  info.name = "fw";
+  info.roles = {"*"};
+  info.failover_timeout_seconds = 60;
+  registry.frameworks["fw"] = info;
+  AgentRecord record;
+  record.info.id = "a1";
+  record.info.resources = *Resources::Parse("cpus:4;mem:4096");
+  registry.agents["a1"] = record;
+  Start(registry);
+  Subscribe("sched", info);
+
+  Task task;
+  task.framework_id = "fw";
+  task.executor_id = "ex1";
+  task.info.task_id = "t1";
+  task.info.agent_id = "a1";
+  task.info.resources = *Resources::Parse("cpus:1;mem:128");
+  task.state = TaskState::kRunning;
+  agentmsg::Register reg;
+  reg.info = record.info;
+  reg.info.hostname = "host-a1";
+  reg.tasks = {task};
+  reg.frameworks = {info};
+  reg.epoch = 5;
+  ExecutorInfo executor;
+  executor.executor_id = "ex1";
+  executor.framework_id = "fw";
+  executor.group = true;
+  executor.resources = *Resources::Parse("cpus:0.5;mem:1024");
+  reg.executors = {executor};
+  FromAgent("agent-1", reg);
+  std::vector<Offer> offers = OffersTo("sched");
+  ASSERT_EQ(offers.size(), 1u);
+  EXPECT_EQ(offers[0].resources, *Resources::Parse("cpus:2.5;mem:2944"));
+}
+
+// A kill asked for during the reregistration window, of a task on an agent
+// that has not come back yet, is not answered LOST (the task may well run):
+// it is delivered when the agent reregisters with the task.
+TEST_F(MasterActorTest, AKillDuringTheReregistrationWindowWaitsForTheAgent) {
+  Registry registry;
+  FrameworkInfo info;
+  info.id = "fw";
+  info.name = "fw";
+  info.roles = {"*"};
+  info.failover_timeout_seconds = 60;
+  registry.frameworks["fw"] = info;
+  AgentRecord agent;
+  agent.info.id = "a1";
+  agent.info.resources = *Resources::Parse("cpus:4;mem:4096");
+  registry.agents["a1"] = agent;
+  Start(registry);
+  Subscribe("sched", info);
+
+  size_t mark = outbox_.sent.size();
+  Call("sched", "fw", call::Kill{"t1", "a1"});
+  EXPECT_TRUE(UpdatesTo("sched", mark).empty()) << "no LOST for a task that may still run";
+  Task task;
+  task.framework_id = "fw";
+  task.info.task_id = "t1";
+  task.info.agent_id = "a1";
+  task.info.resources = *Resources::Parse("cpus:1;mem:128");
+  task.state = TaskState::kRunning;
+  Register("agent-1", "a1", 3, {task});
+  auto kills = AgentMessagesTo<agentmsg::KillTask>("agent-1", mark);
+  ASSERT_EQ(kills.size(), 1u);
+  EXPECT_EQ(kills[0].task_id, "t1");
+}
+
 }  // namespace
 }  // namespace stoa::master

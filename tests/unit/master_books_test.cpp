@@ -443,6 +443,19 @@ TEST_F(AcceptPlanTest, GroupExecutorResourcesAreValidatedAndChargedOnce) {
   EXPECT_EQ(refused.leftover, R("cpus:4;mem:4096"));
 }
 
+// The tasks of one ACCEPT are booked under one allocation role, so offers of
+// different roles cannot be combined (as Mesos refuses them).
+TEST_F(AcceptPlanTest, OffersOfDifferentRolesCannotBeCombined) {
+  offers_.Add(Offer{"o2", "f1", "a1", "h", R("cpus:1"), "", "analytics"}, 0);
+  AcceptPlan plan = Plan(call::Accept{{"o1", "o2"}, {LaunchOf({TaskOf("t1")})}});
+  EXPECT_FALSE(plan.offers_valid);
+  EXPECT_TRUE(plan.launches.empty());
+  EXPECT_EQ(plan.offers_to_recover, (std::vector<OfferId>{"o1", "o2"}));
+  ASSERT_EQ(plan.events.size(), 1u);
+  EXPECT_NE(std::get<event::Update>(plan.events[0]).status.message.find("same role"),
+            std::string::npos);
+}
+
 TEST_F(AcceptPlanTest, UnknownOffersDropEveryTaskAndReturnTheValidOnes) {
   AcceptPlan plan = Plan(call::Accept{{"o1", "nope"}, {LaunchOf({TaskOf("t1")})}});
   EXPECT_FALSE(plan.offers_valid);
