@@ -130,8 +130,22 @@ Result<std::unique_ptr<Master>> Master::Start(caf::actor_system& system,
     response.body = json{{"agent_id", id->second}, {"state", "gone"}}.dump();
     return response;
   });
-  impl->http.Route("GET", "/health", [](const HttpRequest&) {
+  // Healthy while the master actor answers: one that stopped leading (a
+  // failed registry write) says so instead of a constant "healthy".
+  impl->http.Route("GET", "/health", [raw](const HttpRequest&) {
+    std::string error;
+    caf::scoped_actor self{*raw->system};
+    self->request(raw->actor, std::chrono::seconds(5), health_atom::value)
+        .receive([](bool) {}, [&](caf::error& e) { error = raw->system->render(e); });
     HttpResponse response;
+    if (!error.empty()) {
+      response.status = 503;
+      response.body = json{{"healthy", false},
+                           {"leading", false},
+                           {"error", "the master does not answer: " + error}}
+                          .dump();
+      return response;
+    }
     response.body = R"({"healthy":true,"leading":true})";
     return response;
   });

@@ -77,6 +77,7 @@ caf::behavior MasterActor::make_behavior() {
       [this](gone_atom, const std::string& agent_id) -> caf::result<std::string> {
         return MarkGone(agent_id);
       },
+      [](health_atom) { return true; },
   };
 }
 

@@ -29,6 +29,8 @@ using state_atom = caf::atom_constant<caf::atom("state")>;
 using metrics_atom = caf::atom_constant<caf::atom("metrics")>;
 // operator -> master: (gone_atom, agent_id) -> "" once durable, else the reason.
 using gone_atom = caf::atom_constant<caf::atom("gone")>;
+// HTTP -> master: (health_atom) -> true while the actor serves.
+using health_atom = caf::atom_constant<caf::atom("health")>;
 
 // Spawns the master actor (and its allocator actor, linked to it). `outbox`
 // must outlive the actor; `registrar` runs the registry writes; `registry` is

@@ -132,9 +132,12 @@ TEST_F(ClusterTest, AFailedRegistryWriteMakesTheMasterStopLeading) {
     std::lock_guard<std::mutex> lock(mutex);
     EXPECT_NE(why.find("the disk is full"), std::string::npos) << why;
   }
-  // It no longer serves: its state cannot be asked for.
+  // It no longer serves: its state cannot be asked for, and /health says so.
   EXPECT_TRUE(
       WaitFor([&] { return (*master)->StateJson().find("did not answer") != std::string::npos; }));
+  int status = 0;
+  Result<std::string> health = HttpGet("127.0.0.1", (*master)->http_port(), "/health", &status);
+  EXPECT_EQ(status, 503) << (health.ok() ? *health : health.error());
   master->reset();
 
   // A master recovering from that storage still has the framework.
