@@ -230,7 +230,7 @@ TEST(AllocatorFilterTest, OtherRolesReservationsAndASecondDeclineKeepTheFilter) 
     on_a2 += offer.agent_id == "a2" ? 1 : 0;
     allocator.Decline("multi", offer.agent_id, offer.resources, 10, 2, offer.role);
   }
-  EXPECT_EQ(on_a2, 2);  // one offer per role on a2
+  EXPECT_EQ(on_a2, 2);                     // one offer per role on a2
   EXPECT_EQ(allocator.FilterCount(), 3u);  // web on a1, multi on a1 and a2
   EXPECT_TRUE(allocator.Allocate(3).empty());
 }
