@@ -7,7 +7,7 @@
 #include <sstream>
 #include <string>
 
-#include "agent/safe_fs.hpp"
+#include "common/safe_fs.hpp"
 
 namespace stoa::agent {
 

@@ -11,7 +11,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
-#include "agent/safe_fs.hpp"
+#include "common/safe_fs.hpp"
 
 namespace stoa::agent {
 namespace {
@@ -157,23 +157,23 @@ HttpResponse SandboxFiles::Read(const HttpRequest& request) const {
   if (!frameworks.valid()) return JsonError(404, "no sandbox of " + which + " on this agent");
   std::string runs = name.framework_id + "/executors/" + name.executor_id + "/runs";
   if (name.container_id.empty()) {
-    UniqueFd runs_fd(OpenBeneathOrErrno(frameworks.get(), runs, O_RDONLY | O_DIRECTORY));
+    UniqueFd runs_fd(OpenBeneathErrno(frameworks.get(), runs, O_RDONLY | O_DIRECTORY));
     if (runs_fd.valid()) name.container_id = NewestRun(runs_fd.get());
     if (name.container_id.empty()) return JsonError(404, "no sandbox of " + which);
   }
   which += " container " + name.container_id;
   int sandbox =
-      OpenBeneathOrErrno(frameworks.get(), runs + "/" + name.container_id, O_PATH | O_DIRECTORY);
+      OpenBeneathErrno(frameworks.get(), runs + "/" + name.container_id, O_PATH | O_DIRECTORY);
   if (sandbox < 0) {
     if (sandbox == -ENOENT || sandbox == -ENOTDIR) {
       return JsonError(404, "no sandbox of " + which);
     }
     return JsonError(
-        403, "the sandbox of " + which + " cannot be opened safely: " + ErrnoMessage(-sandbox));
+        403, "the sandbox of " + which + " cannot be opened safely: " + ErrnoText(-sandbox));
   }
   UniqueFd sandbox_fd(sandbox);
   // O_PATH first: a device node or FIFO is looked at, never opened.
-  int found = OpenBeneathOrErrno(sandbox_fd.get(), name.rest, O_PATH);
+  int found = OpenBeneathErrno(sandbox_fd.get(), name.rest, O_PATH);
   if (found < 0) {
     if (found == -ELOOP || found == -EXDEV) {
       return JsonError(403, "'" + name.rest + "' in the sandbox of " + which +
@@ -182,7 +182,7 @@ HttpResponse SandboxFiles::Read(const HttpRequest& request) const {
     if (found == -ENOENT || found == -ENOTDIR) {
       return JsonError(404, "'" + name.rest + "' does not exist in the sandbox of " + which);
     }
-    return JsonError(403, "'" + name.rest + "' cannot be opened: " + ErrnoMessage(-found));
+    return JsonError(403, "'" + name.rest + "' cannot be opened: " + ErrnoText(-found));
   }
   UniqueFd path_fd(found);
   struct stat st {};
@@ -199,7 +199,7 @@ HttpResponse SandboxFiles::Read(const HttpRequest& request) const {
   std::string self = "/proc/self/fd/" + std::to_string(path_fd.get());
   UniqueFd file(open(self.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
   if (!file.valid() || fstat(file.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
-    return JsonError(500, "'" + name.rest + "' cannot be read: " + ErrnoMessage(errno));
+    return JsonError(500, "'" + name.rest + "' cannot be read: " + ErrnoText(errno));
   }
   int64_t size = static_cast<int64_t>(st.st_size);
   HttpResponse response;
@@ -294,15 +294,15 @@ Status SandboxGc::Remove(const std::string& sandbox) {
       name->framework_id, name->framework_id + "/executors",
       name->framework_id + "/executors/" + name->executor_id,
       name->framework_id + "/executors/" + name->executor_id + "/runs"};
-  UniqueFd runs(OpenBeneathOrErrno(frameworks.get(), levels.back(), O_RDONLY | O_DIRECTORY));
+  UniqueFd runs(OpenBeneathErrno(frameworks.get(), levels.back(), O_RDONLY | O_DIRECTORY));
   if (!runs.valid()) return Status::Ok();  // already gone
   Status removed = RemoveTreeAt(runs.get(), name->container_id);
   if (!removed.ok()) return removed;
   // Empty parents go too (one chain per executor id would pile up otherwise).
   for (size_t i = levels.size(); i-- > 0;) {
-    UniqueFd parent(
-        i == 0 ? dup(frameworks.get())
-               : OpenBeneathOrErrno(frameworks.get(), levels[i - 1], O_PATH | O_DIRECTORY));
+    UniqueFd parent(i == 0
+                        ? dup(frameworks.get())
+                        : OpenBeneathErrno(frameworks.get(), levels[i - 1], O_PATH | O_DIRECTORY));
     std::string child = levels[i].substr(levels[i].rfind('/') + 1);
     if (!parent.valid() || unlinkat(parent.get(), child.c_str(), AT_REMOVEDIR) != 0) break;
   }

@@ -1,5 +1,6 @@
 #include "common/safe_fs.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <sys/syscall.h>
@@ -92,7 +93,7 @@ Result<UniqueFd> OpenDirectory(const std::string& path) {
   return UniqueFd(fd);
 }
 
-Result<UniqueFd> OpenBeneath(int dir_fd, const std::string& relative, int flags, mode_t mode) {
+int OpenBeneathErrno(int dir_fd, const std::string& relative, int flags, mode_t mode) {
   struct open_how how {};
   how.flags = static_cast<uint64_t>(flags | O_CLOEXEC);
   how.mode = (flags & O_CREAT) != 0 ? mode : 0;
@@ -103,8 +104,13 @@ Result<UniqueFd> OpenBeneath(int dir_fd, const std::string& relative, int flags,
     fd = syscall(SYS_openat2, dir_fd, path, &how, sizeof(how));
   } while (fd < 0 && errno == EAGAIN);  // a rename raced the lookup
   if (fd < 0 && errno == ENOSYS) fd = WalkBeneath(dir_fd, relative, flags, mode);
-  if (fd < 0) return Failure(relative, errno);
-  return UniqueFd(static_cast<int>(fd));
+  return fd < 0 ? -errno : static_cast<int>(fd);
+}
+
+Result<UniqueFd> OpenBeneath(int dir_fd, const std::string& relative, int flags, mode_t mode) {
+  int fd = OpenBeneathErrno(dir_fd, relative, flags, mode);
+  if (fd < 0) return Failure(relative, -fd);
+  return UniqueFd(fd);
 }
 
 Result<UniqueFd> MakeDirectoryIn(int dir_fd, const std::string& name, mode_t mode, bool exclusive) {
@@ -129,6 +135,79 @@ Result<struct stat> StatFd(int fd, const std::string& what) {
   struct stat st {};
   if (fstat(fd, &st) != 0) return Status::Error("cannot stat '" + what + "': " + ErrnoText(errno));
   return st;
+}
+
+namespace {
+
+std::vector<std::string> SplitPath(const std::string& relative) {
+  std::vector<std::string> parts;
+  size_t start = 0;
+  while (true) {
+    size_t slash = relative.find('/', start);
+    parts.push_back(relative.substr(start, slash == std::string::npos ? slash : slash - start));
+    if (slash == std::string::npos) break;
+    start = slash + 1;
+  }
+  return parts;
+}
+
+Status RemoveTreeAtDepth(int dir_fd, const std::string& name, int depth) {
+  int fd = openat(dir_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) {
+    int error = errno;
+    if (error == ENOENT) return Status::Ok();
+    if (error != ENOTDIR && error != ELOOP) {
+      return Status::Error("cannot open '" + name + "': " + ErrnoText(error));
+    }
+    // Not a directory (a file, or a symlink: the link goes, its target stays).
+    if (unlinkat(dir_fd, name.c_str(), 0) != 0 && errno != ENOENT) {
+      return Status::Error("cannot remove '" + name + "': " + ErrnoText(errno));
+    }
+    return Status::Ok();
+  }
+  if (depth > 256) {
+    close(fd);
+    return Status::Error("'" + name + "' is nested deeper than 256 directories; left in place");
+  }
+  DIR* dir = fdopendir(fd);
+  if (dir == nullptr) {
+    close(fd);
+    return Status::Error("cannot list '" + name + "': " + ErrnoText(errno));
+  }
+  std::vector<std::string> entries;
+  while (struct dirent* entry = readdir(dir)) {
+    std::string child = entry->d_name;
+    if (child != "." && child != "..") entries.push_back(std::move(child));
+  }
+  Status result = Status::Ok();
+  for (const auto& child : entries) {
+    Status s = RemoveTreeAtDepth(dirfd(dir), child, depth + 1);
+    if (!s.ok() && result.ok()) result = Status::Error(name + "/" + s.message());
+  }
+  closedir(dir);
+  if (!result.ok()) return result;
+  if (unlinkat(dir_fd, name.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT) {
+    return Status::Error("cannot remove '" + name + "': " + ErrnoText(errno));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+bool IsPlainRelativePath(const std::string& relative) {
+  if (relative.empty() || relative.front() == '/') return false;
+  if (relative.find('\0') != std::string::npos) return false;
+  for (const auto& part : SplitPath(relative)) {
+    if (part.empty() || part == "." || part == "..") return false;
+  }
+  return true;
+}
+
+Status RemoveTreeAt(int dir_fd, const std::string& name) {
+  if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos) {
+    return Status::Error("'" + name + "' is not a directory entry name");
+  }
+  return RemoveTreeAtDepth(dir_fd, name, 0);
 }
 
 }  // namespace stoa

@@ -54,6 +54,17 @@ Result<UniqueFd> OpenDirectory(const std::string& path);
 // made with `mode` (add O_EXCL to insist on a new one).
 // The error says which path could not be opened and why.
 Result<UniqueFd> OpenBeneath(int dir_fd, const std::string& relative, int flags, mode_t mode = 0);
+// The same, for callers that tell errors apart (a symlink from a missing
+// file): the descriptor, or -errno (ELOOP: a symlink; EXDEV: it leads out).
+int OpenBeneathErrno(int dir_fd, const std::string& relative, int flags, mode_t mode = 0);
+
+// True when `relative` is a plain relative path: no empty, "." or ".." part.
+bool IsPlainRelativePath(const std::string& relative);
+
+// Removes the entry `name` (a single component) of the directory `dir_fd`
+// and, if it is a directory, everything under it, without following any
+// symbolic link (links are removed, never their targets). ENOENT is success.
+Status RemoveTreeAt(int dir_fd, const std::string& name);
 
 // Creates the directory `name` (a single component) in `dir_fd` and opens it.
 // When `exclusive`, it must not exist yet; otherwise an existing directory
