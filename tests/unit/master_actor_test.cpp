@@ -138,6 +138,36 @@ class MasterActorTest : public ::testing::Test {
     return out;
   }
 
+  // What a registry holds for a framework and an agent, and a task an agent
+  // reports, for tests that start the master as after a failover.
+  static FrameworkInfo KnownFramework(const FrameworkId& id, bool partition_aware = false) {
+    FrameworkInfo info;
+    info.id = id;
+    info.name = id;
+    info.roles = {"*"};
+    info.failover_timeout_seconds = 60;
+    info.partition_aware = partition_aware;
+    return info;
+  }
+  static AgentRecord KnownAgent(const AgentId& id,
+                                AgentRecord::State state = AgentRecord::State::kAdmitted) {
+    AgentRecord record;
+    record.info.id = id;
+    record.info.resources = *Resources::Parse("cpus:4;mem:4096");
+    record.state = state;
+    return record;
+  }
+  static Task RunningTask(const FrameworkId& framework_id, const TaskId& id,
+                          const AgentId& agent_id = "a1") {
+    Task task;
+    task.framework_id = framework_id;
+    task.info.task_id = id;
+    task.info.agent_id = agent_id;
+    task.info.resources = *Resources::Parse("cpus:1;mem:128");
+    task.state = TaskState::kRunning;
+    return task;
+  }
+
   static call::Accept Launch(const OfferId& offer_id, const TaskId& task_id) {
     TaskInfo task;
     task.task_id = task_id;
@@ -323,39 +353,15 @@ TEST_F(MasterActorTest, RecoveredFrameworkWaitsForTheReregistrationWindowPlusIts
 // partition-aware framework hears that its task is back.
 TEST_F(MasterActorTest, AnAgentUnreachableBeforeAFailoverComesBackWithoutItsLostTasks) {
   Registry registry;
-  for (auto [id, aware] : {std::pair{"plain", false}, std::pair{"aware", true}}) {
-    FrameworkInfo info;
-    info.id = id;
-    info.name = id;
-    info.roles = {"*"};
-    info.failover_timeout_seconds = 60;
-    info.partition_aware = aware;
-    registry.frameworks[id] = info;
-  }
-  AgentRecord agent;
-  agent.info.id = "a1";
-  agent.info.resources = *Resources::Parse("cpus:4;mem:4096");
-  agent.state = AgentRecord::State::kUnreachable;
-  registry.agents["a1"] = agent;
+  registry.frameworks["plain"] = KnownFramework("plain");
+  registry.frameworks["aware"] = KnownFramework("aware", /*partition_aware=*/true);
+  registry.agents["a1"] = KnownAgent("a1", AgentRecord::State::kUnreachable);
   Start(registry);
-  FrameworkInfo plain, aware;
-  plain.id = "plain";
-  aware.id = "aware";
-  aware.partition_aware = true;
-  Subscribe("sched-plain", plain);
-  Subscribe("sched-aware", aware);
+  Subscribe("sched-plain", registry.frameworks["plain"]);
+  Subscribe("sched-aware", registry.frameworks["aware"]);
 
-  auto running = [](const FrameworkId& framework, const TaskId& id) {
-    Task task;
-    task.framework_id = framework;
-    task.info.task_id = id;
-    task.info.agent_id = "a1";
-    task.info.resources = *Resources::Parse("cpus:1;mem:128");
-    task.state = TaskState::kRunning;
-    return task;
-  };
   size_t mark = outbox_.sent.size();
-  Register("agent-1", "a1", 7, {running("plain", "lost-1"), running("aware", "back-1")});
+  Register("agent-1", "a1", 7, {RunningTask("plain", "lost-1"), RunningTask("aware", "back-1")});
   auto kills = AgentMessagesTo<agentmsg::KillTask>("agent-1", mark);
   ASSERT_EQ(kills.size(), 1u);
   EXPECT_EQ(kills[0].task_id, "lost-1");
@@ -370,26 +376,15 @@ TEST_F(MasterActorTest, AnAgentUnreachableBeforeAFailoverComesBackWithoutItsLost
 // with the master (after a failover): what is offered leaves them out.
 TEST_F(MasterActorTest, AReregisteredGroupExecutorKeepsItsResourcesCharged) {
   Registry registry;
-  FrameworkInfo info;
-  info.id = "fw";
-  info.name = "fw";
-  info.roles = {"*"};
-  info.failover_timeout_seconds = 60;
+  FrameworkInfo info = KnownFramework("fw");
+  AgentRecord record = KnownAgent("a1");
   registry.frameworks["fw"] = info;
-  AgentRecord record;
-  record.info.id = "a1";
-  record.info.resources = *Resources::Parse("cpus:4;mem:4096");
   registry.agents["a1"] = record;
   Start(registry);
   Subscribe("sched", info);
 
-  Task task;
-  task.framework_id = "fw";
+  Task task = RunningTask("fw", "t1");
   task.executor_id = "ex1";
-  task.info.task_id = "t1";
-  task.info.agent_id = "a1";
-  task.info.resources = *Resources::Parse("cpus:1;mem:128");
-  task.state = TaskState::kRunning;
   agentmsg::Register reg;
   reg.info = record.info;
   reg.info.hostname = "host-a1";
@@ -413,29 +408,15 @@ TEST_F(MasterActorTest, AReregisteredGroupExecutorKeepsItsResourcesCharged) {
 // it is delivered when the agent reregisters with the task.
 TEST_F(MasterActorTest, AKillDuringTheReregistrationWindowWaitsForTheAgent) {
   Registry registry;
-  FrameworkInfo info;
-  info.id = "fw";
-  info.name = "fw";
-  info.roles = {"*"};
-  info.failover_timeout_seconds = 60;
-  registry.frameworks["fw"] = info;
-  AgentRecord agent;
-  agent.info.id = "a1";
-  agent.info.resources = *Resources::Parse("cpus:4;mem:4096");
-  registry.agents["a1"] = agent;
+  registry.frameworks["fw"] = KnownFramework("fw");
+  registry.agents["a1"] = KnownAgent("a1");
   Start(registry);
-  Subscribe("sched", info);
+  Subscribe("sched", registry.frameworks["fw"]);
 
   size_t mark = outbox_.sent.size();
   Call("sched", "fw", call::Kill{"t1", "a1"});
   EXPECT_TRUE(UpdatesTo("sched", mark).empty()) << "no LOST for a task that may still run";
-  Task task;
-  task.framework_id = "fw";
-  task.info.task_id = "t1";
-  task.info.agent_id = "a1";
-  task.info.resources = *Resources::Parse("cpus:1;mem:128");
-  task.state = TaskState::kRunning;
-  Register("agent-1", "a1", 3, {task});
+  Register("agent-1", "a1", 3, {RunningTask("fw", "t1")});
   auto kills = AgentMessagesTo<agentmsg::KillTask>("agent-1", mark);
   ASSERT_EQ(kills.size(), 1u);
   EXPECT_EQ(kills[0].task_id, "t1");
