@@ -311,32 +311,21 @@ void MasterActor::Subscribe(const std::string& peer, FrameworkInfo info) {
                    /*terminal=*/true})));
     return;
   }
-  if (frameworks_.Find(info.id) == nullptr && registry_.frameworks.count(info.id) == 0) {
+  // A new framework, or a resubscription that changes one (roles, failover
+  // timeout, ...): the registry says so before the master acts on it.
+  auto recorded = registry_.frameworks.find(info.id);
+  bool is_new = recorded == registry_.frameworks.end() && frameworks_.Find(info.id) == nullptr;
+  bool changed =
+      recorded != registry_.frameworks.end() && !SameFrameworkRecord(recorded->second, info);
+  if (is_new || changed) {
     if (!subscribing_.insert(peer).second) return;  // a retry while the write is in flight
+    std::string what = is_new ? "the framework" : "the framework's change";
     Durably([info](Registrar& r) { return r.PutFramework(info); },
-            [this, peer, info](const std::string& error) {
+            [this, peer, info, what](const std::string& error) {
               subscribing_.erase(peer);
               if (!error.empty()) {
                 Send(peer, Message(SchedulerEvent(
-                               event::Error{"the master cannot record the framework: " + error})));
-                return;
-              }
-              registry_.frameworks[info.id] = info;
-              FinishSubscribe(peer, info);
-            });
-    return;
-  }
-  auto recorded = registry_.frameworks.find(info.id);
-  if (recorded != registry_.frameworks.end() && !SameFrameworkRecord(recorded->second, info)) {
-    // A resubscription that changes the framework (roles, failover timeout,
-    // ...): the registry says so before the master acts on it.
-    if (!subscribing_.insert(peer).second) return;
-    Durably([info](Registrar& r) { return r.PutFramework(info); },
-            [this, peer, info](const std::string& error) {
-              subscribing_.erase(peer);
-              if (!error.empty()) {
-                Send(peer, Message(SchedulerEvent(event::Error{
-                               "the master cannot record the framework's change: " + error})));
+                               event::Error{"the master cannot record " + what + ": " + error})));
                 return;
               }
               registry_.frameworks[info.id] = info;
