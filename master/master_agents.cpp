@@ -249,6 +249,7 @@ void MasterActor::AdmitAgent(const std::string& peer, agentmsg::Register& reg,
   std::map<FrameworkId, Resources> used;
   std::set<FrameworkId> to_shutdown;
   std::vector<TaskKey> kills;
+  std::map<std::pair<FrameworkId, ExecutorId>, int> live_tasks;  // of the tasks adopted
   for (auto& task : reg.tasks) {
     Framework* framework = frameworks_.Find(task.framework_id);
     if (framework == nullptr) {
@@ -264,6 +265,7 @@ void MasterActor::AdmitAgent(const std::string& peer, agentmsg::Register& reg,
     if (!IsTerminal(task.state)) {
       used[task.framework_id] += task.info.resources;
       agent.used += task.info.resources;
+      ++live_tasks[{task.framework_id, task.executor_id}];
     }
     agent.tasks.insert(key);
     if (reregister && returning && framework->info.partition_aware) {
@@ -279,15 +281,8 @@ void MasterActor::AdmitAgent(const std::string& peer, agentmsg::Register& reg,
   }
   // Group executors with live tasks keep their own resources charged.
   for (const ExecutorInfo& executor : reg.executors) {
-    int live = 0;
-    for (const TaskKey& key : agent.tasks) {
-      Framework* framework = frameworks_.Find(key.first);
-      Task* task = framework == nullptr ? nullptr : framework->FindTask(key.second);
-      if (key.first == executor.framework_id && task != nullptr &&
-          task->executor_id == executor.executor_id && !IsTerminal(task->state)) {
-        ++live;
-      }
-    }
+    auto live_it = live_tasks.find({executor.framework_id, executor.executor_id});
+    int live = live_it == live_tasks.end() ? 0 : live_it->second;
     if (live == 0 || executor.resources.empty()) continue;
     ChargeExecutor(agent, executor.framework_id, executor.executor_id, executor.resources, live);
     used[executor.framework_id] += executor.resources;
