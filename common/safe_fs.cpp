@@ -28,17 +28,25 @@ Status Failure(const std::string& relative, int error) {
   return Status::Error("cannot open '" + relative + "': " + Explain(error));
 }
 
-// The components of `relative`, or an error for ".." (which the openat2 path
+// Every part of `relative` between slashes, empty ones included.
+std::vector<std::string> SplitPath(const std::string& relative) {
+  std::vector<std::string> parts;
+  size_t start = 0;
+  while (true) {
+    size_t slash = relative.find('/', start);
+    parts.push_back(relative.substr(start, slash == std::string::npos ? slash : slash - start));
+    if (slash == std::string::npos) break;
+    start = slash + 1;
+  }
+  return parts;
+}
+
+// The components of `relative`, or false for ".." (which the openat2 path
 // would only allow while it stays beneath, a refinement the walk forgoes).
 bool Components(const std::string& relative, std::vector<std::string>* parts) {
-  size_t begin = 0;
-  while (begin <= relative.size()) {
-    size_t end = relative.find('/', begin);
-    if (end == std::string::npos) end = relative.size();
-    std::string part = relative.substr(begin, end - begin);
+  for (auto& part : SplitPath(relative)) {
     if (part == "..") return false;
     if (!part.empty() && part != ".") parts->push_back(std::move(part));
-    begin = end + 1;
   }
   return true;
 }
@@ -138,18 +146,6 @@ Result<struct stat> StatFd(int fd, const std::string& what) {
 }
 
 namespace {
-
-std::vector<std::string> SplitPath(const std::string& relative) {
-  std::vector<std::string> parts;
-  size_t start = 0;
-  while (true) {
-    size_t slash = relative.find('/', start);
-    parts.push_back(relative.substr(start, slash == std::string::npos ? slash : slash - start));
-    if (slash == std::string::npos) break;
-    start = slash + 1;
-  }
-  return parts;
-}
 
 Status RemoveTreeAtDepth(int dir_fd, const std::string& name, int depth) {
   int fd = openat(dir_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
