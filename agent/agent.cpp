@@ -3,6 +3,7 @@
 #include <limits.h>
 #include <signal.h>
 #include <sys/statvfs.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <caf/all.hpp>
@@ -533,7 +534,6 @@ Result<std::unique_ptr<Agent>> Agent::Start(caf::actor_system& system, const Age
 
   AgentInfo info;
   info.hostname = options.hostname.empty() ? Hostname() : options.hostname;
-  info.address = options.ip + ":" + std::to_string(options.port);
   info.resources = *Resources::Parse(*resources_text);
 
   ContainerizerOptions containerizer_options;
@@ -553,14 +553,19 @@ Result<std::unique_ptr<Agent>> Agent::Start(caf::actor_system& system, const Age
   impl->system = &system;
   impl->containerizer = std::move(*containerizer);
   impl->endpoint = std::make_unique<ZmqEndpoint>("agent");
-  std::string executor_endpoint = "ipc://" + options.work_dir + "/executors.sock";
-  if (Status s = impl->endpoint->Bind(executor_endpoint); !s.ok()) return s;
-  if (options.port >= 0) {
-    std::string tcp = "tcp://" + options.ip + ":" + std::to_string(options.port);
-    if (Status s = impl->endpoint->Bind(tcp); !s.ok()) return s;
+  // Executors reach the agent only through a socket in its work dir (never
+  // over the network), and each proves it is the one launched (its secret).
+  std::string socket_path = options.work_dir + "/executors.sock";
+  if (socket_path.size() >= sizeof(sockaddr_un::sun_path)) {
+    return Status::Error("the executor socket '" + socket_path + "' is longer than " +
+                         std::to_string(sizeof(sockaddr_un::sun_path) - 1) +
+                         " bytes; choose a shorter --work_dir");
   }
+  std::string executor_endpoint = "ipc://" + socket_path;
+  if (Status s = impl->endpoint->Bind(executor_endpoint); !s.ok()) return s;
   if (Status s = impl->http.Start(options.ip, options.http_port); !s.ok()) return s;
   info.http_address = options.ip + ":" + std::to_string(impl->http.port());
+  info.address = info.http_address;
 
   impl->actor = system.spawn<AgentActor>(options, info, impl->endpoint.get(), executor_endpoint,
                                          std::shared_ptr<Checkpoint>(std::move(*checkpoint)),

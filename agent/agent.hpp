@@ -18,8 +18,7 @@ namespace stoa::agent {
 struct AgentOptions {
   std::string master;  // HOST:PORT, tcp://..., or inproc://... for in-process clusters
   std::string ip = "127.0.0.1";
-  int port = 5052;       // executors reach the agent here (and over ipc:// in the work dir)
-  int http_port = 5053;  // 0 picks a free port
+  int http_port = 5053;  // 0 picks a free port; executors use ipc:// in the work dir
   std::string work_dir = "/var/lib/stoa/agent";
   std::string resources;      // overrides what is detected, e.g. "cpus:4;mem:8192"
   std::string hostname;       // defaults to the machine's

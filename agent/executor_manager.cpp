@@ -163,6 +163,7 @@ void ExecutorManager::RunTask(agentmsg::RunTask run, double now) {
     executor.info = run.executor;
     executor.info.framework_id = framework_id;
     executor.container_id = NewUuid();
+    executor.secret = NewSecret();
     // The first task says whom the container is for (its sandbox's owner).
     executor.container_user = !run.tasks.empty() && !run.tasks.front().command.user.empty()
                                   ? run.tasks.front().command.user
@@ -180,6 +181,7 @@ void ExecutorManager::RunTask(agentmsg::RunTask run, double now) {
     task.framework_id = framework_id;
     task.executor_id = executor.info.executor_id;
     task.state = TaskState::kStaging;
+    task.role = run.role;
     executor.tasks[info.task_id] = std::move(task);
   }
   if (executor.shutting_down) {
@@ -232,7 +234,8 @@ void ExecutorManager::Launch(const FrameworkId& framework_id, ExecutorEntry& exe
                         {"STOA_EXECUTOR_ID", executor_id},
                         {"STOA_AGENT_ID", agent_id_},
                         {"STOA_SANDBOX", executor.sandbox},
-                        {"STOA_EXECUTOR_GROUP", executor.info.group ? "1" : "0"}};
+                        {"STOA_EXECUTOR_GROUP", executor.info.group ? "1" : "0"},
+                        {"STOA_EXECUTOR_SECRET", executor.secret}};
   // The container holds the executor and every task it was launched with;
   // the first task says how the container is set up.
   config.resources = executor.Needed();
@@ -438,6 +441,14 @@ void ExecutorManager::Subscribe(const std::string& peer, const execmsg::Subscrib
     effects_->SendToExecutor(peer, execmsg::Shutdown{0});
     return;
   }
+  // Anyone who can reach the socket could claim an executor's ids: only the
+  // process given its secret speaks for it. (A checkpoint written before
+  // secrets existed has none.)
+  if (!executor->secret.empty() && subscribe.secret != executor->secret) {
+    log_->warn("a subscription for executor {} of framework {} did not carry its secret; ignored",
+               subscribe.executor_id, subscribe.framework_id);
+    return;
+  }
   if (!executor->peer.empty()) executor_peers_.erase(executor->peer);
   executor->peer = peer;
   executor->subscribed = true;
@@ -536,8 +547,9 @@ void ExecutorManager::CheckpointExecutor(const FrameworkId& framework_id,
                                          const ExecutorId& executor_id) {
   ExecutorEntry* executor = Find(framework_id, executor_id);
   if (executor == nullptr || checkpoint_ == nullptr) return;
-  ExecutorRecord record{executor->info, frameworks_[framework_id].info, executor->container_id,
-                        static_cast<int32_t>(executor->pid), executor->sandbox};
+  ExecutorRecord record{executor->info,         frameworks_[framework_id].info,
+                        executor->container_id, static_cast<int32_t>(executor->pid),
+                        executor->sandbox,      executor->secret};
   if (Status s = checkpoint_->PutExecutor(record); !s.ok()) log_->error("{}", s.message());
   for (const auto& [task_id, task] : executor->tasks) CheckpointTask(task);
 }
@@ -553,6 +565,7 @@ void ExecutorManager::Recover(const RecoveredState& state, double now) {
     executor.container_id = record.container_id;
     executor.sandbox = record.sandbox;
     executor.pid = record.pid;
+    executor.secret = record.secret;
   }
   for (const auto& record : state.tasks) {
     ExecutorEntry* executor = Find(record.task.framework_id, record.task.executor_id);

@@ -63,6 +63,7 @@ struct ExecutorEntry {
   std::string container_id;
   std::string sandbox;
   std::string container_user;  // the user the container was launched for (STOA_TASK_USER)
+  std::string secret;          // its executor subscribes with it (STOA_EXECUTOR_SECRET)
   pid_t pid = 0;
   uint64_t start_time = 0;  // of pid (see process.hpp): guards kills against reuse
   std::string peer;         // the executor's identity on our ROUTER, once subscribed

@@ -95,7 +95,6 @@ void TaskLaunch(benchmark::State& state, const char* isolation) {
   auto master = master::Master::Start(system, master_options);
   agent::AgentOptions agent_options;
   agent_options.master = (*master)->address();
-  agent_options.port = -1;
   agent_options.http_port = 0;
   agent_options.work_dir = dir + "/agent";
   agent_options.resources = "cpus:2;mem:1024";

@@ -308,9 +308,6 @@ void AddAgentCommand(CLI::App& app, int* exit_code) {
   auto& o = flags->options;
   cmd->add_option("--master", o.master, "The master, HOST:PORT")->required();
   cmd->add_option("--ip", o.ip, "Address to listen on")->capture_default_str();
-  cmd->add_option("--port", o.port, "Port executors reach the agent on")
-      ->capture_default_str()
-      ->check(CLI::Range(0, 65535));
   cmd->add_option("--http_port", o.http_port, "Port of the HTTP API (/state, /files/read)")
       ->capture_default_str()
       ->check(CLI::Range(0, 65535));

@@ -114,19 +114,18 @@ void AddUpCommand(CLI::App& app, int* exit_code) {
     std::printf("master      %s   http://%s:%d/state   log %s/master.log\n", master.c_str(),
                 ip.c_str(), master_http, work_dir.c_str());
     for (int i = 0; i < flags->agents; ++i) {
-      int port = master_port + 2 + 2 * i;
+      int http_port = master_port + 2 + i;
       std::string name = "agent" + std::to_string(i + 1);
       std::vector<std::string> args = {self,
                                        "agent",
                                        "--master=" + master,
                                        "--ip=" + ip,
-                                       "--port=" + std::to_string(port),
-                                       "--http_port=" + std::to_string(port + 1),
+                                       "--http_port=" + std::to_string(http_port),
                                        "--work_dir=" + work_dir + "/" + name};
       if (!flags->agent_resources.empty()) args.push_back("--resources=" + flags->agent_resources);
       children.push_back(Spawn(args, work_dir + "/" + name + ".log"));
       std::printf("%-11s %s:%d   http://%s:%d/state   log %s/%s.log\n", name.c_str(), ip.c_str(),
-                  port, ip.c_str(), port + 1, work_dir.c_str(), name.c_str());
+                  http_port, ip.c_str(), http_port, work_dir.c_str(), name.c_str());
     }
     std::fflush(stdout);
 

@@ -2,9 +2,13 @@
 // std::random_device, so generation needs no lock and no two threads share state.
 #include "common/ids.hpp"
 
+#include <sys/random.h>
+
 #include <array>
+#include <cerrno>
 #include <cstdint>
 #include <random>
+#include <stdexcept>
 
 namespace stoa {
 
@@ -39,6 +43,25 @@ std::string NewUuid() {
     uint64_t word = i < 16 ? high : low;
     int shift = 60 - 4 * (i % 16);
     out += kHex[(word >> shift) & 0xF];
+  }
+  return out;
+}
+
+std::string NewSecret() {
+  std::array<unsigned char, 16> bytes{};
+  size_t filled = 0;
+  while (filled < bytes.size()) {
+    ssize_t got = getrandom(bytes.data() + filled, bytes.size() - filled, 0);
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) throw std::runtime_error("getrandom failed: no secret can be made");
+    filled += static_cast<size_t>(got);
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(32);
+  for (unsigned char byte : bytes) {
+    out += kHex[byte >> 4];
+    out += kHex[byte & 0xF];
   }
   return out;
 }

@@ -40,6 +40,7 @@ Result<ExecutorConfig> ConfigFromEnvironment(
   required("STOA_EXECUTOR_ID", &config.executor_id);
   required("STOA_SANDBOX", &config.sandbox);
   required("STOA_AGENT_ID", &config.agent_id);
+  required("STOA_EXECUTOR_SECRET", &config.secret);
   if (!missing.empty()) {
     std::string names;
     for (const auto& name : missing) names += (names.empty() ? "" : ", ") + name;

@@ -308,6 +308,7 @@ void Executor::Impl::SendSubscribe() {
   subscribe.framework_id = config.framework_id;
   subscribe.executor_id = config.executor_id;
   subscribe.pid = static_cast<int32_t>(getpid());
+  subscribe.secret = config.secret;
   subscribe.unacknowledged.assign(unacknowledged.begin(), unacknowledged.end());
   for (const TaskId& id : launch_order) subscribe.launched.push_back(tasks.at(id).info);
   Send(std::move(subscribe));

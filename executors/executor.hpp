@@ -22,6 +22,7 @@ struct ExecutorConfig {
   FrameworkId framework_id;    // STOA_FRAMEWORK_ID
   ExecutorId executor_id;      // STOA_EXECUTOR_ID
   AgentId agent_id;            // STOA_AGENT_ID
+  std::string secret;          // STOA_EXECUTOR_SECRET: sent with Subscribe
   std::string sandbox;         // STOA_SANDBOX: absolute path of an existing directory
   bool group = false;          // STOA_EXECUTOR_GROUP=1: a task group, one sandbox per task
   std::string task_user;       // STOA_TASK_USER: tasks without command.user run as this user

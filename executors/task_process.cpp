@@ -23,8 +23,8 @@ namespace {
 
 // Environment variables of the executor that its tasks do not inherit.
 constexpr const char* kPrivateVariables[] = {"STOA_AGENT_ENDPOINT", "STOA_EXECUTOR_GROUP",
-                                             "STOA_TASK_USER", "STOA_ROOTFS",
-                                             "STOA_ROOTFS_SANDBOX"};
+                                             "STOA_TASK_USER",      "STOA_ROOTFS",
+                                             "STOA_ROOTFS_SANDBOX", "STOA_EXECUTOR_SECRET"};
 
 }  // namespace
 

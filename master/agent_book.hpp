@@ -38,6 +38,7 @@ struct AgentDebts {
 struct ExecutorCharge {
   Resources resources;
   int live_tasks = 0;
+  std::string role;  // the allocation role of its tasks' launch
 };
 
 struct Agent {

@@ -36,7 +36,7 @@ Allocator::Allocator() : state_(std::make_unique<State>()) {}
 Allocator::~Allocator() = default;
 
 void Allocator::AddFramework(const FrameworkId& id, const std::vector<std::string>& roles,
-                             const std::map<AgentId, Resources>& used) {
+                             const std::map<AgentId, RoleUsage>& used) {
   State& s = *state_;
   if (s.framework_index.count(id) != 0) return;
   uint32_t f;
@@ -83,16 +83,18 @@ void Allocator::AddFramework(const FrameworkId& id, const std::vector<std::strin
       State::Agent& agent = s.agents[a];
       auto it = agent.live ? agent.pending_used.find(id) : agent.pending_used.end();
       if (it == agent.pending_used.end()) continue;
-      s.TrackByRole(f, a, it->second);
+      for (const auto& [role, resources] : it->second) s.TrackByRole(f, a, resources, role);
       agent.pending_used.erase(it);
       claimed.push_back(a);
     }
     s.pending_agents.erase(pending);
   }
-  for (const auto& [agent_id, resources] : used) {
+  for (const auto& [agent_id, by_role] : used) {
     uint32_t a = s.FindAgent(agent_id);
     if (a == kNone || std::find(claimed.begin(), claimed.end(), a) != claimed.end()) continue;
-    s.TrackByRole(f, a, s.TakeAvailable(a, resources));
+    for (const auto& [role, resources] : by_role) {
+      s.TrackByRole(f, a, s.TakeAvailable(a, resources), role);
+    }
   }
   s.RefreshFramework(f);
   s.all_dirty = true;
@@ -149,7 +151,7 @@ void Allocator::DeactivateFramework(const FrameworkId& id) {
 }
 
 void Allocator::AddAgent(const AgentId& id, const Resources& total,
-                         const std::map<FrameworkId, Resources>& used) {
+                         const std::map<FrameworkId, RoleUsage>& used) {
   State& s = *state_;
   if (s.agent_index.count(id) != 0) return;
   uint32_t a;
@@ -171,15 +173,19 @@ void Allocator::AddAgent(const AgentId& id, const Resources& total,
   s.AddScalars(s.total_millis, total, +1);
   s.order_dirty = true;
 
-  for (const auto& [framework_id, resources] : used) {
-    Resources taken = s.TakeAvailable(a, resources);
+  for (const auto& [framework_id, by_role] : used) {
     uint32_t f = s.FindFramework(framework_id);
-    if (f != kNone) {
-      s.TrackByRole(f, a, taken);
-    } else if (!taken.empty()) {
-      agent.pending_used[framework_id] += taken;
-      s.pending_agents[framework_id].push_back(a);
+    bool pending = false;
+    for (const auto& [role, resources] : by_role) {
+      Resources taken = s.TakeAvailable(a, resources);
+      if (f != kNone) {
+        s.TrackByRole(f, a, taken, role);
+      } else if (!taken.empty()) {
+        agent.pending_used[framework_id][role] += taken;
+        pending = true;
+      }
     }
+    if (pending) s.pending_agents[framework_id].push_back(a);
   }
   s.RefreshAgentSummary(a);
   s.MarkDirty(a);

@@ -30,10 +30,15 @@ class Allocator {
   Allocator(const Allocator&) = delete;
   Allocator& operator=(const Allocator&) = delete;
 
+  // What a framework holds on one agent, by the role it is allocated to. ""
+  // (a role not known, or no longer subscribed) charges a reservation to its
+  // role and everything else to the framework's first role.
+  using RoleUsage = std::map<std::string, Resources>;
+
   // Frameworks. A framework subscribes to one or more roles; `used` is what
   // it already holds per agent (on failover or master recovery).
   void AddFramework(const FrameworkId& id, const std::vector<std::string>& roles,
-                    const std::map<AgentId, Resources>& used = {});
+                    const std::map<AgentId, RoleUsage>& used = {});
   void RemoveFramework(const FrameworkId& id);
   // An inactive (disconnected) framework keeps its allocation but gets no offers.
   void ActivateFramework(const FrameworkId& id);
@@ -41,7 +46,7 @@ class Allocator {
 
   // Agents. `used` is what each framework already runs there (reregistration).
   void AddAgent(const AgentId& id, const Resources& total,
-                const std::map<FrameworkId, Resources>& used = {});
+                const std::map<FrameworkId, RoleUsage>& used = {});
   void RemoveAgent(const AgentId& id);
   // An agent that is unreachable or draining is not offered.
   void ActivateAgent(const AgentId& id);

@@ -319,15 +319,19 @@ void Allocator::State::Track(uint32_t c, uint32_t a, const Resources& resources)
   UpdateRoleKey(client.role);
 }
 
-void Allocator::State::TrackByRole(uint32_t f, uint32_t a, const Resources& resources) {
+void Allocator::State::TrackByRole(uint32_t f, uint32_t a, const Resources& resources,
+                                   const std::string& role) {
   const Framework& framework = frameworks[f];
+  auto client_of = [&](const std::string& name, size_t fallback) {
+    for (size_t i = 0; i < framework.clients.size(); ++i) {
+      if (roles[clients[framework.clients[i]].role].name == name) return i;
+    }
+    return fallback;
+  };
+  size_t allocated_to = role.empty() ? 0 : client_of(role, 0);
   std::vector<Resources> parts(framework.clients.size());
   for (const Resource& r : resources.entries()) {
-    size_t target = 0;
-    for (size_t i = 0; i < framework.clients.size(); ++i) {
-      if (r.reserved() && roles[clients[framework.clients[i]].role].name == r.role) target = i;
-    }
-    parts[target].Add(r);
+    parts[r.reserved() ? client_of(r.role, allocated_to) : allocated_to].Add(r);
   }
   for (size_t i = 0; i < parts.size(); ++i) Track(framework.clients[i], a, parts[i]);
 }

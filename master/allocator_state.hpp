@@ -70,7 +70,7 @@ struct Allocator::State {
     std::unordered_map<uint32_t, Resources> refused;
     bool dirty = false;  // changed since the last round that looked at it
     // Resources used by frameworks not (yet) added, from AddAgent's `used`.
-    std::map<FrameworkId, Resources> pending_used;
+    std::map<FrameworkId, std::map<std::string, Resources>> pending_used;
   };
 
   struct Framework {
@@ -205,8 +205,10 @@ struct Allocator::State {
   void Track(uint32_t c, uint32_t a, const Resources& resources);
 
   // Splits `resources` over framework `f`'s roles: a reservation goes to its
-  // role when subscribed, everything else to the framework's first role.
-  void TrackByRole(uint32_t f, uint32_t a, const Resources& resources);
+  // role when subscribed, everything else to `role` when subscribed, else to
+  // the framework's first role.
+  void TrackByRole(uint32_t f, uint32_t a, const Resources& resources,
+                   const std::string& role = "");
 
   // Removes up to `resources` from what framework `f` holds on agent `a`, from
   // its allocation in `role` first (its allocation role), and returns what

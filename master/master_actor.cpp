@@ -360,13 +360,15 @@ void MasterActor::FinishSubscribe(const std::string& peer, const FrameworkInfo& 
     RescindOffers(*framework);
     if (framework->info.roles != info.roles) {
       // The allocator charges what the framework holds to its new roles.
-      std::map<AgentId, Resources> used;
+      std::map<AgentId, Allocator::RoleUsage> used;
       for (const auto& [task_id, task] : framework->tasks) {
-        if (HoldsResources(task.state)) used[task.info.agent_id] += task.info.resources;
+        if (HoldsResources(task.state)) {
+          used[task.info.agent_id][task.role] += task.info.resources;
+        }
       }
       for (const auto& [agent_id, agent] : agents_.all()) {
         for (const auto& [key, charge] : agent.executors) {
-          if (key.first == info.id) used[agent_id] += charge.resources;
+          if (key.first == info.id) used[agent_id][charge.role] += charge.resources;
         }
       }
       Allocator([id = info.id, roles = info.roles, used](auto& a) {
@@ -534,13 +536,14 @@ void MasterActor::Accept(Framework& framework, const call::Accept& accept) {
   for (auto& launch : plan.launches) {
     if (launch.group) {
       ChargeExecutor(*agent, framework.info.id, launch.executor.executor_id, launch.executor_charge,
-                     static_cast<int>(launch.tasks.size()));
+                     static_cast<int>(launch.tasks.size()), plan.role);
     }
     for (const auto& task : launch.tasks) {
       BookLaunch(framework, *agent, launch.executor, task, plan.role);
       ++counters_.tasks_launched;
     }
-    SendToAgent(*agent, agentmsg::RunTask{framework.info, launch.executor, launch.tasks});
+    SendToAgent(*agent,
+                agentmsg::RunTask{framework.info, launch.executor, launch.tasks, plan.role});
   }
   // Whatever was offered and not used goes back, filtered for a while.
   if (plan.offers_valid && !plan.leftover.empty()) {

@@ -246,10 +246,14 @@ void MasterActor::AdmitAgent(const std::string& peer, agentmsg::Register& reg,
       }
     }
   }
-  std::map<FrameworkId, Resources> used;
+  std::map<FrameworkId, Allocator::RoleUsage> used;
   std::set<FrameworkId> to_shutdown;
   std::vector<TaskKey> kills;
-  std::map<std::pair<FrameworkId, ExecutorId>, int> live_tasks;  // of the tasks adopted
+  struct LiveTasks {
+    int count = 0;
+    std::string role;  // of the launch that started them
+  };
+  std::map<std::pair<FrameworkId, ExecutorId>, LiveTasks> live_tasks;  // of the tasks adopted
   for (auto& task : reg.tasks) {
     Framework* framework = frameworks_.Find(task.framework_id);
     if (framework == nullptr) {
@@ -262,10 +266,17 @@ void MasterActor::AdmitAgent(const std::string& peer, agentmsg::Register& reg,
       kills.push_back(key);
     }
     if (judged == ReportedTask::kKill || judged == ReportedTask::kIgnore) continue;
+    // The role the agent kept for it, when the framework still has it.
+    if (std::find(framework->info.roles.begin(), framework->info.roles.end(), task.role) ==
+        framework->info.roles.end()) {
+      task.role = framework->info.roles.empty() ? "*" : framework->info.roles.front();
+    }
     if (!IsTerminal(task.state)) {
-      used[task.framework_id] += task.info.resources;
+      used[task.framework_id][task.role] += task.info.resources;
       agent.used += task.info.resources;
-      ++live_tasks[{task.framework_id, task.executor_id}];
+      LiveTasks& live = live_tasks[{task.framework_id, task.executor_id}];
+      ++live.count;
+      live.role = task.role;
     }
     agent.tasks.insert(key);
     if (reregister && returning && framework->info.partition_aware) {
@@ -281,11 +292,11 @@ void MasterActor::AdmitAgent(const std::string& peer, agentmsg::Register& reg,
   }
   // Group executors with live tasks keep their own resources charged.
   for (const ExecutorInfo& executor : reg.executors) {
-    auto live_it = live_tasks.find({executor.framework_id, executor.executor_id});
-    int live = live_it == live_tasks.end() ? 0 : live_it->second;
-    if (live == 0 || executor.resources.empty()) continue;
-    ChargeExecutor(agent, executor.framework_id, executor.executor_id, executor.resources, live);
-    used[executor.framework_id] += executor.resources;
+    auto live = live_tasks.find({executor.framework_id, executor.executor_id});
+    if (live == live_tasks.end() || executor.resources.empty()) continue;
+    ChargeExecutor(agent, executor.framework_id, executor.executor_id, executor.resources,
+                   live->second.count, live->second.role);
+    used[executor.framework_id][live->second.role] += executor.resources;
   }
   Allocator([id = info.id, total = info.resources, used](auto& a) { a.AddAgent(id, total, used); });
   SendToAgent(agent, agentmsg::Registered{info.id, master_id_, reg.epoch});
@@ -334,14 +345,18 @@ void MasterActor::UpdateAgentInfo(Agent& agent, const AgentInfo& info) {
   if (!resized) return;
   RemoveAgentBooks(agent);
   agents_.SetPeer(agent, agent.peer);
-  std::map<FrameworkId, Resources> used;
+  std::map<FrameworkId, Allocator::RoleUsage> used;
   for (const auto& [framework_id, task_id] : agent.tasks) {
     Framework* framework = frameworks_.Find(framework_id);
     if (framework == nullptr) continue;
     const Task* task = framework->FindTask(task_id);
-    if (task != nullptr && !IsTerminal(task->state)) used[framework_id] += task->info.resources;
+    if (task != nullptr && !IsTerminal(task->state)) {
+      used[framework_id][task->role] += task->info.resources;
+    }
   }
-  for (const auto& [key, charge] : agent.executors) used[key.first] += charge.resources;
+  for (const auto& [key, charge] : agent.executors) {
+    used[key.first][charge.role] += charge.resources;
+  }
   Allocator([id = info.id, total = info.resources, used](auto& a) { a.AddAgent(id, total, used); });
 }
 

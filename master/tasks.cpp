@@ -47,9 +47,9 @@ void BookLaunch(Framework& framework, Agent& agent, const ExecutorInfo& executor
 }
 
 void ChargeExecutor(Agent& agent, const FrameworkId& framework_id, const ExecutorId& executor_id,
-                    const Resources& charge, int tasks) {
+                    const Resources& charge, int tasks, const std::string& role) {
   auto [it, fresh] =
-      agent.executors.try_emplace({framework_id, executor_id}, ExecutorCharge{charge, 0});
+      agent.executors.try_emplace({framework_id, executor_id}, ExecutorCharge{charge, 0, role});
   if (fresh) agent.used += charge;
   it->second.live_tasks += tasks;
 }

@@ -39,10 +39,10 @@ bool HoldsResources(TaskState state);
 // agent. REQUIRES: the framework has no task with this id.
 void BookLaunch(Framework& framework, Agent& agent, const ExecutorInfo& executor,
                 const TaskInfo& info, const std::string& role);
-// Charges a group executor's own resources to `agent` the first time it is
-// seen there, and counts `tasks` more live tasks for it.
+// Charges a group executor's own resources (allocated to `role`) to `agent`
+// the first time it is seen there, and counts `tasks` more live tasks for it.
 void ChargeExecutor(Agent& agent, const FrameworkId& framework_id, const ExecutorId& executor_id,
-                    const Resources& charge, int tasks);
+                    const Resources& charge, int tasks, const std::string& role);
 
 // The one place a task changes state. Refuses (with the reason) a move that
 // IsValidTransition forbids. A task leaving the set of states that hold

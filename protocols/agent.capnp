@@ -30,6 +30,7 @@ struct AgentMessage {
       framework @7 :Common.FrameworkInfo;
       executor @8 :Common.ExecutorInfo;
       tasks @9 :List(Common.TaskInfo);
+      runRole @28 :Text;  # the role the tasks' resources are allocated to
     }
     killTask :group {
       killFrameworkId @10 :Text;

@@ -596,6 +596,7 @@ void Put(proto::AgentMessage::Builder b, const AgentMessage& msg) {
             Put(r.initFramework(), m.framework);
             Put(r.initExecutor(), m.executor);
             PutList(r.initTasks(m.tasks.size()), m.tasks);
+            r.setRunRole(T(m.role));
           },
           [&](const agentmsg::KillTask& m) {
             auto k = b.initKillTask();
@@ -649,7 +650,7 @@ AgentMessage Get(proto::AgentMessage::Reader b) {
     case proto::AgentMessage::RUN_TASK: {
       auto r = b.getRunTask();
       return agentmsg::RunTask{Get(r.getFramework()), Get(r.getExecutor()),
-                               GetList<TaskInfo>(r.getTasks())};
+                               GetList<TaskInfo>(r.getTasks()), S(r.getRunRole())};
     }
     case proto::AgentMessage::KILL_TASK:
       return agentmsg::KillTask{S(b.getKillTask().getKillFrameworkId()),
@@ -689,6 +690,7 @@ void Put(proto::ExecutorMessage::Builder b, const ExecutorMessage& msg) {
                    s.setPid(m.pid);
                    PutList(s.initUnacknowledged(m.unacknowledged.size()), m.unacknowledged);
                    PutList(s.initLaunched(m.launched.size()), m.launched);
+                   s.setSecret(T(m.secret));
                  },
                  [&](const execmsg::Launch& m) { PutList(b.initLaunch(m.tasks.size()), m.tasks); },
                  [&](const execmsg::Kill& m) {
@@ -710,9 +712,12 @@ ExecutorMessage Get(proto::ExecutorMessage::Reader b) {
   switch (b.which()) {
     case proto::ExecutorMessage::SUBSCRIBE: {
       auto s = b.getSubscribe();
-      return execmsg::Subscribe{S(s.getFrameworkId()), S(s.getExecutorId()), s.getPid(),
+      return execmsg::Subscribe{S(s.getFrameworkId()),
+                                S(s.getExecutorId()),
+                                s.getPid(),
                                 GetList<TaskStatus>(s.getUnacknowledged()),
-                                GetList<TaskInfo>(s.getLaunched())};
+                                GetList<TaskInfo>(s.getLaunched()),
+                                S(s.getSecret())};
     }
     case proto::ExecutorMessage::LAUNCH:
       return execmsg::Launch{GetList<TaskInfo>(b.getLaunch())};
@@ -749,6 +754,7 @@ void Put(proto::ExecutorRecord::Builder b, const ExecutorRecord& r) {
   b.setContainerId(T(r.container_id));
   b.setPid(r.pid);
   b.setSandbox(T(r.sandbox));
+  b.setSecret(T(r.secret));
 }
 ExecutorRecord Get(proto::ExecutorRecord::Reader b) {
   ExecutorRecord r;
@@ -757,6 +763,7 @@ ExecutorRecord Get(proto::ExecutorRecord::Reader b) {
   r.container_id = S(b.getContainerId());
   r.pid = b.getPid();
   r.sandbox = S(b.getSandbox());
+  r.secret = S(b.getSecret());
   return r;
 }
 

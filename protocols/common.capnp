@@ -174,6 +174,7 @@ struct ExecutorRecord {
   containerId @2 :Text;
   pid @3 :Int32;
   sandbox @4 :Text;
+  secret @5 :Text;  # what its executor must subscribe with
 }
 
 # The agent's checkpoint of one task with its unacknowledged updates.

@@ -13,6 +13,7 @@ struct ExecutorMessage {
       pid @2 :Int32;
       unacknowledged @3 :List(Common.TaskStatus);
       launched @4 :List(Common.TaskInfo);
+      secret @12 :Text;  # STOA_EXECUTOR_SECRET: proves it is the executor the agent launched
     }
     # agent -> executor.
     launch @5 :List(Common.TaskInfo);

@@ -288,6 +288,7 @@ struct RunTask {
   FrameworkInfo framework;
   ExecutorInfo executor;
   std::vector<TaskInfo> tasks;
+  std::string role;  // the role the tasks' resources are allocated to
 };
 struct KillTask {
   FrameworkId framework_id;
@@ -340,6 +341,7 @@ struct Subscribe {
   int32_t pid = 0;
   std::vector<TaskStatus> unacknowledged;
   std::vector<TaskInfo> launched;
+  std::string secret;  // the one the agent launched it with
 };
 struct Launch {
   std::vector<TaskInfo> tasks;
@@ -378,6 +380,7 @@ struct ExecutorRecord {
   ContainerId container_id;
   int32_t pid = 0;
   std::string sandbox;
+  std::string secret;  // what its executor must subscribe with
 };
 
 struct TaskRecord {

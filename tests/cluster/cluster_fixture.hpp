@@ -168,7 +168,6 @@ class ClusterTest : public ::testing::Test {
   void StartAgent(int index) {
     agent::AgentOptions options;
     options.master = master_->address();
-    options.port = -1;  // executors use ipc:// only
     options.http_port = 0;
     options.work_dir = dir_.path() + "/agent" + std::to_string(index);
     options.resources = "cpus:2;mem:1024;disk:1024;ports:[31000-31009]";

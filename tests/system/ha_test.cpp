@@ -84,7 +84,6 @@ class HaTest : public ::testing::Test {
     if (agent_http_[index] == 0) agent_http_[index] = FreePort();
     agents_[index] = std::make_unique<Process>(
         std::vector<std::string>{Bin("stoa"), "agent", "--master=" + MasterFlag(), "--ip=127.0.0.1",
-                                 "--port=" + std::to_string(FreePort()),
                                  "--http_port=" + std::to_string(agent_http_[index]),
                                  "--work_dir=" + dir_.path() + "/agent" + std::to_string(index),
                                  "--resources=cpus:4;mem:4096;disk:1024",

@@ -43,9 +43,9 @@ class SystemTest : public ::testing::Test {
       processes_.push_back(std::make_unique<Process>(
           std::vector<std::string>{
               bin_ + "/stoa", "agent", "--master=" + master_, "--ip=127.0.0.1",
-              "--port=" + std::to_string(FreePort()), "--http_port=" + std::to_string(FreePort()),
-              "--work_dir=" + dir_.path() + "/" + name, "--resources=cpus:2;mem:2048;disk:1024",
-              "--status_update_retry_interval=1secs", "--cgroups_root=" + cgroups_.name()},
+              "--http_port=" + std::to_string(FreePort()), "--work_dir=" + dir_.path() + "/" + name,
+              "--resources=cpus:2;mem:2048;disk:1024", "--status_update_retry_interval=1secs",
+              "--cgroups_root=" + cgroups_.name()},
           dir_.path() + "/" + name + ".log"));
     }
     ASSERT_TRUE(WaitFor([&] { return ActiveAgents() == 2; })) << Log("master");

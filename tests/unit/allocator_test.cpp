@@ -127,7 +127,7 @@ TEST(AllocatorDrfTest, LowestShareFrameworkGetsTheNextAgent) {
   allocator.AddAgent("big", R("cpus:8;mem:80"));
   allocator.AddAgent("small", R("cpus:2;mem:20"));
   // f1 already runs something on "big"; f2 has nothing, so f2 goes first.
-  allocator.AddFramework("f1", {"r"}, {{"big", R("cpus:1;mem:1")}});
+  allocator.AddFramework("f1", {"r"}, {{"big", {{"r", R("cpus:1;mem:1")}}}});
   allocator.AddFramework("f2", {"r"});
   std::vector<Allocation> allocations = allocator.Allocate(0);
   ASSERT_EQ(allocations.size(), 2u);
@@ -475,7 +475,7 @@ TEST(AllocatorReservationTest, ReservationsAndUnreservedSplitAcrossRoles) {
   allocator.AddAgent("a1", R("cpus:4;cpus(web):2"));
   allocator.AddFramework("other", {"batch"});
   // web-framework already holds all of a0, so "batch" has the lower share.
-  allocator.AddFramework("web-framework", {"web"}, {{"a0", R("cpus:4")}});
+  allocator.AddFramework("web-framework", {"web"}, {{"a0", {{"web", R("cpus:4")}}}});
   std::map<FrameworkId, Resources> got;
   for (const Allocation& a : allocator.Allocate(0)) got[a.framework_id] += a.resources;
   EXPECT_EQ(got["other"], R("cpus:4"));
@@ -593,15 +593,16 @@ TEST(AllocatorBookkeepingTest, RemoveFrameworkReturnsItsAllocationsAndDropsFilte
 TEST(AllocatorBookkeepingTest, UsedResourcesOnReregistration) {
   Allocator allocator;
   allocator.AddFramework("known", {"r"});
-  allocator.AddAgent("a1", R("cpus:4;mem:40"), {{"known", R("cpus:1;mem:10")}});
+  allocator.AddAgent("a1", R("cpus:4;mem:40"), {{"known", {{"r", R("cpus:1;mem:10")}}}});
   EXPECT_EQ(allocator.Allocated("known"), R("cpus:1;mem:10"));
   EXPECT_EQ(allocator.Available("a1"), R("cpus:3;mem:30"));
 
   // An agent reports use by a framework that has not resubscribed yet: the
   // resources are not offered, and the framework owns them once it is back.
-  allocator.AddAgent("a2", R("cpus:4;mem:40"), {{"late", R("cpus:2;mem:20")}});
+  allocator.AddAgent("a2", R("cpus:4;mem:40"), {{"late", {{"r", R("cpus:2;mem:20")}}}});
   EXPECT_EQ(allocator.Available("a2"), R("cpus:2;mem:20"));
-  allocator.AddFramework("late", {"r"}, {{"a2", R("cpus:2;mem:20")}, {"a1", R("cpus:1")}});
+  allocator.AddFramework("late", {"r"},
+                         {{"a2", {{"r", R("cpus:2;mem:20")}}}, {"a1", {{"r", R("cpus:1")}}}});
   EXPECT_EQ(allocator.Allocated("late"), R("cpus:3;mem:20"));
   EXPECT_EQ(allocator.Available("a1"), R("cpus:2;mem:30"));
   EXPECT_EQ(allocator.Available("a2"), R("cpus:2;mem:20"));
@@ -612,13 +613,32 @@ TEST(AllocatorBookkeepingTest, UsedResourcesOnReregistration) {
 TEST(AllocatorBookkeepingTest, ReservedUseCountsTowardsItsRole) {
   Allocator allocator;
   allocator.AddAgent("a1", R("cpus:4;cpus(db):4"));
-  allocator.AddFramework("f", {"web", "db"}, {{"a1", R("cpus:2;cpus(db):4")}});
+  allocator.AddFramework("f", {"web", "db"}, {{"a1", {{"", R("cpus:2;cpus(db):4")}}}});
   EXPECT_DOUBLE_EQ(allocator.RoleShare("db"), 0.5);
   EXPECT_DOUBLE_EQ(allocator.RoleShare("web"), 0.25);
   EXPECT_DOUBLE_EQ(allocator.FrameworkShare("f"), 0.75);
   allocator.Recover("f", "a1", R("cpus(db):4"));
   EXPECT_DOUBLE_EQ(allocator.RoleShare("db"), 0);
   EXPECT_DOUBLE_EQ(allocator.RoleShare("web"), 0.25);
+}
+
+TEST(AllocatorBookkeepingTest, ReportedUseIsChargedToTheRoleItWasAllocatedTo) {
+  Allocator allocator;
+  allocator.AddFramework("f", {"web", "batch"});
+  // A multi-role framework's unreserved use, as an agent reports it after a
+  // failover: each part to its own role, not all to the first.
+  allocator.AddAgent("a1", R("cpus:8"), {{"f", {{"web", R("cpus:1")}, {"batch", R("cpus:3")}}}});
+  EXPECT_DOUBLE_EQ(allocator.RoleShare("web"), 1.0 / 8);
+  EXPECT_DOUBLE_EQ(allocator.RoleShare("batch"), 3.0 / 8);
+  // Reported before the framework is back: kept by role until it is.
+  allocator.AddAgent("a2", R("cpus:8"), {{"g", {{"db", R("cpus:2")}, {"", R("cpus:2")}}}});
+  allocator.AddFramework("g", {"web", "db"});
+  EXPECT_DOUBLE_EQ(allocator.RoleShare("db"), 2.0 / 16);
+  EXPECT_DOUBLE_EQ(allocator.RoleShare("web"), (1.0 + 2.0) / 16);
+  // A task ending gives back to its own role.
+  allocator.Recover("f", "a1", R("cpus:3"), "batch");
+  EXPECT_DOUBLE_EQ(allocator.RoleShare("batch"), 0);
+  EXPECT_DOUBLE_EQ(allocator.RoleShare("web"), 3.0 / 16);
 }
 
 // Random operations checked against a model: conservation of resources, and

@@ -282,7 +282,9 @@ TEST(Codec, ContainerSettingsAndUsageReportsRoundTrip) {
   run.framework.id = "framework-1";
   run.executor.executor_id = "web-1";
   run.tasks = {task, SampleTask()};
+  run.role = "web";
   auto got = std::get<agentmsg::RunTask>(RoundTrip<AgentMessage>(Message(AgentMessage(run))));
+  EXPECT_EQ(got.role, "web");
   ASSERT_EQ(got.tasks.size(), 2u);
   EXPECT_EQ(got.tasks[0].container, task.container);
   EXPECT_EQ(got.tasks[0].command, task.command);

@@ -113,8 +113,17 @@ class ExecutorManagerTest : public ::testing::Test {
   void StartExecutor(pid_t pid = 4242) {
     ASSERT_EQ(effects_.launches.size(), 1u);
     manager_->OnLaunched("fw", "ex", effects_.launches[0].container_id, pid, "", 0);
-    ExecutorMessage subscribe = execmsg::Subscribe{"fw", "ex", pid, {}, {}};
+    ExecutorMessage subscribe = execmsg::Subscribe{"fw", "ex", pid, {}, {}, Secret()};
     manager_->OnExecutorMessage("peer", subscribe, 0);
+  }
+
+  // What the agent gave the group's executor to subscribe with.
+  std::string Secret() const {
+    if (effects_.launches.empty()) return "";
+    for (const auto& [name, value] : effects_.launches[0].environment) {
+      if (name == "STOA_EXECUTOR_SECRET") return value;
+    }
+    return "";
   }
 
   void Report(const TaskId& task, TaskState state, const std::string& uuid) {
@@ -133,6 +142,45 @@ class ExecutorManagerTest : public ::testing::Test {
   std::shared_ptr<Checkpoint> checkpoint_;
   std::unique_ptr<ExecutorManager> manager_;
 };
+
+// A6: only the process the agent launched (it holds the secret) speaks for
+// an executor; a subscription with its ids and no secret gets nothing.
+TEST_F(ExecutorManagerTest, ASubscriptionWithoutTheExecutorsSecretIsIgnored) {
+  manager_->RunTask(Group({Task("t1", "cpus:0.5;mem:64")}), 0);
+  ASSERT_EQ(effects_.launches.size(), 1u);
+  EXPECT_EQ(Secret().size(), 32u);
+  manager_->OnLaunched("fw", "ex", effects_.launches[0].container_id, 4242, "", 0);
+  ExecutorMessage impostor = execmsg::Subscribe{"fw", "ex", 4242, {}, {}, "guess"};
+  manager_->OnExecutorMessage("intruder", impostor, 0);
+  EXPECT_TRUE(effects_.to_executors.empty()) << "the impostor must not get the tasks";
+
+  StartExecutor();
+  ASSERT_EQ(effects_.to_executors.size(), 1u);
+  EXPECT_EQ(effects_.to_executors[0].first, "peer");
+  EXPECT_EQ(effects_.LaunchedTasks().size(), 1u);
+  // And the secret survives an agent restart: it is in the checkpoint.
+  auto recovered = checkpoint_->Recover();
+  ASSERT_TRUE(recovered.ok()) << recovered.error();
+  ASSERT_EQ(recovered->executors.size(), 1u);
+  EXPECT_EQ(recovered->executors[0].secret, Secret());
+}
+
+// A15: a task keeps the role its resources were allocated to, in the
+// checkpoint and in what a reregistration reports.
+TEST_F(ExecutorManagerTest, ATaskKeepsItsAllocationRoleForReregistration) {
+  agentmsg::RunTask run = Group({Task("t1", "cpus:0.5;mem:64")});
+  run.role = "batch";
+  manager_->RunTask(run, 0);
+  agentmsg::Register reg;
+  manager_->FillRegister(reg);
+  ASSERT_EQ(reg.tasks.size(), 1u);
+  EXPECT_EQ(reg.tasks[0].role, "batch");
+
+  auto recovered = checkpoint_->Recover();
+  ASSERT_TRUE(recovered.ok()) << recovered.error();
+  ASSERT_EQ(recovered->tasks.size(), 1u);
+  EXPECT_EQ(recovered->tasks[0].task.role, "batch");
+}
 
 // A10: the container is sized for the executor and every live task: a second
 // group raises the limits, a task that ends lowers them.

@@ -91,6 +91,7 @@ TEST(ExecutorConfig, ReadsEveryVariable) {
       {"STOA_SANDBOX", sandbox + "/"},
       {"STOA_AGENT_ID", "agent-1"},
       {"STOA_EXECUTOR_GROUP", "1"},
+      {"STOA_EXECUTOR_SECRET", "s3cret"},
   };
   auto config = ConfigFromEnvironment(Lookup(vars));
   ASSERT_TRUE(config.ok()) << config.error();
@@ -99,6 +100,7 @@ TEST(ExecutorConfig, ReadsEveryVariable) {
   EXPECT_EQ(config->executor_id, "exec-1");
   EXPECT_EQ(config->agent_id, "agent-1");
   EXPECT_EQ(config->sandbox, sandbox);
+  EXPECT_EQ(config->secret, "s3cret");
   EXPECT_TRUE(config->group);
 
   vars.erase("STOA_EXECUTOR_GROUP");
@@ -111,8 +113,8 @@ TEST(ExecutorConfig, NamesEveryMissingVariable) {
   std::map<std::string, std::string> vars = {{"STOA_FRAMEWORK_ID", "fw-1"}};
   auto config = ConfigFromEnvironment(Lookup(vars));
   ASSERT_FALSE(config.ok());
-  for (const char* name :
-       {"STOA_AGENT_ENDPOINT", "STOA_EXECUTOR_ID", "STOA_SANDBOX", "STOA_AGENT_ID"}) {
+  for (const char* name : {"STOA_AGENT_ENDPOINT", "STOA_EXECUTOR_ID", "STOA_SANDBOX",
+                           "STOA_AGENT_ID", "STOA_EXECUTOR_SECRET"}) {
     EXPECT_NE(config.error().find(name), std::string::npos) << config.error();
   }
   EXPECT_EQ(config.error().find("STOA_FRAMEWORK_ID"), std::string::npos) << config.error();
@@ -125,6 +127,7 @@ TEST(ExecutorConfig, RejectsInvalidValues) {
       {"STOA_EXECUTOR_ID", "exec-1"},
       {"STOA_SANDBOX", "/nonexistent/sandbox"},
       {"STOA_AGENT_ID", "agent-1"},
+      {"STOA_EXECUTOR_SECRET", "s3cret"},
       {"STOA_EXECUTOR_GROUP", "yes"},
   };
   auto config = ConfigFromEnvironment(Lookup(vars));
@@ -268,6 +271,7 @@ class Executor : public ::testing::Test {
         "STOA_SANDBOX=" + sandbox_.string(),
         "STOA_AGENT_ID=agent-1",
         std::string("STOA_EXECUTOR_GROUP=") + (group ? "1" : "0"),
+        "STOA_EXECUTOR_SECRET=s3cret",
     };
   }
 
@@ -377,7 +381,9 @@ class Executor : public ::testing::Test {
 
   // Waits for the executor's Subscribe and answers it with a Launch.
   void SubscribeAndLaunch(std::vector<TaskInfo> tasks) {
-    ASSERT_TRUE(NextSubscribe().has_value()) << "no Subscribe from stoa-executor";
+    std::optional<execmsg::Subscribe> subscribe = NextSubscribe();
+    ASSERT_TRUE(subscribe.has_value()) << "no Subscribe from stoa-executor";
+    EXPECT_EQ(subscribe->secret, "s3cret");
     agent_->Send(execmsg::Launch{std::move(tasks)});
   }
 
@@ -580,14 +586,15 @@ TEST_F(Executor, SetsTaskEnvironmentWorkingDirectoryAndStreams) {
   StartExecutor();
   TaskInfo task = ShellTask("task-1",
                             "echo \"$GREETING $STOA_TASK_ID $STOA_SANDBOX "
-                            "${STOA_AGENT_ENDPOINT:-unset}\"; pwd; echo oops >&2");
+                            "${STOA_AGENT_ENDPOINT:-unset} ${STOA_EXECUTOR_SECRET:-unset}\"; "
+                            "pwd; echo oops >&2");
   task.command.environment = {{"GREETING", "hi"}};
   SubscribeAndLaunch({task});
   auto updates = UpdatesUntilTerminal({"task-1"});
   EXPECT_EQ(updates["task-1"].back().state, TaskState::kFinished);
   ExpectExitStatus(0);
   EXPECT_EQ(ReadFile(sandbox_ / "stdout"),
-            "hi task-1 " + sandbox_.string() + " unset\n" + sandbox_.string() + "\n");
+            "hi task-1 " + sandbox_.string() + " unset unset\n" + sandbox_.string() + "\n");
   EXPECT_EQ(ReadFile(sandbox_ / "stderr"), "oops\n");
 }
 

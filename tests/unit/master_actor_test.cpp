@@ -422,5 +422,33 @@ TEST_F(MasterActorTest, AKillDuringTheReregistrationWindowWaitsForTheAgent) {
   EXPECT_EQ(kills[0].task_id, "t1");
 }
 
+// A multi-role framework's task reported after a failover stays charged to
+// the role it was launched in (the agent keeps it), so DRF between the roles
+// stays right: the role that holds nothing is offered first.
+TEST_F(MasterActorTest, AReportedTaskStaysChargedToItsAllocationRole) {
+  Registry registry;
+  FrameworkInfo info = KnownFramework("fw");
+  info.roles = {"web", "batch"};
+  registry.frameworks["fw"] = info;
+  registry.agents["a1"] = KnownAgent("a1");
+  Start(registry);
+  Subscribe("sched", info);
+
+  Task task = RunningTask("fw", "t1");
+  task.info.resources = *Resources::Parse("cpus:3;mem:128");
+  task.role = "batch";
+  Register("agent-1", "a1", 3, {task});
+  std::vector<Offer> offers = OffersTo("sched");
+  ASSERT_EQ(offers.size(), 1u);
+  EXPECT_EQ(offers[0].role, "web");
+
+  // What is launched from it runs, and is reported back, in that role.
+  size_t mark = outbox_.sent.size();
+  Call("sched", "fw", Launch(offers[0].id, "t2"));
+  auto runs = AgentMessagesTo<agentmsg::RunTask>("agent-1", mark);
+  ASSERT_EQ(runs.size(), 1u);
+  EXPECT_EQ(runs[0].role, "web");
+}
+
 }  // namespace
 }  // namespace stoa::master

@@ -311,11 +311,11 @@ TEST_F(TaskBooksTest, UnreachableTaskFoundAgainHoldsAgainAndIsFreedOnce) {
 TEST_F(TaskBooksTest, GroupExecutorChargeGoesWithTheLastTask) {
   ExecutorInfo executor;
   executor.executor_id = "group";
-  ChargeExecutor(*agent_, "f1", "group", R("cpus:0.5;mem:32"), 2);
+  ChargeExecutor(*agent_, "f1", "group", R("cpus:0.5;mem:32"), 2, "*");
   BookLaunch(*framework_, *agent_, executor, TaskOf("t1"), "*");
   BookLaunch(*framework_, *agent_, executor, TaskOf("t2"), "*");
   // A later launch on the same executor is not charged again.
-  ChargeExecutor(*agent_, "f1", "group", R("cpus:0.5;mem:32"), 1);
+  ChargeExecutor(*agent_, "f1", "group", R("cpus:0.5;mem:32"), 1, "*");
   BookLaunch(*framework_, *agent_, executor, TaskOf("t3"), "*");
   EXPECT_EQ(agent_->used, R("cpus:3.5;mem:416"));
 
