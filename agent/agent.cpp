@@ -25,6 +25,7 @@
 #include "common/logging.hpp"
 #include "common/transport.hpp"
 #include "common/zookeeper.hpp"
+#include "isolators/capabilities.hpp"
 #include "protocols/codec.hpp"
 
 namespace stoa::agent {
@@ -179,6 +180,7 @@ class AgentActor : public caf::event_based_actor, public AgentEffects {
                                           options_.executor_path,
                                           std::move(executor_endpoint),
                                           options_.default_user,
+                                          options_.bounding_capabilities,
                                           options_.executor_shutdown_grace,
                                           {options_.status_update_retry_interval,
                                            std::max(options_.status_update_retry_interval,
@@ -520,6 +522,15 @@ Result<std::unique_ptr<Agent>> Agent::Start(caf::actor_system& system, const Age
   }
   options.work_dir = fs::canonical(options.work_dir).string();
   if (options.executor_path.empty()) options.executor_path = DefaultExecutorPath();
+  if (options.bounding_capabilities == "default") {
+    options.bounding_capabilities =
+        isolators::FormatCapabilities(isolators::DefaultTaskCapabilities());
+  } else {
+    auto capabilities = isolators::ParseCapabilities(options.bounding_capabilities);
+    if (!capabilities.ok())
+      return Status::Error("--bounding_capabilities: " + capabilities.error());
+    options.bounding_capabilities = isolators::FormatCapabilities(*capabilities);
+  }
   if (options.master.rfind("zk://", 0) == 0) {
     if (auto url = ParseZooKeeperUrl(options.master); !url.ok()) return url.status();
   } else if (auto address = ZmqAddressOf(options.master); !address.ok()) {
@@ -545,8 +556,10 @@ Result<std::unique_ptr<Agent>> Agent::Start(caf::actor_system& system, const Age
   containerizer_options.image_cache_dir = options.image_cache_dir;
   auto containerizer = Containerizer::Create(containerizer_options);
   if (!containerizer.ok()) return containerizer.status();
-  Logger("agent")->info("containers are isolated with {}{}", (*containerizer)->isolation(),
-                        options.isolation.empty() ? " (the default here; see --isolation)" : "");
+  Logger("agent")->info("containers are isolated with {}{}; tasks may hold the capabilities {}",
+                        (*containerizer)->isolation(),
+                        options.isolation.empty() ? " (the default here; see --isolation)" : "",
+                        options.bounding_capabilities);
   std::vector<ExecutorRecord> recovered_executors = recovered->executors;
 
   auto impl = std::make_unique<Impl>();

@@ -36,6 +36,9 @@ struct AgentOptions {
   bool cgroups_enable_cfs = false;    // hard-cap every container's cpu at its `cpus`
   int64_t pids_limit = 1024;          // processes per container (0: no limit)
   std::string default_user;  // tasks without command.user run as this; empty: the agent's user
+  // What tasks may ever hold (isolators/capabilities.hpp): "all", "none" or
+  // names; the default is Docker's set. Executors keep theirs.
+  std::string bounding_capabilities = "default";
   std::string
       image_cache_dir;  // tarball root filesystems are unpacked here; empty: work_dir/images
 

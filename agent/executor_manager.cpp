@@ -236,6 +236,9 @@ void ExecutorManager::Launch(const FrameworkId& framework_id, ExecutorEntry& exe
                         {"STOA_SANDBOX", executor.sandbox},
                         {"STOA_EXECUTOR_GROUP", executor.info.group ? "1" : "0"},
                         {"STOA_EXECUTOR_SECRET", executor.secret}};
+  if (!options_.task_capabilities.empty()) {
+    config.environment.emplace_back("STOA_TASK_CAPABILITIES", options_.task_capabilities);
+  }
   // The container holds the executor and every task it was launched with;
   // the first task says how the container is set up.
   config.resources = executor.Needed();

@@ -54,6 +54,7 @@ struct ExecutorManagerOptions {
   std::string executor_path;      // the stoa-executor binary
   std::string executor_endpoint;  // where executors reach the agent
   std::string default_user;       // tasks without command.user; empty: the agent's user
+  std::string task_capabilities;  // STOA_TASK_CAPABILITIES; empty: not limited
   double executor_shutdown_grace = 5;
   StatusUpdateRetryPolicy retry;
 };

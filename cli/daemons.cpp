@@ -344,6 +344,12 @@ void AddAgentCommand(CLI::App& app, int* exit_code) {
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 22));
   cmd->add_option("--default_user", o.default_user,
                   "Tasks without a user run as this user (default: the agent's user)");
+  cmd->add_option("--bounding_capabilities", o.bounding_capabilities,
+                  "Linux capabilities tasks may hold: default (Docker's set: CHOWN, "
+                  "DAC_OVERRIDE, FOWNER, FSETID, KILL, SETGID, SETUID, SETPCAP, "
+                  "NET_BIND_SERVICE, NET_RAW, SYS_CHROOT, MKNOD, AUDIT_WRITE, SETFCAP), all, "
+                  "none, or names separated by commas")
+      ->capture_default_str();
   cmd->add_option("--image_cache_dir", o.image_cache_dir,
                   "Where tarball root filesystems are unpacked (default: <work_dir>/images)");
   cmd->add_option("--gc_delay", flags->gc_delay,

@@ -87,6 +87,14 @@ Result<ExecutorConfig> ConfigFromEnvironment(
   config.task_user = optional("STOA_TASK_USER");
   config.rootfs = optional("STOA_ROOTFS");
   config.rootfs_sandbox = optional("STOA_ROOTFS_SANDBOX");
+  if (const char* capabilities = lookup("STOA_TASK_CAPABILITIES"); capabilities != nullptr) {
+    Result<isolators::CapabilitySet> set = isolators::ParseCapabilities(capabilities);
+    if (set.ok()) {
+      config.task_capabilities = *set;
+    } else {
+      problems.push_back("STOA_TASK_CAPABILITIES: " + set.error());
+    }
+  }
   if (!config.rootfs.empty() && (config.rootfs[0] != '/' || config.rootfs_sandbox.empty() ||
                                  config.rootfs_sandbox[0] != '/')) {
     problems.push_back("STOA_ROOTFS='" + config.rootfs + "' and STOA_ROOTFS_SANDBOX='" +

@@ -8,10 +8,12 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "common/ids.hpp"
 #include "common/status.hpp"
+#include "isolators/capabilities.hpp"
 #include "protocols/messages.hpp"
 
 namespace stoa::executors {
@@ -28,6 +30,8 @@ struct ExecutorConfig {
   std::string task_user;       // STOA_TASK_USER: tasks without command.user run as this user
   std::string rootfs;          // STOA_ROOTFS: a prepared root each task is pivoted into
   std::string rootfs_sandbox;  // STOA_ROOTFS_SANDBOX: where the sandbox is inside that root
+  // STOA_TASK_CAPABILITIES: what tasks may ever hold; none: not limited.
+  std::optional<isolators::CapabilitySet> task_capabilities;
 
   // Interval between re-sends of Subscribe (until the agent answers) and of
   // unacknowledged updates.

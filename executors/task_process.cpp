@@ -22,9 +22,9 @@ namespace stoa::executors {
 namespace {
 
 // Environment variables of the executor that its tasks do not inherit.
-constexpr const char* kPrivateVariables[] = {"STOA_AGENT_ENDPOINT", "STOA_EXECUTOR_GROUP",
-                                             "STOA_TASK_USER",      "STOA_ROOTFS",
-                                             "STOA_ROOTFS_SANDBOX", "STOA_EXECUTOR_SECRET"};
+constexpr const char* kPrivateVariables[] = {
+    "STOA_AGENT_ENDPOINT", "STOA_EXECUTOR_GROUP",  "STOA_TASK_USER",        "STOA_ROOTFS",
+    "STOA_ROOTFS_SANDBOX", "STOA_EXECUTOR_SECRET", "STOA_TASK_CAPABILITIES"};
 
 }  // namespace
 
@@ -126,6 +126,7 @@ std::optional<Executor::Impl::SpawnError> Executor::Impl::Spawn(Task& task) {
     plan.arguments = command.arguments;
   }
   plan.environment = TaskEnvironment(task);
+  plan.capabilities = config.task_capabilities;
   if (config.rootfs.empty()) {
     plan.working_directory_fd = sandbox->directory.get();
   } else {

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
+#include <linux/capability.h>
 #include <linux/openat2.h>
 #include <net/if.h>
 #include <pwd.h>
@@ -66,6 +67,8 @@ struct ChildPlan {
   const char* root = nullptr;
   const char* working_directory = nullptr;
   int working_directory_fd = -1;
+  bool limit_capabilities = false;
+  CapabilitySet capabilities = 0;
   bool switch_user = false;
   uid_t uid = 0;
   gid_t gid = 0;
@@ -101,6 +104,7 @@ enum Stage : int32_t {
   kRoot,
   kWorkingDirectory,
   kUser,
+  kCapabilities,
   kParentDeath,
   kExec
 };
@@ -133,6 +137,8 @@ const char* StageText(Stage stage) {
       return "cannot enter the working directory";
     case kUser:
       return "cannot switch to the user of";
+    case kCapabilities:
+      return "cannot limit the capabilities of";
     case kParentDeath:
       return "its parent exited before it started";
     case kExec:
@@ -165,6 +171,7 @@ const char* StageSubject(const ChildPlan& plan, Stage stage, int step) {
     case kWorkingDirectory:
       return plan.working_directory;
     case kUser:
+    case kCapabilities:
     case kExec:
       return plan.program;
     default:
@@ -396,6 +403,37 @@ void EnterWorkingDirectory(const ChildPlan& plan) {
   if (root >= 0) close(root);
 }
 
+// Before the user switch (dropping from the bounding set needs CAP_SETPCAP,
+// which the switch would take away): what is not kept can never come back,
+// not through exec of a setuid or file-capability binary either.
+void DropBoundingCapabilities(const ChildPlan& plan) {
+  for (int capability = 0; capability < 64; ++capability) {
+    if ((plan.capabilities & (CapabilitySet{1} << capability)) != 0) continue;
+    if (prctl(PR_CAPBSET_DROP, capability, 0, 0, 0) == 0) continue;
+    if (errno == EINVAL) break;  // past the last capability this kernel has
+    FailChild(plan, kCapabilities, -1, errno);
+  }
+  // Ambient capabilities appeared in Linux 4.3; older kernels have none to clear.
+  if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL) {
+    FailChild(plan, kCapabilities, -1, errno);
+  }
+}
+
+// After the user switch: what the process holds now is cut to the set too
+// (for root, exec would otherwise give back the whole bounding set anyway).
+void LimitOwnCapabilities(const ChildPlan& plan) {
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {};
+  if (syscall(SYS_capget, &header, data) != 0) FailChild(plan, kCapabilities, -1, errno);
+  for (int i = 0; i < _LINUX_CAPABILITY_U32S_3; ++i) {
+    auto keep = static_cast<uint32_t>(plan.capabilities >> (32 * i));
+    data[i].effective &= keep;
+    data[i].permitted &= keep;
+    data[i].inheritable &= keep;
+  }
+  if (syscall(SYS_capset, &header, data) != 0) FailChild(plan, kCapabilities, -1, errno);
+}
+
 // execve of `program` in each directory of `search_path`, as execvpe does
 // with the caller's PATH (an empty entry is the working directory).
 int ExecSearching(const ChildPlan& plan) {
@@ -474,11 +512,13 @@ int ExecSearching(const ChildPlan& plan) {
     }
   }
   EnterWorkingDirectory(plan);
+  if (plan.limit_capabilities) DropBoundingCapabilities(plan);
   if (plan.switch_user && (syscall(SYS_setgroups, plan.group_count, plan.groups) != 0 ||
                            syscall(SYS_setresgid, plan.gid, plan.gid, plan.gid) != 0 ||
                            syscall(SYS_setresuid, plan.uid, plan.uid, plan.uid) != 0)) {
     FailChild(plan, kUser, -1, errno);
   }
+  if (plan.limit_capabilities) LimitOwnCapabilities(plan);
   if (plan.die_with_parent) {
     // After the user switch, which clears the parent-death signal.
     if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) FailChild(plan, kParentDeath, -1, errno);
@@ -586,6 +626,10 @@ void Prepare(const ProcessPlan& plan, ChildPlan* child) {
   child->working_directory =
       plan.working_directory.empty() ? nullptr : plan.working_directory.c_str();
   child->working_directory_fd = plan.working_directory_fd;
+  if (plan.capabilities && geteuid() == 0) {
+    child->limit_capabilities = true;
+    child->capabilities = *plan.capabilities;
+  }
   if (plan.user) {
     child->switch_user = true;
     child->uid = plan.user->uid;

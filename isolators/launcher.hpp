@@ -18,6 +18,7 @@
 
 #include "common/safe_fs.hpp"
 #include "common/status.hpp"
+#include "isolators/capabilities.hpp"
 #include "isolators/isolator.hpp"
 
 namespace stoa::isolators {
@@ -57,6 +58,10 @@ struct ProcessPlan {
   std::string working_directory;
   int working_directory_fd = -1;
   std::optional<UserIdentity> user;  // switched to before exec; none: the launcher's
+  // The capabilities the process may ever have: its bounding, permitted,
+  // effective and inheritable sets are cut to these (ambient ones cleared)
+  // before exec. Applied when the launcher runs as root; none: unchanged.
+  std::optional<CapabilitySet> capabilities;
   // Become the standard streams; -1 leaves stdin on /dev/null and the others as inherited.
   int stdin_fd = -1;
   int stdout_fd = -1;

@@ -598,6 +598,34 @@ TEST_F(Executor, SetsTaskEnvironmentWorkingDirectoryAndStreams) {
   EXPECT_EQ(ReadFile(sandbox_ / "stderr"), "oops\n");
 }
 
+// A5: the agent's --bounding_capabilities reach the tasks, not the executor.
+TEST_F(Executor, TasksHoldOnlyTheCapabilitiesTheAgentAllows) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root: capabilities are limited only by root";
+  std::vector<std::string> environment = Environment(false);
+  environment.push_back("STOA_TASK_CAPABILITIES=CHOWN,KILL");
+  StartWithEnvironment(environment);
+  SubscribeAndLaunch({ShellTask("task-1", "grep '^CapBnd' /proc/self/status")});
+  auto updates = UpdatesUntilTerminal({"task-1"});
+  EXPECT_EQ(updates["task-1"].back().state, TaskState::kFinished);
+  EXPECT_EQ(ReadFile(sandbox_ / "stdout"), "CapBnd:\t0000000000000021\n");
+}
+
+TEST(ExecutorConfig, UnknownTaskCapabilitiesAreAnError) {
+  std::string sandbox = std::filesystem::temp_directory_path().string();
+  std::map<std::string, std::string> vars = {
+      {"STOA_AGENT_ENDPOINT", "ipc:///work/agent.sock"},
+      {"STOA_FRAMEWORK_ID", "fw-1"},
+      {"STOA_EXECUTOR_ID", "exec-1"},
+      {"STOA_SANDBOX", sandbox},
+      {"STOA_AGENT_ID", "agent-1"},
+      {"STOA_EXECUTOR_SECRET", "s3cret"},
+      {"STOA_TASK_CAPABILITIES", "chown,sys_wizard"},
+  };
+  auto config = ConfigFromEnvironment(Lookup(vars));
+  ASSERT_FALSE(config.ok());
+  EXPECT_NE(config.error().find("SYS_WIZARD"), std::string::npos) << config.error();
+}
+
 TEST_F(Executor, RunsProgramWithoutShell) {
   StartExecutor();
   TaskInfo task = ShellTask("task-1", "printf");
