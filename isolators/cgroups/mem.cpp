@@ -3,7 +3,8 @@
 // disabled for the container (its processes wait) and an eventfd on
 // memory.oom_control wakes the containerizer, which then destroys the whole
 // container; on v2 memory.oom.group makes the OOM killer end every process of
-// it at once, and memory.events tells.
+// it at once, and memory.events tells. A limit is lowered only when what the
+// container uses fits under it (else the kernel would OOM-kill it).
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/eventfd.h>
@@ -219,13 +220,22 @@ class MemIsolator : public Isolator {
     double mem = resources.Get("mem");
     if (mem <= 0) return Status::Ok();  // no mem named: no limit
     uint64_t limit = static_cast<uint64_t>(std::llround(mem * kMiB));
+    std::string path = Path(id);
+    bool v1 = hierarchy_.version == 1;
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      containers_[id].limit = limit;
+      uint64_t& current = containers_[id].limit;
+      if (current != 0 && limit < current) {
+        // Below what it uses, the kernel would OOM-kill the container: the
+        // limit comes down at a later update, once the use fits.
+        Result<std::optional<uint64_t>> used =
+            cgroups::ReadNumber(path, v1 ? "memory.usage_in_bytes" : "memory.current");
+        if (!used.ok() || !used->has_value() || **used > limit) return Status::Ok();
+      }
+      current = limit;
     }
-    std::string path = Path(id);
     std::string value = std::to_string(limit);
-    if (hierarchy_.version == 2) {
+    if (!v1) {
       if (Status s = cgroups::Write(path, "memory.max", value); !s.ok()) return s;
       cgroups::Write(path, "memory.swap.max", "0");  // absent without swap accounting
       return Status::Ok();

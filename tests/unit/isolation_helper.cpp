@@ -29,6 +29,13 @@ int Allocate(long mebibytes) {
   return 0;
 }
 
+// Allocates and keeps it until killed.
+int Hold(long mebibytes) {
+  if (int status = Allocate(mebibytes); status != 0) return status;
+  std::fflush(stdout);
+  while (true) pause();
+}
+
 int Spin(int threads, double seconds) {
   auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
   std::vector<std::thread> workers;
@@ -70,6 +77,7 @@ int Loopback() {
 int main(int argc, char** argv) {
   std::string mode = argc > 1 ? argv[1] : "";
   if (mode == "allocate" && argc == 3) return Allocate(std::atol(argv[2]));
+  if (mode == "hold" && argc == 3) return Hold(std::atol(argv[2]));
   if (mode == "spin" && argc == 4) return Spin(std::atoi(argv[2]), std::atof(argv[3]));
   if (mode == "loopback") return Loopback();
   std::fprintf(stderr, "usage: %s allocate MIB | spin THREADS SECONDS | loopback\n", argv[0]);

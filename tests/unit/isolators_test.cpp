@@ -526,6 +526,35 @@ TEST_F(IsolationTest, UpdateChangesTheLimitsOfARunningContainer) {
   ExpectNothingLeft("grow");
 }
 
+// Lowering the memory limit below what the container uses would have the
+// kernel OOM-kill it (a task ending in a group is no reason to kill the
+// others): the hard limit comes down only once the use fits, as in Mesos.
+TEST_F(IsolationTest, TheMemoryLimitIsNotLoweredBelowWhatTheContainerUses) {
+  if (!Requires({"memory"})) GTEST_SKIP() << missing_;
+  Containerizer* containerizer = Make("cgroups/mem");
+  ASSERT_NE(containerizer, nullptr);
+  auto config = Program("shrink", {Helper(), "hold", "48"}, "cpus:1;mem:128");
+  ASSERT_TRUE(containerizer->Launch(config, nullptr).ok());
+  ASSERT_TRUE(WaitFor([&] { return Output(config).find("allocated") != std::string::npos; }))
+      << Output(config);
+  auto limit = [&] {
+    auto usage = containerizer->Usage("shrink");
+    EXPECT_TRUE(usage.ok()) << usage.error();
+    return usage.ok() ? usage->mem_limit_bytes.value_or(0) : 0;
+  };
+  ASSERT_TRUE(containerizer->Update("shrink", *Resources::Parse("cpus:1;mem:16")).ok());
+  EXPECT_EQ(limit(), 128u << 20) << "kept: the container uses more than 16 MiB";
+  ASSERT_TRUE(containerizer->Update("shrink", *Resources::Parse("cpus:1;mem:96")).ok());
+  EXPECT_EQ(limit(), 96u << 20) << "lowered: the use fits";
+  ASSERT_TRUE(containerizer->Update("shrink", *Resources::Parse("cpus:1;mem:256")).ok());
+  EXPECT_EQ(limit(), 256u << 20);
+  ASSERT_TRUE(containerizer->Destroy("shrink"));
+  auto termination = containerizer->Wait("shrink", 30);
+  ASSERT_TRUE(termination.has_value());
+  EXPECT_FALSE(termination->limitation.has_value()) << termination->limitation->message;
+  ExpectNothingLeft("shrink");
+}
+
 TEST_F(IsolationTest, RecoverReattachesKnownContainersAndDestroysOrphans) {
   if (!Requires({"memory", "pids"})) GTEST_SKIP() << missing_;
   const char* isolation = "cgroups/mem,cgroups/pids,namespaces/pid";
