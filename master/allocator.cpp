@@ -277,6 +277,27 @@ void Allocator::AddFilter(const FrameworkId& framework_id, const AgentId& agent_
   s.MaybeCompactFilters();
 }
 
+void Allocator::UpdateFrameworkRoles(const FrameworkId& id, const std::vector<std::string>& roles,
+                                     const std::map<AgentId, RoleUsage>& used) {
+  State& s = *state_;
+  uint32_t f = s.FindFramework(id);
+  std::vector<std::string> suppressed;
+  bool active = true;
+  if (f != kNone) {
+    active = s.frameworks[f].active;
+    for (uint32_t c : s.frameworks[f].clients) {
+      const std::string& name = s.roles[s.clients[c].role].name;
+      if (s.clients[c].suppressed && std::find(roles.begin(), roles.end(), name) != roles.end()) {
+        suppressed.push_back(name);
+      }
+    }
+    RemoveFramework(id);
+  }
+  AddFramework(id, roles, used);
+  if (!suppressed.empty()) Suppress(id, suppressed);
+  if (!active) DeactivateFramework(id);
+}
+
 void Allocator::Suppress(const FrameworkId& framework_id, const std::vector<std::string>& roles) {
   State& s = *state_;
   uint32_t f = s.FindFramework(framework_id);

@@ -40,6 +40,11 @@ class Allocator {
   void AddFramework(const FrameworkId& id, const std::vector<std::string>& roles,
                     const std::map<AgentId, RoleUsage>& used = {});
   void RemoveFramework(const FrameworkId& id);
+  // A framework that resubscribed with other roles: what it holds (`used`)
+  // is charged to the new roles; roles it keeps stay suppressed if they were,
+  // and an inactive framework stays inactive. Unknown ids are added.
+  void UpdateFrameworkRoles(const FrameworkId& id, const std::vector<std::string>& roles,
+                            const std::map<AgentId, RoleUsage>& used);
   // An inactive (disconnected) framework keeps its allocation but gets no offers.
   void ActivateFramework(const FrameworkId& id);
   void DeactivateFramework(const FrameworkId& id);

@@ -372,8 +372,7 @@ void MasterActor::FinishSubscribe(const std::string& peer, const FrameworkInfo& 
         }
       }
       Allocator([id = info.id, roles = info.roles, used](auto& a) {
-        a.RemoveFramework(id);
-        a.AddFramework(id, roles, used);
+        a.UpdateFrameworkRoles(id, roles, used);
       });
       log_->info("framework {} now subscribes to roles {}", info.id, fmt::join(info.roles, ","));
     }

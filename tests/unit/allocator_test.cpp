@@ -641,6 +641,20 @@ TEST(AllocatorBookkeepingTest, ReportedUseIsChargedToTheRoleItWasAllocatedTo) {
   EXPECT_DOUBLE_EQ(allocator.RoleShare("web"), 3.0 / 16);
 }
 
+TEST(AllocatorBookkeepingTest, NewRolesOnResubscriptionKeepTheSuppressionOfTheRolesKept) {
+  Allocator allocator;
+  allocator.AddAgent("a1", R("cpus:4"));
+  allocator.AddAgent("a2", R("cpus:4"));
+  allocator.AddFramework("f", {"web", "db"}, {{"a1", {{"web", R("cpus:1")}}}});
+  allocator.Suppress("f", {"web"});
+  allocator.UpdateFrameworkRoles("f", {"web", "batch"}, {{"a1", {{"web", R("cpus:1")}}}});
+  std::set<std::string> offered_roles;
+  for (const Allocation& a : allocator.Allocate(0)) offered_roles.insert(a.role);
+  EXPECT_EQ(offered_roles, (std::set<std::string>{"batch"})) << "web stays suppressed";
+  EXPECT_DOUBLE_EQ(allocator.RoleShare("web"), 1.0 / 8);
+  EXPECT_EQ(allocator.Allocated("f"), R("cpus:8"));
+}
+
 // Random operations checked against a model: conservation of resources, and
 // after every round no framework that wants offers, has not filtered an agent
 // and could use part of its available resources was left without an offer.
