@@ -252,8 +252,18 @@ void Executor::Impl::HandleLaunch(const execmsg::Launch& launch) {
     return;
   }
   for (const TaskInfo& info : launch.tasks) {
-    if (tasks.count(info.task_id) > 0) {
+    auto known = tasks.find(info.task_id);
+    if (known != tasks.end() && !IsTerminal(known->second.state)) {
       log->info("{} task={}: already launched; ignoring the repeated Launch", ids, info.task_id);
+      continue;
+    }
+    if (known != tasks.end()) {
+      // A new task under the id of one that ended here: its sandbox and its
+      // updates would be mistaken for the old one's. Refused, not left STAGING.
+      SendUpdate(known->second, TaskState::kError, Reason::kTaskInvalid,
+                 "task id '" + info.task_id +
+                     "' was used by a task that ended in this executor; relaunch it under a "
+                     "new id");
       continue;
     }
     if (info.task_id.empty()) {

@@ -565,6 +565,26 @@ TEST_F(Executor, RunsTaskGroupInPerTaskSandboxes) {
   EXPECT_FALSE(std::filesystem::exists(sandbox_ / "stdout"));
 }
 
+// A task id reused in a live group executor, after its first task ended, is
+// refused with TASK_ERROR rather than ignored as a repeated Launch (which
+// left the new task STAGING for ever).
+TEST_F(Executor, ATaskIdReusedAfterItsTaskEndedIsRefused) {
+  StartExecutor(/*group=*/true);
+  SubscribeAndLaunch({ShellTask("task-a", "sleep 100"), ShellTask("task-b", "true")});
+  auto first = UpdatesUntilTerminal({"task-b"});
+  ASSERT_EQ(first["task-b"].back().state, TaskState::kFinished);
+  agent_->Send(execmsg::Launch{{ShellTask("task-b", "echo again")}});
+  auto second = UpdatesUntilTerminal({"task-b"});
+  ASSERT_FALSE(second["task-b"].empty());
+  EXPECT_EQ(second["task-b"].back().state, TaskState::kError);
+  EXPECT_NE(second["task-b"].back().message.find("new id"), std::string::npos)
+      << second["task-b"].back().message;
+  EXPECT_EQ(ReadFile(sandbox_ / "tasks" / "task-b" / "stdout"), "");
+  agent_->Send(execmsg::Shutdown{2000});
+  UpdatesUntilTerminal({"task-a"});
+  ExpectExitStatus(0);
+}
+
 TEST_F(Executor, ShutdownKillsEveryTaskAndExits) {
   StartExecutor(/*group=*/true);
   SubscribeAndLaunch({ShellTask("task-a", "sleep 100"), ShellTask("task-b", "sleep 100")});
