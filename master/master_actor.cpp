@@ -12,25 +12,8 @@
 #include "master/registrar_actor.hpp"
 #include "master/tasks.hpp"
 #include "master/validation.hpp"
-#include "protocols/codec.hpp"
 
 namespace stoa::master {
-namespace {
-
-std::string PrintablePeer(const std::string& peer) {
-  std::string out;
-  for (unsigned char c : peer.substr(0, 24)) {
-    if (c >= 0x20 && c < 0x7f) {
-      out += static_cast<char>(c);
-    } else {
-      out += fmt::format("\\x{:02x}", c);
-    }
-  }
-  if (peer.size() > 24) out += "...";
-  return out;
-}
-
-}  // namespace
 
 MasterActor::MasterActor(caf::actor_config& config, MasterOptions options, Outbox* outbox,
                          std::string address, Registry registry, caf::actor registrar)
@@ -54,8 +37,8 @@ caf::behavior MasterActor::make_behavior() {
   RecoverFromRegistry();
   log_->info("master {} serving at {}", master_id_, address_);
   return {
-      [this](recv_atom, const std::string& peer, const std::string& frame) {
-        OnFrame(peer, frame);
+      [this](recv_atom, const std::string& peer, Message& message, const FrameTicket&) {
+        OnMessage(peer, message);
       },
       [this](offers_atom, Allocations& allocations, double seconds) {
         OnAllocations(allocations, seconds);
@@ -205,20 +188,13 @@ void MasterActor::OnReregisterTimeout() {
   }
 }
 
-void MasterActor::OnFrame(const std::string& peer, const std::string& frame) {
-  ++counters_.frames_received;
-  Result<Message> decoded = Decode(frame);
-  if (!decoded.ok()) {
-    ++counters_.invalid_frames;
-    log_->warn("dropped an invalid frame of {} bytes from peer {}: {}", frame.size(),
-               PrintablePeer(peer), decoded.error());
-    Send(peer, Message(ProtocolError{"invalid frame: " + decoded.error()}));
-    return;
-  }
+// `message` was decoded on the transport's I/O thread: frames that do not
+// decode never get here (the transport counts them and answers the peer).
+void MasterActor::OnMessage(const std::string& peer, Message& message) {
   std::visit(
       Overloaded{
           [&](SchedulerCall& call) { OnCall(peer, call); },
-          [&](AgentMessage& message) { OnAgentMessage(peer, message); },
+          [&](AgentMessage& agent_message) { OnAgentMessage(peer, agent_message); },
           [&](Keepalive&) {
             if (Framework* framework = frameworks_.FindByPeer(peer)) framework->last_seen = Now();
           },
@@ -226,13 +202,13 @@ void MasterActor::OnFrame(const std::string& peer, const std::string& frame) {
             log_->warn("peer {} reports a protocol error: {}", PrintablePeer(peer), error.message);
           },
           [&](auto&) {
-            ++counters_.invalid_frames;
+            ++counters_.refused_messages;
             log_->warn("peer {} sent a message the master does not accept", PrintablePeer(peer));
             Send(peer, Message(ProtocolError{"the master accepts scheduler calls and agent "
                                              "messages only"}));
           },
       },
-      *decoded);
+      message);
 }
 
 // ---- frameworks ----

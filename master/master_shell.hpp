@@ -52,7 +52,7 @@ class MasterActor : public caf::event_based_actor {
   void Complete(Framework& framework, std::map<TaskId, Task>::iterator it);
   void RecoverFromRegistry();
   void OnReregisterTimeout();
-  void OnFrame(const std::string& peer, const std::string& frame);
+  void OnMessage(const std::string& peer, Message& message);
 
   // ---- frameworks and offers (master_actor.cpp) ----
   void OnCall(const std::string& peer, SchedulerCall& call);

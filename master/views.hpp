@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "common/transport.hpp"
 #include "master/agent_book.hpp"
 #include "master/framework_book.hpp"
 #include "master/offer_book.hpp"
@@ -16,8 +17,10 @@
 namespace stoa::master {
 
 // Counters the master keeps for /metrics.
+// (Frames received and malformed ones are the transport's EndpointCounters.)
 struct MasterCounters {
-  uint64_t frames_received = 0, invalid_frames = 0, status_updates = 0;
+  uint64_t refused_messages = 0;  // decoded, but of a kind the master does not take
+  uint64_t status_updates = 0;
   uint64_t tasks_launched = 0, offers_sent = 0, allocation_rounds = 0;
   double allocation_seconds_total = 0, last_allocation_seconds = 0;
 };
@@ -60,7 +63,9 @@ MasterSnapshot TakeSnapshot(const FrameworkBook& frameworks, const AgentBook& ag
 
 // The /state document (fields as README documents them).
 std::string RenderState(const MasterSnapshot& snapshot);
-// The /metrics text (Prometheus exposition format 0.0.4); `wall_now` for uptime.
-std::string RenderMetrics(const MasterSnapshot& snapshot, double wall_now);
+// The /metrics text (Prometheus exposition format 0.0.4), with the master
+// endpoint's `transport` counters; `wall_now` for uptime.
+std::string RenderMetrics(const MasterSnapshot& snapshot, const EndpointCounters& transport,
+                          double wall_now);
 
 }  // namespace stoa::master

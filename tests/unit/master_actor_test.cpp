@@ -1,5 +1,6 @@
 // The master actor driven deterministically with CAF's test coordinator:
-// encoded frames in, what it sends read from a recording Outbox, time moved
+// decoded messages in (as the transport's I/O thread hands them over), what
+// it sends read from a recording Outbox, time moved
 // with the coordinator's clock (no sleeping). Each test pins one message
 // ordering that once lost or doubled work.
 #include "master/master_actor.hpp"
@@ -11,7 +12,6 @@
 
 #include "common/storage.hpp"
 #include "master/registrar_actor.hpp"
-#include "protocols/codec.hpp"
 #include "tests/test_util.hpp"
 
 namespace stoa::master {
@@ -59,7 +59,7 @@ class MasterActorTest : public ::testing::Test {
   }
 
   void Deliver(const std::string& peer, Message message) {
-    caf::anon_send(master_, recv_atom::value, peer, Encode(message));
+    caf::anon_send(master_, recv_atom::value, peer, std::move(message), FrameTicket{});
     sched_->run();
   }
   void Call(const std::string& peer, const FrameworkId& id, decltype(SchedulerCall::call) call) {
