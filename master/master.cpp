@@ -32,6 +32,7 @@ struct Master::Impl {
   caf::actor actor;
   caf::actor registrar;
   std::string address;
+  SharedAnswer state_answer, metrics_answer;
 
   // Ends the actors and waits for them: they hold the endpoint by pointer.
   void StopActors() {
@@ -41,27 +42,30 @@ struct Master::Impl {
     self->wait_for(actor, registrar);
   }
 
-  // Asks the actor for a snapshot and renders it here, on the caller's thread.
-  std::string Ask(caf::atom_value what) const {
+  // Asks the actor for a snapshot and renders it here, on the caller's
+  // thread; callers that arrive meanwhile share the answer.
+  std::string Ask(caf::atom_value what) {
     bool metrics = what == metrics_atom::value;
-    std::string answer;
-    caf::scoped_actor self{*system};
-    self->request(actor, std::chrono::seconds(10), caf::make_message(what))
-        .receive(
-            [&](const SnapshotPtr& snapshot) {
-              try {
-                answer = metrics ? RenderMetrics(*snapshot, endpoint->counters(), WallSeconds())
-                                 : RenderState(*snapshot);
-              } catch (const std::exception& e) {
-                answer = json{{"error", std::string("cannot render the view: ") + e.what()}}.dump(
-                    -1, ' ', false, json::error_handler_t::replace);
-              }
-            },
-            [&](caf::error& error) {
-              answer =
-                  json{{"error", "the master did not answer: " + system->render(error)}}.dump();
-            });
-    return answer;
+    return (metrics ? metrics_answer : state_answer).Get([this, what, metrics] {
+      std::string answer;
+      caf::scoped_actor self{*system};
+      self->request(actor, std::chrono::seconds(10), caf::make_message(what))
+          .receive(
+              [&](const SnapshotPtr& snapshot) {
+                try {
+                  answer = metrics ? RenderMetrics(*snapshot, endpoint->counters(), WallSeconds())
+                                   : RenderState(*snapshot);
+                } catch (const std::exception& e) {
+                  answer = json{{"error", std::string("cannot render the view: ") + e.what()}}.dump(
+                      -1, ' ', false, json::error_handler_t::replace);
+                }
+              },
+              [&](caf::error& error) {
+                answer =
+                    json{{"error", "the master did not answer: " + system->render(error)}}.dump();
+              });
+      return answer;
+    });
   }
 };
 

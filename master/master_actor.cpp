@@ -55,8 +55,9 @@ caf::behavior MasterActor::make_behavior() {
         OnFailoverTimeout(framework_id, generation);
       },
       [this](reregister_atom) { OnReregisterTimeout(); },
-      [this](state_atom) { return Snapshot(true); },
-      [this](metrics_atom) { return Snapshot(false); },
+      [this](state_atom) { return AskSnapshot(true); },
+      [this](metrics_atom) { return AskSnapshot(false); },
+      [this](snapshot_atom) { ServeSnapshots(); },
       [this](gone_atom, const std::string& agent_id) -> caf::result<std::string> {
         return MarkGone(agent_id);
       },
@@ -68,7 +69,8 @@ caf::behavior MasterActor::make_behavior() {
 
 double MasterActor::Now() const { return ClockSeconds(this); }
 
-SnapshotPtr MasterActor::Snapshot(bool with_tasks) const {
+SnapshotPtr MasterActor::Snapshot(bool with_tasks) {
+  ++counters_.snapshots;
   auto snapshot =
       std::make_shared<MasterSnapshot>(TakeSnapshot(frameworks_, agents_, offers_, with_tasks));
   snapshot->master_id = master_id_;
@@ -76,6 +78,24 @@ SnapshotPtr MasterActor::Snapshot(bool with_tasks) const {
   snapshot->start_time = start_time_;
   snapshot->counters = counters_;
   return snapshot;
+}
+
+// Asks that arrive while the snapshot message waits in the mailbox (as Mesos
+// batches /state requests) are answered by the same copy: N dashboards polling
+// together cost one snapshot.
+caf::typed_response_promise<SnapshotPtr> MasterActor::AskSnapshot(bool with_tasks) {
+  auto promise = make_response_promise<SnapshotPtr>();
+  snapshot_asks_.push_back(promise);
+  snapshot_asks_want_tasks_ = snapshot_asks_want_tasks_ || with_tasks;
+  if (snapshot_asks_.size() == 1) send(this, snapshot_atom::value);
+  return promise;
+}
+
+void MasterActor::ServeSnapshots() {
+  SnapshotPtr snapshot = Snapshot(snapshot_asks_want_tasks_);
+  for (auto& ask : snapshot_asks_) ask.deliver(snapshot);
+  snapshot_asks_.clear();
+  snapshot_asks_want_tasks_ = false;
 }
 
 void MasterActor::Durably(RegistrarCommand command, std::function<void(const std::string&)> then) {

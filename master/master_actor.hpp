@@ -30,7 +30,8 @@ namespace stoa::master {
 // transport -> master: (recv_atom, peer, Message, FrameTicket), one decoded
 // frame; the ticket is released when the actor is done with the message.
 using recv_atom = caf::atom_constant<caf::atom("recv")>;
-// HTTP -> master: (state_atom) -> SnapshotPtr with tasks; (metrics_atom) -> without.
+// HTTP -> master: (state_atom) -> SnapshotPtr with tasks; (metrics_atom) ->
+// one that may lack them. Asks that arrive together share one snapshot.
 using state_atom = caf::atom_constant<caf::atom("state")>;
 using metrics_atom = caf::atom_constant<caf::atom("metrics")>;
 // operator -> master: (gone_atom, agent_id) -> "" once durable, else the reason.

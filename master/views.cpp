@@ -43,7 +43,7 @@ json FrameworkJson(const MasterSnapshot::FrameworkView& framework) {
     tasks.push_back(TaskJson(task));
     if (!IsTerminal(task.state)) used += task.info.resources;
   }
-  for (const auto& task : framework.completed_tasks) completed.push_back(TaskJson(task));
+  for (const auto& task : framework.completed_tasks) completed.push_back(TaskJson(*task));
   return {{"id", framework.info.id},
           {"name", framework.info.name},
           {"user", framework.info.user},
@@ -93,7 +93,7 @@ MasterSnapshot TakeSnapshot(const FrameworkBook& frameworks, const AgentBook& ag
       snapshot.tasks_by_state[static_cast<int>(task.state)]++;
     }
     for (const auto& task : framework.completed_tasks.tasks()) {
-      snapshot.tasks_by_state[static_cast<int>(task.state)]++;
+      snapshot.tasks_by_state[static_cast<int>(task->state)]++;
     }
   };
   for (const auto& [id, framework] : frameworks.all()) {
@@ -102,9 +102,10 @@ MasterSnapshot TakeSnapshot(const FrameworkBook& frameworks, const AgentBook& ag
     count_tasks(framework);
   }
   for (const auto& framework : frameworks.completed()) {
-    snapshot.completed_frameworks.push_back(FrameworkViewOf(framework, 0, with_tasks));
+    if (with_tasks) snapshot.completed_frameworks.push_back(FrameworkViewOf(framework, 0, true));
     count_tasks(framework);
   }
+  snapshot.completed_framework_count = frameworks.completed().size();
   snapshot.offers_outstanding = offers.size();
   return snapshot;
 }
@@ -175,7 +176,7 @@ std::string RenderMetrics(const MasterSnapshot& snapshot, const EndpointCounters
   sample("stoa_master_frameworks", "state=\"connected\"", connected);
   sample("stoa_master_frameworks", "state=\"disconnected\"", disconnected);
   sample("stoa_master_frameworks", "state=\"completed\"",
-         static_cast<double>(snapshot.completed_frameworks.size()));
+         static_cast<double>(snapshot.completed_framework_count));
 
   metric("stoa_master_tasks", "gauge", "Tasks the master knows (active and completed) by state.");
   for (int i = 0; i < kTaskStateCount; ++i) {
@@ -242,6 +243,10 @@ std::string RenderMetrics(const MasterSnapshot& snapshot, const EndpointCounters
   sample("stoa_master_frames_queued", "", static_cast<double>(transport.frames_queued));
   metric("stoa_master_queued_bytes", "gauge", "Bytes of the outgoing frames waiting.");
   sample("stoa_master_queued_bytes", "", static_cast<double>(transport.bytes_queued));
+  metric(
+      "stoa_master_snapshots_total", "counter",
+      "Copies of the books taken for /state and /metrics (asks that arrive together share one).");
+  sample("stoa_master_snapshots_total", "", static_cast<double>(c.snapshots));
   metric("stoa_master_uptime_seconds", "gauge", "Seconds since the master started.");
   sample("stoa_master_uptime_seconds", "", wall_now - snapshot.start_time);
   metric("stoa_master_container_cpu_seconds_total", "gauge",
@@ -256,6 +261,31 @@ std::string RenderMetrics(const MasterSnapshot& snapshot, const EndpointCounters
   metric("stoa_master_containers", "gauge", "Running containers on reachable agents.");
   sample("stoa_master_containers", "", static_cast<double>(usage.containers));
   return out;
+}
+
+std::string SharedAnswer::Get(const std::function<std::string()>& make) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  if (making_) {
+    uint64_t round = round_;
+    ++waiting_;
+    done_.wait(lock, [&] { return round_ != round; });
+    --waiting_;
+    return answer_;
+  }
+  making_ = true;
+  lock.unlock();
+  std::string answer = make();
+  lock.lock();
+  answer_ = answer;
+  making_ = false;
+  ++round_;
+  done_.notify_all();
+  return answer;
+}
+
+size_t SharedAnswer::waiting() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return waiting_;
 }
 
 }  // namespace stoa::master

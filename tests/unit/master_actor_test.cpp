@@ -450,5 +450,34 @@ TEST_F(MasterActorTest, AReportedTaskStaysChargedToItsAllocationRole) {
   EXPECT_EQ(runs[0].role, "web");
 }
 
+// Two /state asks that arrive together (as from two dashboards) cost one copy
+// of the books: both get the same snapshot. A later ask gets a fresh one.
+TEST_F(MasterActorTest, StateAsksThatArriveTogetherShareOneSnapshot) {
+  Start();
+  Subscribe("sched");
+  caf::scoped_actor client{system_};
+  auto first = client->request(master_, caf::infinite, state_atom::value);
+  auto second = client->request(master_, caf::infinite, state_atom::value);
+  sched_->run();
+  SnapshotPtr a, b;
+  first.receive([&](const SnapshotPtr& s) { a = s; },
+                [](caf::error& e) { FAIL() << caf::to_string(e); });
+  second.receive([&](const SnapshotPtr& s) { b = s; },
+                 [](caf::error& e) { FAIL() << caf::to_string(e); });
+  ASSERT_NE(a, nullptr);
+  EXPECT_EQ(a, b) << "two copies for two asks that arrived together";
+  EXPECT_EQ(a->counters.snapshots, 1u);
+  ASSERT_EQ(a->frameworks.size(), 1u);
+
+  auto third = client->request(master_, caf::infinite, metrics_atom::value);
+  sched_->run();
+  SnapshotPtr c;
+  third.receive([&](const SnapshotPtr& s) { c = s; },
+                [](caf::error& e) { FAIL() << caf::to_string(e); });
+  ASSERT_NE(c, nullptr);
+  EXPECT_NE(c, a) << "an ask after the batch was served must not get the old copy";
+  EXPECT_EQ(c->counters.snapshots, 2u);
+}
+
 }  // namespace
 }  // namespace stoa::master
