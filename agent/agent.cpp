@@ -48,6 +48,8 @@ struct UpdateRequest {
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stoa::agent::LaunchRequest)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stoa::agent::LaunchResult)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stoa::agent::UpdateRequest)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stoa::Message)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stoa::FrameTicket)
 
 namespace stoa::agent {
 namespace {
@@ -55,6 +57,8 @@ namespace {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
+// transport -> agent: (recv_atom | exec_recv_atom, peer, Message, FrameTicket),
+// decoded on the endpoint's I/O thread, from the master or from an executor.
 using recv_atom = caf::atom_constant<caf::atom("recv")>;
 using exec_recv_atom = caf::atom_constant<caf::atom("execrecv")>;
 using register_atom = caf::atom_constant<caf::atom("register")>;
@@ -214,9 +218,11 @@ class AgentActor : public caf::event_based_actor, public AgentEffects {
     delayed_send(this, Seconds(options_.master_timeout / 3), check_atom::value);
     send(this, gc_tick_atom::value);
     return {
-        [this](recv_atom, const std::string&, const std::string& frame) { OnMasterFrame(frame); },
-        [this](exec_recv_atom, const std::string& peer, const std::string& frame) {
-          OnExecutorFrame(peer, frame);
+        [this](recv_atom, const std::string&, Message& message, const FrameTicket&) {
+          OnMasterMessage(message);
+        },
+        [this](exec_recv_atom, const std::string& peer, Message& message, const FrameTicket&) {
+          OnExecutorMessage(peer, message);
         },
         [this](leader_atom, const std::string& address) {
           link_.LeaderChanged(address, WallNanoseconds());
@@ -346,19 +352,15 @@ class AgentActor : public caf::event_based_actor, public AgentEffects {
     SendToMaster(std::move(reg));
   }
 
-  void OnMasterFrame(const std::string& frame) {
-    Result<Message> decoded = Decode(frame);
-    if (!decoded.ok()) {
-      log_->warn("dropped an invalid frame from the master: {}", decoded.error());
-      return;
-    }
+  // Frames that do not decode are dropped (and logged) by the endpoint.
+  void OnMasterMessage(Message& decoded) {
     double now = MonotonicSeconds();
     link_.Heard(now);
-    if (auto* error = std::get_if<ProtocolError>(&*decoded)) {
+    if (auto* error = std::get_if<ProtocolError>(&decoded)) {
       log_->warn("the master refused a message: {}", error->message);
       return;
     }
-    auto* message = std::get_if<AgentMessage>(&*decoded);
+    auto* message = std::get_if<AgentMessage>(&decoded);
     if (message == nullptr) {
       log_->warn("the master sent a message that is not for agents; ignored");
       return;
@@ -425,13 +427,13 @@ class AgentActor : public caf::event_based_actor, public AgentEffects {
 
   // ---- executors ----
 
-  void OnExecutorFrame(const std::string& peer, const std::string& frame) {
-    Result<Message> decoded = Decode(frame);
-    auto* message = decoded.ok() ? std::get_if<ExecutorMessage>(&*decoded) : nullptr;
+  // Frames that do not decode are answered (and logged) by the endpoint.
+  void OnExecutorMessage(const std::string& peer, Message& decoded) {
+    auto* message = std::get_if<ExecutorMessage>(&decoded);
     if (message == nullptr) {
-      std::string why = decoded.ok() ? "not an executor message" : decoded.error();
-      log_->warn("dropped an invalid frame from executor peer '{}': {}", peer, why);
-      endpoint_->SendToPeer(peer, Encode(Message(ProtocolError{"invalid frame: " + why})));
+      log_->warn("dropped a message from executor peer '{}': not an executor message",
+                 PrintablePeer(peer));
+      endpoint_->SendToPeer(peer, EncodeRefusal("not an executor message"));
       return;
     }
     executors_.OnExecutorMessage(peer, *message, MonotonicSeconds());
@@ -597,13 +599,20 @@ Result<std::unique_ptr<Agent>> Agent::Start(caf::actor_system& system, const Age
   if (Status s = impl->containerizer->Recover(known); !s.ok()) {
     Logger("agent")->error("container recovery: {}", s.message());
   }
-  impl->endpoint->Start([actor](const FrameOrigin& origin, std::string frame) {
-    if (origin.from_router) {
-      caf::anon_send(actor, exec_recv_atom::value, origin.id, std::move(frame));
-    } else {
-      caf::anon_send(actor, recv_atom::value, origin.id, std::move(frame));
-    }
-  });
+  // Decoded on the endpoint's I/O thread; executors' frames that do not decode
+  // are answered there.
+  impl->endpoint->Start(
+      Decoding(Decode,
+               [actor](const FrameOrigin& origin, Message message, FrameTicket ticket) {
+                 if (origin.from_router) {
+                   caf::anon_send(actor, exec_recv_atom::value, origin.id, std::move(message),
+                                  std::move(ticket));
+                 } else {
+                   caf::anon_send(actor, recv_atom::value, origin.id, std::move(message),
+                                  std::move(ticket));
+                 }
+               }),
+      EncodeRefusal);
   auto detector = MasterDetector::Create(options.master, [actor](const LeaderInfo& leader) {
     caf::anon_send(actor, leader_atom::value, leader.address);
   });

@@ -41,26 +41,26 @@ int TimeoutMillis(double seconds) {
 
 }  // namespace
 
-FrameQueue::FrameQueue() : wake_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {}
+MessageQueue::MessageQueue() : wake_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {}
 
-void FrameQueue::Push(std::string frame) {
+void MessageQueue::Push(Message message, FrameTicket ticket) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    frames_.push_back(std::move(frame));
+    items_.emplace_back(std::move(message), std::move(ticket));
   }
   uint64_t one = 1;
   ssize_t ignored = write(wake_.get(), &one, sizeof(one));
   (void)ignored;
 }
 
-std::deque<std::string> FrameQueue::TakeAll() {
+std::deque<MessageQueue::Item> MessageQueue::TakeAll() {
   uint64_t count;
   ssize_t ignored = read(wake_.get(), &count, sizeof(count));
   (void)ignored;
-  std::deque<std::string> frames;
+  std::deque<Item> items;
   std::lock_guard<std::mutex> lock(mutex_);
-  frames.swap(frames_);
-  return frames;
+  items.swap(items_);
+  return items;
 }
 
 int Executor::Impl::Run() {
@@ -69,7 +69,10 @@ int Executor::Impl::Run() {
     log->error("{}: {}", ids, status.message());
     return 1;
   }
-  endpoint.Start([this](const FrameOrigin&, std::string frame) { inbound.Push(std::move(frame)); });
+  // Frames that do not decode are dropped (and logged) on the endpoint's I/O thread.
+  endpoint.Start(Decoding(Decode, [this](const FrameOrigin&, Message message, FrameTicket ticket) {
+    inbound.Push(std::move(message), std::move(ticket));
+  }));
   log->info("{}: subscribing to the agent at {} (pid {}, {})", ids, config.agent_endpoint, getpid(),
             config.group ? "task group" : "command executor");
   SendSubscribe();
@@ -201,21 +204,20 @@ void Executor::Impl::HandleSignals() {
 }
 
 void Executor::Impl::DrainInbound() {
-  for (const std::string& frame : inbound.TakeAll()) HandleFrame(frame);
+  std::deque<MessageQueue::Item> items = inbound.TakeAll();
+  while (!items.empty()) {
+    HandleMessage(items.front().first);
+    items.pop_front();
+  }
 }
 
-void Executor::Impl::HandleFrame(const std::string& frame) {
-  Result<Message> decoded = Decode(frame);
-  if (!decoded.ok()) {
-    log->warn("{}: ignored a frame from the agent: {}", ids, decoded.error());
-    return;
-  }
-  if (const auto* error = std::get_if<ProtocolError>(&*decoded)) {
+void Executor::Impl::HandleMessage(const Message& decoded) {
+  if (const auto* error = std::get_if<ProtocolError>(&decoded)) {
     log->warn("{}: the agent reported a protocol error: {}", ids, error->message);
     return;
   }
-  if (std::holds_alternative<Keepalive>(*decoded)) return;
-  const auto* message = std::get_if<ExecutorMessage>(&*decoded);
+  if (std::holds_alternative<Keepalive>(decoded)) return;
+  const auto* message = std::get_if<ExecutorMessage>(&decoded);
   if (message == nullptr) {
     log->warn("{}: ignored a message from the agent that is not on the executor channel", ids);
     return;

@@ -13,6 +13,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/logging.hpp"
@@ -28,22 +29,24 @@ inline constexpr double kNever = std::numeric_limits<double>::infinity();
 // "SIGTERM", or "signal 64" for one without a name.
 std::string SignalName(int signal);
 
-// Frames received on the endpoint's I/O thread, handed to the main loop; the
-// eventfd becomes readable whenever frames are waiting.
-class FrameQueue {
+// Messages decoded on the endpoint's I/O thread, handed to the main loop with
+// their tickets (released once handled); the eventfd becomes readable
+// whenever messages are waiting.
+class MessageQueue {
  public:
-  FrameQueue();
+  using Item = std::pair<Message, FrameTicket>;
+  MessageQueue();
   int fd() const { return wake_.get(); }
 
   // Called on the endpoint's I/O thread.
-  void Push(std::string frame);
-  // Every frame waiting, in order; called on the main loop.
-  std::deque<std::string> TakeAll();
+  void Push(Message message, FrameTicket ticket);
+  // Every message waiting, in order; called on the main loop.
+  std::deque<Item> TakeAll();
 
  private:
   UniqueFd wake_;
   std::mutex mutex_;
-  std::deque<std::string> frames_;
+  std::deque<Item> items_;
 };
 
 struct Executor::Impl {
@@ -70,7 +73,7 @@ struct Executor::Impl {
   ExecutorConfig config;
   std::shared_ptr<spdlog::logger> log;
   std::string ids;  // "framework=... executor=..." for log lines
-  FrameQueue inbound;
+  MessageQueue inbound;
   ZmqEndpoint endpoint;  // declared after `inbound`: stopped before the queue goes
   UniqueFd signal_fd;
   UniqueFd sandbox_fd;  // the executor sandbox, where task groups' sandboxes are made
@@ -98,7 +101,7 @@ struct Executor::Impl {
   void HandleSignals();
   void Reap();
   void DrainInbound();
-  void HandleFrame(const std::string& frame);
+  void HandleMessage(const Message& message);
   void HandleLaunch(const execmsg::Launch& launch);
   void HandleKill(const execmsg::Kill& kill);
   void HandleAck(const execmsg::Ack& ack);

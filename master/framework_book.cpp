@@ -32,10 +32,10 @@ bool IsValidFrameworkTransition(FrameworkState from, FrameworkState to) {
 
 void CompletedTasks::Add(Task task) {
   TaskId id = task.info.task_id;
-  tasks_.push_back(std::move(task));
+  tasks_.push_back(std::make_shared<const Task>(std::move(task)));
   latest_[id] = first_ + tasks_.size() - 1;
   while (tasks_.size() > capacity_) {
-    auto it = latest_.find(tasks_.front().info.task_id);
+    auto it = latest_.find(tasks_.front()->info.task_id);
     if (it != latest_.end() && it->second == first_) latest_.erase(it);
     tasks_.pop_front();
     ++first_;
@@ -44,7 +44,7 @@ void CompletedTasks::Add(Task task) {
 
 const Task* CompletedTasks::Find(const TaskId& id) const {
   auto it = latest_.find(id);
-  return it == latest_.end() ? nullptr : &tasks_[it->second - first_];
+  return it == latest_.end() ? nullptr : tasks_[it->second - first_].get();
 }
 
 Task* Framework::FindTask(const TaskId& id) {

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 #include <unordered_map>
@@ -30,7 +31,9 @@ const char* ToString(FrameworkState state);
 bool IsValidFrameworkTransition(FrameworkState from, FrameworkState to);
 
 // The completed tasks of a framework, oldest first, at most `capacity`, with
-// an index so that looking one up by id does not scan them.
+// an index so that looking one up by id does not scan them. A completed task
+// never changes, so it is held by a shared pointer: a snapshot for /state
+// shares the history instead of copying it.
 class CompletedTasks {
  public:
   explicit CompletedTasks(size_t capacity = 1000) : capacity_(capacity) {}
@@ -39,12 +42,12 @@ class CompletedTasks {
   void Add(Task task);
   // The most recent completed task with `id`, or null.
   const Task* Find(const TaskId& id) const;
-  const std::deque<Task>& tasks() const { return tasks_; }
+  const std::deque<std::shared_ptr<const Task>>& tasks() const { return tasks_; }
   size_t size() const { return tasks_.size(); }
 
  private:
   size_t capacity_;
-  std::deque<Task> tasks_;
+  std::deque<std::shared_ptr<const Task>> tasks_;
   uint64_t first_ = 0;                           // sequence number of tasks_.front()
   std::unordered_map<TaskId, uint64_t> latest_;  // id -> sequence number of its latest entry
 };

@@ -32,6 +32,7 @@ struct Master::Impl {
   caf::actor actor;
   caf::actor registrar;
   std::string address;
+  SharedAnswer state_answer, metrics_answer;
 
   // Ends the actors and waits for them: they hold the endpoint by pointer.
   void StopActors() {
@@ -41,21 +42,30 @@ struct Master::Impl {
     self->wait_for(actor, registrar);
   }
 
-  // Asks the actor for a snapshot and renders it here, on the caller's thread.
-  std::string Ask(caf::atom_value what) const {
-    std::string answer;
-    caf::scoped_actor self{*system};
-    self->request(actor, std::chrono::seconds(10), caf::make_message(what))
-        .receive(
-            [&](const SnapshotPtr& snapshot) {
-              answer = what == metrics_atom::value ? RenderMetrics(*snapshot, WallSeconds())
-                                                   : RenderState(*snapshot);
-            },
-            [&](caf::error& error) {
-              answer =
-                  json{{"error", "the master did not answer: " + system->render(error)}}.dump();
-            });
-    return answer;
+  // Asks the actor for a snapshot and renders it here, on the caller's
+  // thread; callers that arrive meanwhile share the answer.
+  std::string Ask(caf::atom_value what) {
+    bool metrics = what == metrics_atom::value;
+    return (metrics ? metrics_answer : state_answer).Get([this, what, metrics] {
+      std::string answer;
+      caf::scoped_actor self{*system};
+      self->request(actor, std::chrono::seconds(10), caf::make_message(what))
+          .receive(
+              [&](const SnapshotPtr& snapshot) {
+                try {
+                  answer = metrics ? RenderMetrics(*snapshot, endpoint->counters(), WallSeconds())
+                                   : RenderState(*snapshot);
+                } catch (const std::exception& e) {
+                  answer = json{{"error", std::string("cannot render the view: ") + e.what()}}.dump(
+                      -1, ' ', false, json::error_handler_t::replace);
+                }
+              },
+              [&](caf::error& error) {
+                answer =
+                    json{{"error", "the master did not answer: " + system->render(error)}}.dump();
+              });
+      return answer;
+    });
   }
 };
 
@@ -86,7 +96,7 @@ Result<std::unique_ptr<Master>> Master::Start(caf::actor_system& system,
   if (!registry.ok()) return registry.status();
   auto impl = std::make_unique<Impl>();
   impl->system = &system;
-  impl->endpoint = std::make_unique<ZmqEndpoint>("master");
+  impl->endpoint = std::make_unique<ZmqEndpoint>("master", options.transport);
   std::string bind = options.bind_address.empty()
                          ? "tcp://" + options.ip + ":" + std::to_string(options.port)
                          : options.bind_address;
@@ -97,9 +107,15 @@ Result<std::unique_ptr<Master>> Master::Start(caf::actor_system& system,
   impl->actor = SpawnMasterActor(system, options, impl->outbox.get(), impl->address,
                                  std::move(*registry), impl->registrar);
   caf::actor actor = impl->actor;
-  impl->endpoint->Start([actor](const FrameOrigin& origin, std::string frame) {
-    caf::anon_send(actor, recv_atom::value, origin.id, std::move(frame));
-  });
+  // Frames are decoded here, on the endpoint's I/O thread; one that does not
+  // decode is counted, logged and answered there and never reaches the actor.
+  impl->endpoint->Start(
+      Decoding(Decode,
+               [actor](const FrameOrigin& origin, Message message, FrameTicket ticket) {
+                 caf::anon_send(actor, recv_atom::value, origin.id, std::move(message),
+                                std::move(ticket));
+               }),
+      EncodeRefusal);
 
   Impl* raw = impl.get();
   auto answer = [raw](caf::atom_value what, const std::string& type) {

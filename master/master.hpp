@@ -10,6 +10,7 @@
 
 #include "common/status.hpp"
 #include "common/storage.hpp"
+#include "common/transport.hpp"
 
 namespace caf {
 class actor_system;
@@ -35,6 +36,10 @@ struct MasterOptions {
   double agent_reregister_timeout = 600;  // after a failover, agents have this long to come back
   size_t max_completed_tasks_per_framework = 1000;
   size_t max_completed_frameworks = 50;
+  // Bounds of the master's ZeroMQ endpoint: frames handed to the actor and
+  // not yet processed, ZeroMQ's queues, the largest message, what may wait
+  // for a peer that does not read.
+  EndpointLimits transport;
   // Called (on the master's actor) when the master can no longer be sure that
   // memory and the registry agree, e.g. a failed registry write; the master
   // stops serving. A daemon exits so that a supervisor restarts it.

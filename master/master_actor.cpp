@@ -12,25 +12,8 @@
 #include "master/registrar_actor.hpp"
 #include "master/tasks.hpp"
 #include "master/validation.hpp"
-#include "protocols/codec.hpp"
 
 namespace stoa::master {
-namespace {
-
-std::string PrintablePeer(const std::string& peer) {
-  std::string out;
-  for (unsigned char c : peer.substr(0, 24)) {
-    if (c >= 0x20 && c < 0x7f) {
-      out += static_cast<char>(c);
-    } else {
-      out += fmt::format("\\x{:02x}", c);
-    }
-  }
-  if (peer.size() > 24) out += "...";
-  return out;
-}
-
-}  // namespace
 
 MasterActor::MasterActor(caf::actor_config& config, MasterOptions options, Outbox* outbox,
                          std::string address, Registry registry, caf::actor registrar)
@@ -54,8 +37,8 @@ caf::behavior MasterActor::make_behavior() {
   RecoverFromRegistry();
   log_->info("master {} serving at {}", master_id_, address_);
   return {
-      [this](recv_atom, const std::string& peer, const std::string& frame) {
-        OnFrame(peer, frame);
+      [this](recv_atom, const std::string& peer, Message& message, const FrameTicket&) {
+        OnMessage(peer, message);
       },
       [this](offers_atom, Allocations& allocations, double seconds) {
         OnAllocations(allocations, seconds);
@@ -72,8 +55,9 @@ caf::behavior MasterActor::make_behavior() {
         OnFailoverTimeout(framework_id, generation);
       },
       [this](reregister_atom) { OnReregisterTimeout(); },
-      [this](state_atom) { return Snapshot(true); },
-      [this](metrics_atom) { return Snapshot(false); },
+      [this](state_atom) { return AskSnapshot(true); },
+      [this](metrics_atom) { return AskSnapshot(false); },
+      [this](snapshot_atom) { ServeSnapshots(); },
       [this](gone_atom, const std::string& agent_id) -> caf::result<std::string> {
         return MarkGone(agent_id);
       },
@@ -85,7 +69,8 @@ caf::behavior MasterActor::make_behavior() {
 
 double MasterActor::Now() const { return ClockSeconds(this); }
 
-SnapshotPtr MasterActor::Snapshot(bool with_tasks) const {
+SnapshotPtr MasterActor::Snapshot(bool with_tasks) {
+  ++counters_.snapshots;
   auto snapshot =
       std::make_shared<MasterSnapshot>(TakeSnapshot(frameworks_, agents_, offers_, with_tasks));
   snapshot->master_id = master_id_;
@@ -93,6 +78,24 @@ SnapshotPtr MasterActor::Snapshot(bool with_tasks) const {
   snapshot->start_time = start_time_;
   snapshot->counters = counters_;
   return snapshot;
+}
+
+// Asks that arrive while the snapshot message waits in the mailbox (as Mesos
+// batches /state requests) are answered by the same copy: N dashboards polling
+// together cost one snapshot.
+caf::typed_response_promise<SnapshotPtr> MasterActor::AskSnapshot(bool with_tasks) {
+  auto promise = make_response_promise<SnapshotPtr>();
+  snapshot_asks_.push_back(promise);
+  snapshot_asks_want_tasks_ = snapshot_asks_want_tasks_ || with_tasks;
+  if (snapshot_asks_.size() == 1) send(this, snapshot_atom::value);
+  return promise;
+}
+
+void MasterActor::ServeSnapshots() {
+  SnapshotPtr snapshot = Snapshot(snapshot_asks_want_tasks_);
+  for (auto& ask : snapshot_asks_) ask.deliver(snapshot);
+  snapshot_asks_.clear();
+  snapshot_asks_want_tasks_ = false;
 }
 
 void MasterActor::Durably(RegistrarCommand command, std::function<void(const std::string&)> then) {
@@ -205,20 +208,13 @@ void MasterActor::OnReregisterTimeout() {
   }
 }
 
-void MasterActor::OnFrame(const std::string& peer, const std::string& frame) {
-  ++counters_.frames_received;
-  Result<Message> decoded = Decode(frame);
-  if (!decoded.ok()) {
-    ++counters_.invalid_frames;
-    log_->warn("dropped an invalid frame of {} bytes from peer {}: {}", frame.size(),
-               PrintablePeer(peer), decoded.error());
-    Send(peer, Message(ProtocolError{"invalid frame: " + decoded.error()}));
-    return;
-  }
+// `message` was decoded on the transport's I/O thread: frames that do not
+// decode never get here (the transport counts them and answers the peer).
+void MasterActor::OnMessage(const std::string& peer, Message& message) {
   std::visit(
       Overloaded{
           [&](SchedulerCall& call) { OnCall(peer, call); },
-          [&](AgentMessage& message) { OnAgentMessage(peer, message); },
+          [&](AgentMessage& agent_message) { OnAgentMessage(peer, agent_message); },
           [&](Keepalive&) {
             if (Framework* framework = frameworks_.FindByPeer(peer)) framework->last_seen = Now();
           },
@@ -226,13 +222,13 @@ void MasterActor::OnFrame(const std::string& peer, const std::string& frame) {
             log_->warn("peer {} reports a protocol error: {}", PrintablePeer(peer), error.message);
           },
           [&](auto&) {
-            ++counters_.invalid_frames;
+            ++counters_.refused_messages;
             log_->warn("peer {} sent a message the master does not accept", PrintablePeer(peer));
             Send(peer, Message(ProtocolError{"the master accepts scheduler calls and agent "
                                              "messages only"}));
           },
       },
-      *decoded);
+      message);
 }
 
 // ---- frameworks ----

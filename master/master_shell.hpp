@@ -11,6 +11,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "common/logging.hpp"
 #include "master/agent_book.hpp"
@@ -28,6 +29,8 @@ using tick_atom = caf::atom_constant<caf::atom("tick")>;
 using rescind_atom = caf::atom_constant<caf::atom("rescind")>;
 using failover_atom = caf::atom_constant<caf::atom("failover")>;
 using reregister_atom = caf::atom_constant<caf::atom("reregtime")>;
+// The master to itself: serve the /state and /metrics asks that are waiting.
+using snapshot_atom = caf::atom_constant<caf::atom("snapshot")>;
 
 class MasterActor : public caf::event_based_actor {
  public:
@@ -39,7 +42,11 @@ class MasterActor : public caf::event_based_actor {
  private:
   // ---- plumbing (master_actor.cpp) ----
   double Now() const;  // the actor system's clock, in seconds
-  SnapshotPtr Snapshot(bool with_tasks) const;
+  SnapshotPtr Snapshot(bool with_tasks);
+  // Answers a /state or /metrics ask with the next snapshot, which every ask
+  // waiting by then shares.
+  caf::typed_response_promise<SnapshotPtr> AskSnapshot(bool with_tasks);
+  void ServeSnapshots();
   void Durably(RegistrarCommand command, std::function<void(const std::string&)> then);
   void DurablyOrStepDown(
       RegistrarCommand command, std::function<void()> then = [] {});
@@ -52,7 +59,7 @@ class MasterActor : public caf::event_based_actor {
   void Complete(Framework& framework, std::map<TaskId, Task>::iterator it);
   void RecoverFromRegistry();
   void OnReregisterTimeout();
-  void OnFrame(const std::string& peer, const std::string& frame);
+  void OnMessage(const std::string& peer, Message& message);
 
   // ---- frameworks and offers (master_actor.cpp) ----
   void OnCall(const std::string& peer, SchedulerCall& call);
@@ -108,6 +115,8 @@ class MasterActor : public caf::event_based_actor {
   std::set<std::string> admitting_;    // peers whose admission is being written
   std::set<std::string> subscribing_;  // peers whose framework is being written
   MasterCounters counters_;
+  std::vector<caf::typed_response_promise<SnapshotPtr>> snapshot_asks_;  // waiting for one
+  bool snapshot_asks_want_tasks_ = false;
 };
 
 }  // namespace stoa::master

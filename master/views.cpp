@@ -43,7 +43,7 @@ json FrameworkJson(const MasterSnapshot::FrameworkView& framework) {
     tasks.push_back(TaskJson(task));
     if (!IsTerminal(task.state)) used += task.info.resources;
   }
-  for (const auto& task : framework.completed_tasks) completed.push_back(TaskJson(task));
+  for (const auto& task : framework.completed_tasks) completed.push_back(TaskJson(*task));
   return {{"id", framework.info.id},
           {"name", framework.info.name},
           {"user", framework.info.user},
@@ -93,7 +93,7 @@ MasterSnapshot TakeSnapshot(const FrameworkBook& frameworks, const AgentBook& ag
       snapshot.tasks_by_state[static_cast<int>(task.state)]++;
     }
     for (const auto& task : framework.completed_tasks.tasks()) {
-      snapshot.tasks_by_state[static_cast<int>(task.state)]++;
+      snapshot.tasks_by_state[static_cast<int>(task->state)]++;
     }
   };
   for (const auto& [id, framework] : frameworks.all()) {
@@ -102,9 +102,10 @@ MasterSnapshot TakeSnapshot(const FrameworkBook& frameworks, const AgentBook& ag
     count_tasks(framework);
   }
   for (const auto& framework : frameworks.completed()) {
-    snapshot.completed_frameworks.push_back(FrameworkViewOf(framework, 0, with_tasks));
+    if (with_tasks) snapshot.completed_frameworks.push_back(FrameworkViewOf(framework, 0, true));
     count_tasks(framework);
   }
+  snapshot.completed_framework_count = frameworks.completed().size();
   snapshot.offers_outstanding = offers.size();
   return snapshot;
 }
@@ -139,7 +140,8 @@ std::string RenderState(const MasterSnapshot& snapshot) {
       .dump();
 }
 
-std::string RenderMetrics(const MasterSnapshot& snapshot, double wall_now) {
+std::string RenderMetrics(const MasterSnapshot& snapshot, const EndpointCounters& transport,
+                          double wall_now) {
   std::string out;
   auto metric = [&out](const std::string& name, const std::string& type, const std::string& help) {
     out += "# HELP " + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
@@ -174,7 +176,7 @@ std::string RenderMetrics(const MasterSnapshot& snapshot, double wall_now) {
   sample("stoa_master_frameworks", "state=\"connected\"", connected);
   sample("stoa_master_frameworks", "state=\"disconnected\"", disconnected);
   sample("stoa_master_frameworks", "state=\"completed\"",
-         static_cast<double>(snapshot.completed_frameworks.size()));
+         static_cast<double>(snapshot.completed_framework_count));
 
   metric("stoa_master_tasks", "gauge", "Tasks the master knows (active and completed) by state.");
   for (int i = 0; i < kTaskStateCount; ++i) {
@@ -211,9 +213,40 @@ std::string RenderMetrics(const MasterSnapshot& snapshot, double wall_now) {
   metric("stoa_master_status_updates_total", "counter", "Status updates received from agents.");
   sample("stoa_master_status_updates_total", "", static_cast<double>(c.status_updates));
   metric("stoa_master_frames_received_total", "counter", "Frames received.");
-  sample("stoa_master_frames_received_total", "", static_cast<double>(c.frames_received));
-  metric("stoa_master_invalid_frames_total", "counter", "Frames refused as invalid.");
-  sample("stoa_master_invalid_frames_total", "", static_cast<double>(c.invalid_frames));
+  sample("stoa_master_frames_received_total", "", static_cast<double>(transport.frames_received));
+  metric("stoa_master_invalid_frames_total", "counter",
+         "Frames refused: malformed, or of a kind the master does not take.");
+  sample("stoa_master_invalid_frames_total", "",
+         static_cast<double>(transport.malformed_frames + c.refused_messages));
+  metric("stoa_master_malformed_frames_total", "counter",
+         "Frames that did not decode (dropped on the transport's I/O thread).");
+  sample("stoa_master_malformed_frames_total", "", static_cast<double>(transport.malformed_frames));
+  metric("stoa_master_frames_in_flight", "gauge",
+         "Frames decoded and handed to the master actor, not yet processed.");
+  sample("stoa_master_frames_in_flight", "", static_cast<double>(transport.frames_in_flight));
+  metric("stoa_master_frames_in_flight_peak", "gauge", "The most frames in flight at once.");
+  sample("stoa_master_frames_in_flight_peak", "",
+         static_cast<double>(transport.frames_in_flight_peak));
+  metric("stoa_master_frames_in_flight_limit", "gauge",
+         "Frames in flight at which the master stops reading its socket.");
+  sample("stoa_master_frames_in_flight_limit", "", static_cast<double>(transport.max_in_flight));
+  metric("stoa_master_read_pauses_total", "counter",
+         "Times the master stopped reading because the frames in flight reached the limit.");
+  sample("stoa_master_read_pauses_total", "", static_cast<double>(transport.read_pauses));
+  metric("stoa_master_frames_sent_total", "counter", "Frames handed to ZeroMQ for peers.");
+  sample("stoa_master_frames_sent_total", "", static_cast<double>(transport.frames_sent));
+  metric("stoa_master_frames_dropped_total", "counter",
+         "Outgoing frames dropped: the peer's queue was full, the peer was gone, or the frame "
+         "too large.");
+  sample("stoa_master_frames_dropped_total", "", static_cast<double>(transport.frames_dropped));
+  metric("stoa_master_frames_queued", "gauge", "Outgoing frames waiting for slow peers.");
+  sample("stoa_master_frames_queued", "", static_cast<double>(transport.frames_queued));
+  metric("stoa_master_queued_bytes", "gauge", "Bytes of the outgoing frames waiting.");
+  sample("stoa_master_queued_bytes", "", static_cast<double>(transport.bytes_queued));
+  metric(
+      "stoa_master_snapshots_total", "counter",
+      "Copies of the books taken for /state and /metrics (asks that arrive together share one).");
+  sample("stoa_master_snapshots_total", "", static_cast<double>(c.snapshots));
   metric("stoa_master_uptime_seconds", "gauge", "Seconds since the master started.");
   sample("stoa_master_uptime_seconds", "", wall_now - snapshot.start_time);
   metric("stoa_master_container_cpu_seconds_total", "gauge",
@@ -228,6 +261,31 @@ std::string RenderMetrics(const MasterSnapshot& snapshot, double wall_now) {
   metric("stoa_master_containers", "gauge", "Running containers on reachable agents.");
   sample("stoa_master_containers", "", static_cast<double>(usage.containers));
   return out;
+}
+
+std::string SharedAnswer::Get(const std::function<std::string()>& make) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  if (making_) {
+    uint64_t round = round_;
+    ++waiting_;
+    done_.wait(lock, [&] { return round_ != round; });
+    --waiting_;
+    return answer_;
+  }
+  making_ = true;
+  lock.unlock();
+  std::string answer = make();
+  lock.lock();
+  answer_ = answer;
+  making_ = false;
+  ++round_;
+  done_.notify_all();
+  return answer;
+}
+
+size_t SharedAnswer::waiting() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return waiting_;
 }
 
 }  // namespace stoa::master

@@ -846,6 +846,10 @@ std::string Encode(const Message& message) {
   return std::string(reinterpret_cast<const char*>(bytes.begin()), bytes.size());
 }
 
+std::string EncodeRefusal(const std::string& error) {
+  return Encode(Message(ProtocolError{"invalid frame: " + error}));
+}
+
 Result<Message> Decode(std::string_view frame) {
   if (frame.size() > kMaxFrameBytes) {
     return Status::Error("frame of " + std::to_string(frame.size()) + " bytes exceeds the " +

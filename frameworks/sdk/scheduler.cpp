@@ -30,7 +30,10 @@ struct SchedulerDriver::Impl {
 
   std::mutex mutex;
   std::condition_variable wake;
-  std::deque<std::string> inbox;
+  // Decoded on the endpoint's I/O thread; each ticket is released once its
+  // message has been handled, so a slow scheduler holds back the endpoint's
+  // reading (and, through ZeroMQ, the master) instead of growing this queue.
+  std::deque<std::pair<Message, FrameTicket>> inbox;
   std::optional<std::string> new_leader;  // set by the detector
   std::string leader;                     // driver thread: where we talk to
   bool stopping = false;
@@ -71,14 +74,14 @@ struct SchedulerDriver::Impl {
 
   void Run(SchedulerDriver& driver) {
     while (true) {
-      std::deque<std::string> frames;
+      std::deque<std::pair<Message, FrameTicket>> messages;
       std::optional<std::string> leader_change;
       {
         std::unique_lock<std::mutex> lock(mutex);
         wake.wait_for(lock, std::chrono::milliseconds(100),
                       [&] { return !inbox.empty() || stopping || new_leader.has_value(); });
         if (stopping) return;
-        frames.swap(inbox);
+        messages.swap(inbox);
         leader_change.swap(new_leader);
       }
       if (leader_change) {
@@ -92,9 +95,9 @@ struct SchedulerDriver::Impl {
           Subscribe();
         }
       }
-      for (auto& frame : frames) {
-        if (aborted) break;
-        Handle(driver, frame);
+      while (!messages.empty() && !aborted) {
+        Handle(driver, messages.front().first);
+        messages.pop_front();
       }
       if (aborted) return;
       Timers(driver);
@@ -121,18 +124,13 @@ struct SchedulerDriver::Impl {
     }
   }
 
-  void Handle(SchedulerDriver& driver, const std::string& frame) {
-    Result<Message> decoded = Decode(frame);
-    if (!decoded.ok()) {
-      log->warn("dropped an invalid frame from the master: {}", decoded.error());
-      return;
-    }
+  void Handle(SchedulerDriver& driver, Message& decoded) {
     last_master_message = MonotonicSeconds();
-    if (auto* error = std::get_if<ProtocolError>(&*decoded)) {
+    if (auto* error = std::get_if<ProtocolError>(&decoded)) {
       scheduler->Error(driver, error->message);
       return;
     }
-    auto* event = std::get_if<SchedulerEvent>(&*decoded);
+    auto* event = std::get_if<SchedulerEvent>(&decoded);
     if (event == nullptr) return;
     std::visit(Overloaded{
                    [&](event::Subscribed& e) {
@@ -198,13 +196,14 @@ Status SchedulerDriver::Start() {
   }
   impl_->endpoint = std::make_unique<ZmqEndpoint>("scheduler");
   Impl* impl = impl_.get();
-  impl_->endpoint->Start([impl](const FrameOrigin&, std::string frame) {
-    {
-      std::lock_guard<std::mutex> lock(impl->mutex);
-      impl->inbox.push_back(std::move(frame));
-    }
-    impl->wake.notify_one();
-  });
+  impl_->endpoint->Start(
+      Decoding(Decode, [impl](const FrameOrigin&, Message message, FrameTicket ticket) {
+        {
+          std::lock_guard<std::mutex> lock(impl->mutex);
+          impl->inbox.emplace_back(std::move(message), std::move(ticket));
+        }
+        impl->wake.notify_one();
+      }));
   impl_->thread = std::thread([this] { impl_->Run(*this); });
   auto detector = MasterDetector::Create(master, [impl](const LeaderInfo& leader) {
     {

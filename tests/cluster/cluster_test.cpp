@@ -276,9 +276,10 @@ TEST_F(ClusterTest, MalformedFramesGetAnErrorAndTheMasterKeepsServing) {
   std::mutex mutex;
   std::vector<std::string> replies;
   ASSERT_TRUE(rogue.Connect("master", master_->address(), "rogue-peer").ok());
-  rogue.Start([&](const FrameOrigin&, std::string frame) {
+  rogue.Start([&](const FrameOrigin&, std::string_view frame, FrameTicket) {
     std::lock_guard<std::mutex> lock(mutex);
-    replies.push_back(std::move(frame));
+    replies.emplace_back(frame);
+    return Status::Ok();
   });
   rogue.SendOn("master", "this is not a capnp frame");
   rogue.SendOn("master", std::string(64, '\xff'));

@@ -183,10 +183,12 @@ class FakeAgent {
   explicit FakeAgent(const std::string& address) : endpoint_("fake-agent") {
     Status bound = endpoint_.Bind(address);
     EXPECT_TRUE(bound.ok()) << bound.ToString();
-    endpoint_.Start([this](const FrameOrigin& origin, std::string frame) {
+    // Raw frames: Next() checks that each one decodes.
+    endpoint_.Start([this](const FrameOrigin& origin, std::string_view frame, FrameTicket) {
       std::lock_guard<std::mutex> lock(mutex_);
-      frames_.emplace_back(origin.id, std::move(frame));
+      frames_.emplace_back(origin.id, std::string(frame));
       arrived_.notify_all();
+      return Status::Ok();
     });
   }
 

@@ -1,5 +1,6 @@
 // The master actor driven deterministically with CAF's test coordinator:
-// encoded frames in, what it sends read from a recording Outbox, time moved
+// decoded messages in (as the transport's I/O thread hands them over), what
+// it sends read from a recording Outbox, time moved
 // with the coordinator's clock (no sleeping). Each test pins one message
 // ordering that once lost or doubled work.
 #include "master/master_actor.hpp"
@@ -11,7 +12,6 @@
 
 #include "common/storage.hpp"
 #include "master/registrar_actor.hpp"
-#include "protocols/codec.hpp"
 #include "tests/test_util.hpp"
 
 namespace stoa::master {
@@ -59,7 +59,7 @@ class MasterActorTest : public ::testing::Test {
   }
 
   void Deliver(const std::string& peer, Message message) {
-    caf::anon_send(master_, recv_atom::value, peer, Encode(message));
+    caf::anon_send(master_, recv_atom::value, peer, std::move(message), FrameTicket{});
     sched_->run();
   }
   void Call(const std::string& peer, const FrameworkId& id, decltype(SchedulerCall::call) call) {
@@ -448,6 +448,35 @@ TEST_F(MasterActorTest, AReportedTaskStaysChargedToItsAllocationRole) {
   auto runs = AgentMessagesTo<agentmsg::RunTask>("agent-1", mark);
   ASSERT_EQ(runs.size(), 1u);
   EXPECT_EQ(runs[0].role, "web");
+}
+
+// Two /state asks that arrive together (as from two dashboards) cost one copy
+// of the books: both get the same snapshot. A later ask gets a fresh one.
+TEST_F(MasterActorTest, StateAsksThatArriveTogetherShareOneSnapshot) {
+  Start();
+  Subscribe("sched");
+  caf::scoped_actor client{system_};
+  auto first = client->request(master_, caf::infinite, state_atom::value);
+  auto second = client->request(master_, caf::infinite, state_atom::value);
+  sched_->run();
+  SnapshotPtr a, b;
+  first.receive([&](const SnapshotPtr& s) { a = s; },
+                [](caf::error& e) { FAIL() << caf::to_string(e); });
+  second.receive([&](const SnapshotPtr& s) { b = s; },
+                 [](caf::error& e) { FAIL() << caf::to_string(e); });
+  ASSERT_NE(a, nullptr);
+  EXPECT_EQ(a, b) << "two copies for two asks that arrived together";
+  EXPECT_EQ(a->counters.snapshots, 1u);
+  ASSERT_EQ(a->frameworks.size(), 1u);
+
+  auto third = client->request(master_, caf::infinite, metrics_atom::value);
+  sched_->run();
+  SnapshotPtr c;
+  third.receive([&](const SnapshotPtr& s) { c = s; },
+                [](caf::error& e) { FAIL() << caf::to_string(e); });
+  ASSERT_NE(c, nullptr);
+  EXPECT_NE(c, a) << "an ask after the batch was served must not get the old copy";
+  EXPECT_EQ(c->counters.snapshots, 2u);
 }
 
 }  // namespace
