@@ -60,19 +60,7 @@ void Allocator::AddFramework(const FrameworkId& id, const std::vector<std::strin
     bool duplicate = std::any_of(framework.clients.begin(), framework.clients.end(),
                                  [&](uint32_t c) { return s.clients[c].role == r; });
     if (duplicate) continue;
-    uint32_t c;
-    if (!s.free_clients.empty()) {
-      c = s.free_clients.back();
-      s.free_clients.pop_back();
-    } else {
-      c = static_cast<uint32_t>(s.clients.size());
-      s.clients.emplace_back();
-    }
-    s.clients[c] = State::Client();
-    s.clients[c].framework = f;
-    s.clients[c].role = r;
-    ++s.roles[r].clients;
-    framework.clients.push_back(c);
+    framework.clients.push_back(s.NewClient(f, r));
   }
 
   // What agents reported for this framework before it was added is authoritative
@@ -121,13 +109,7 @@ void Allocator::RemoveFramework(const FrameworkId& id) {
     s.ReturnAvailable(a, returned);
   }
   framework.allocations.clear();
-  for (uint32_t c : framework.clients) {
-    uint32_t r = s.clients[c].role;
-    --s.roles[r].clients;
-    s.UpdateRoleKey(r);
-    s.clients[c] = State::Client();
-    s.free_clients.push_back(c);
-  }
+  for (uint32_t c : framework.clients) s.FreeClient(c);
   framework = State::Framework();
   s.framework_index.erase(id);
   s.free_frameworks.push_back(f);
@@ -277,25 +259,59 @@ void Allocator::AddFilter(const FrameworkId& framework_id, const AgentId& agent_
   s.MaybeCompactFilters();
 }
 
-void Allocator::UpdateFrameworkRoles(const FrameworkId& id, const std::vector<std::string>& roles,
-                                     const std::map<AgentId, RoleUsage>& used) {
+void Allocator::UpdateFrameworkRoles(const FrameworkId& id, const std::vector<std::string>& given) {
   State& s = *state_;
   uint32_t f = s.FindFramework(id);
-  std::vector<std::string> suppressed;
-  bool active = true;
-  if (f != kNone) {
-    active = s.frameworks[f].active;
-    for (uint32_t c : s.frameworks[f].clients) {
-      const std::string& name = s.roles[s.clients[c].role].name;
-      if (s.clients[c].suppressed && std::find(roles.begin(), roles.end(), name) != roles.end()) {
-        suppressed.push_back(name);
-      }
-    }
-    RemoveFramework(id);
+  if (f == kNone) {
+    AddFramework(id, given);
+    return;
   }
-  AddFramework(id, roles, used);
-  if (!suppressed.empty()) Suppress(id, suppressed);
-  if (!active) DeactivateFramework(id);
+  std::vector<std::string> names = given.empty() ? std::vector<std::string>{"*"} : given;
+  State::Framework& framework = s.frameworks[f];
+  // Out of every order while its clients change; back in at the end.
+  bool active = framework.active;
+  framework.active = false;
+  s.RefreshFramework(f);
+
+  std::vector<uint32_t> clients, dropped;
+  for (const std::string& name : names) {
+    uint32_t r = s.RoleIndex(name);
+    if (std::any_of(clients.begin(), clients.end(),
+                    [&](uint32_t c) { return s.clients[c].role == r; })) {
+      continue;
+    }
+    auto kept = std::find_if(framework.clients.begin(), framework.clients.end(),
+                             [&](uint32_t c) { return s.clients[c].role == r; });
+    clients.push_back(kept != framework.clients.end() ? *kept : s.NewClient(f, r));
+  }
+  for (uint32_t c : framework.clients) {
+    if (std::find(clients.begin(), clients.end(), c) == clients.end()) dropped.push_back(c);
+  }
+  framework.clients = clients;
+
+  // What a dropped role holds stays held (offers in flight included) and is
+  // charged to the roles the framework has now.
+  std::vector<std::pair<uint32_t, Resources>> moved;
+  for (auto& [a, held] : framework.allocations) {
+    for (auto it = held.begin(); it != held.end();) {
+      if (std::find(dropped.begin(), dropped.end(), it->client) == dropped.end()) {
+        ++it;
+        continue;
+      }
+      State::Client& client = s.clients[it->client];
+      s.AddScalars(client.allocated, it->resources, -1);
+      s.AddScalars(s.roles[client.role].allocated, it->resources, -1);
+      s.UpdateRoleKey(client.role);
+      moved.emplace_back(a, it->resources);
+      it = held.erase(it);
+    }
+  }
+  for (uint32_t c : dropped) s.FreeClient(c);
+  for (const auto& [a, resources] : moved) s.TrackByRole(f, a, resources);
+
+  framework.active = active;
+  s.RefreshFramework(f);
+  s.all_dirty = true;
 }
 
 void Allocator::Suppress(const FrameworkId& framework_id, const std::vector<std::string>& roles) {

@@ -40,11 +40,11 @@ class Allocator {
   void AddFramework(const FrameworkId& id, const std::vector<std::string>& roles,
                     const std::map<AgentId, RoleUsage>& used = {});
   void RemoveFramework(const FrameworkId& id);
-  // A framework that resubscribed with other roles: what it holds (`used`)
-  // is charged to the new roles; roles it keeps stay suppressed if they were,
-  // and an inactive framework stays inactive. Unknown ids are added.
-  void UpdateFrameworkRoles(const FrameworkId& id, const std::vector<std::string>& roles,
-                            const std::map<AgentId, RoleUsage>& used);
+  // A framework that resubscribed with other roles. What it holds (offers in
+  // flight included) stays held: a dropped role's share goes to the role it
+  // would be charged to now (a reservation's own, else the first). Roles it
+  // keeps keep their suppression; filters stay. Unknown ids are added.
+  void UpdateFrameworkRoles(const FrameworkId& id, const std::vector<std::string>& roles);
   // An inactive (disconnected) framework keeps its allocation but gets no offers.
   void ActivateFramework(const FrameworkId& id);
   void DeactivateFramework(const FrameworkId& id);

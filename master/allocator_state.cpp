@@ -302,6 +302,31 @@ void Allocator::State::RefreshAgentSummary(uint32_t a) {
   }
 }
 
+uint32_t Allocator::State::NewClient(uint32_t f, uint32_t r) {
+  uint32_t c;
+  if (!free_clients.empty()) {
+    c = free_clients.back();
+    free_clients.pop_back();
+  } else {
+    c = static_cast<uint32_t>(clients.size());
+    clients.emplace_back();
+  }
+  clients[c] = Client();
+  clients[c].framework = f;
+  clients[c].role = r;
+  ++roles[r].clients;
+  UpdateRoleKey(r);
+  return c;
+}
+
+void Allocator::State::FreeClient(uint32_t c) {
+  uint32_t r = clients[c].role;
+  --roles[r].clients;
+  UpdateRoleKey(r);
+  clients[c] = Client();
+  free_clients.push_back(c);
+}
+
 void Allocator::State::Track(uint32_t c, uint32_t a, const Resources& resources) {
   if (resources.empty()) return;
   Client& client = clients[c];

@@ -201,6 +201,11 @@ struct Allocator::State {
 
   void RefreshAgentSummary(uint32_t a);
 
+  // A client of framework `f` in role `r`, and its release (REQUIRES: it
+  // holds nothing and is out of every order).
+  uint32_t NewClient(uint32_t f, uint32_t r);
+  void FreeClient(uint32_t c);
+
   // Records `resources` (taken from agent `a`'s pool by the caller) as held by client `c`.
   void Track(uint32_t c, uint32_t a, const Resources& resources);
 

@@ -355,21 +355,20 @@ void MasterActor::FinishSubscribe(const std::string& peer, const FrameworkInfo& 
     }
     RescindOffers(*framework);
     if (framework->info.roles != info.roles) {
-      // The allocator charges what the framework holds to its new roles.
-      std::map<AgentId, Allocator::RoleUsage> used;
-      for (const auto& [task_id, task] : framework->tasks) {
-        if (HoldsResources(task.state)) {
-          used[task.info.agent_id][task.role] += task.info.resources;
+      // What ran in a dropped role is now charged to the first role, here as
+      // in the allocator.
+      auto kept = [&](const std::string& role) {
+        return std::find(info.roles.begin(), info.roles.end(), role) != info.roles.end();
+      };
+      for (auto& [task_id, task] : framework->tasks) {
+        if (!kept(task.role)) task.role = info.roles.front();
+      }
+      for (auto& [agent_id, agent] : agents_.all()) {
+        for (auto& [key, charge] : agent.executors) {
+          if (key.first == info.id && !kept(charge.role)) charge.role = info.roles.front();
         }
       }
-      for (const auto& [agent_id, agent] : agents_.all()) {
-        for (const auto& [key, charge] : agent.executors) {
-          if (key.first == info.id) used[agent_id][charge.role] += charge.resources;
-        }
-      }
-      Allocator([id = info.id, roles = info.roles, used](auto& a) {
-        a.UpdateFrameworkRoles(id, roles, used);
-      });
+      Allocator([id = info.id, roles = info.roles](auto& a) { a.UpdateFrameworkRoles(id, roles); });
       log_->info("framework {} now subscribes to roles {}", info.id, fmt::join(info.roles, ","));
     }
     frameworks_.Connect(*framework, info, peer, Now());

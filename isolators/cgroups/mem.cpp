@@ -3,8 +3,9 @@
 // disabled for the container (its processes wait) and an eventfd on
 // memory.oom_control wakes the containerizer, which then destroys the whole
 // container; on v2 memory.oom.group makes the OOM killer end every process of
-// it at once, and memory.events tells. A limit is lowered only when what the
-// container uses fits under it (else the kernel would OOM-kill it).
+// it at once, and memory.events tells. A limit is lowered at once only when the
+// memory the container's processes hold fits under it (else the kernel would
+// OOM-kill it); otherwise the soft limit presses it down until it fits.
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/eventfd.h>
@@ -135,6 +136,15 @@ class MemIsolator : public Isolator {
 
   Result<ResourceStatistics> Usage(const ContainerId& container_id) override {
     std::string path = Path(container_id);
+    {
+      // Sampled regularly: a lower limit that had to wait is applied once it fits.
+      std::lock_guard<std::mutex> lock(mutex_);
+      auto it = containers_.find(container_id);
+      if (it != containers_.end() && it->second.pending != 0 &&
+          AnonymousFits(path, it->second.pending)) {
+        WriteLimit(it->second, path, it->second.pending);
+      }
+    }
     ResourceStatistics stats;
     bool v1 = hierarchy_.version == 1;
     Result<std::optional<uint64_t>> usage =
@@ -171,8 +181,9 @@ class MemIsolator : public Isolator {
  private:
   struct Container {
     uint64_t limit = 0;
-    int watch_fd = -1;    // v1: an eventfd; v2: memory.events
-    int control_fd = -1;  // v1: memory.oom_control, kept open with the eventfd
+    uint64_t pending = 0;  // a lower limit waiting until the use fits (see Apply)
+    int watch_fd = -1;     // v1: an eventfd; v2: memory.events
+    int control_fd = -1;   // v1: memory.oom_control, kept open with the eventfd
   };
 
   MemIsolator(IsolatorOptions options, cgroups::Hierarchy hierarchy)
@@ -221,22 +232,39 @@ class MemIsolator : public Isolator {
     if (mem <= 0) return Status::Ok();  // no mem named: no limit
     uint64_t limit = static_cast<uint64_t>(std::llround(mem * kMiB));
     std::string path = Path(id);
-    bool v1 = hierarchy_.version == 1;
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      uint64_t& current = containers_[id].limit;
-      if (current != 0 && limit < current) {
-        // Below what it uses, the kernel would OOM-kill the container: the
-        // limit comes down at a later update, once the use fits.
-        Result<std::optional<uint64_t>> used =
-            cgroups::ReadNumber(path, v1 ? "memory.usage_in_bytes" : "memory.current");
-        if (!used.ok() || !used->has_value() || **used > limit) return Status::Ok();
-      }
-      current = limit;
+    std::lock_guard<std::mutex> lock(mutex_);
+    Container& container = containers_[id];
+    if (container.limit != 0 && limit < container.limit && !AnonymousFits(path, limit)) {
+      // Lower than what its processes hold, the kernel would OOM-kill the
+      // container (page cache it reclaims; this it cannot). The soft limit
+      // presses it down, and Usage applies the limit once the use fits.
+      container.pending = limit;
+      cgroups::Write(path, hierarchy_.version == 1 ? "memory.soft_limit_in_bytes" : "memory.high",
+                     std::to_string(limit));
+      return Status::Ok();
     }
+    return WriteLimit(container, path, limit);
+  }
+
+  // Whether the memory the container's processes hold (not the page cache)
+  // is within `limit`. REQUIRES: mutex_ held.
+  bool AnonymousFits(const std::string& path, uint64_t limit) const {
+    Result<std::map<std::string, uint64_t>> stat = cgroups::ReadKeyed(path, "memory.stat");
+    if (!stat.ok()) return false;
+    const char* key = hierarchy_.version == 1 ? "total_rss" : "anon";
+    auto it = stat->find(key);
+    if (it == stat->end() && hierarchy_.version == 1) it = stat->find("rss");
+    return it != stat->end() && it->second <= limit;
+  }
+
+  // The hard limit. REQUIRES: mutex_ held.
+  Status WriteLimit(Container& container, const std::string& path, uint64_t limit) {
+    container.limit = limit;
+    container.pending = 0;
     std::string value = std::to_string(limit);
-    if (!v1) {
+    if (hierarchy_.version == 2) {
       if (Status s = cgroups::Write(path, "memory.max", value); !s.ok()) return s;
+      cgroups::Write(path, "memory.high", "max");
       cgroups::Write(path, "memory.swap.max", "0");  // absent without swap accounting
       return Status::Ok();
     }
@@ -249,6 +277,7 @@ class MemIsolator : public Isolator {
                            " MiB: " + s.message());
     }
     if (has_swap) cgroups::Write(path, "memory.memsw.limit_in_bytes", value);
+    cgroups::Write(path, "memory.soft_limit_in_bytes", "-1");
     return Status::Ok();
   }
 

@@ -647,12 +647,32 @@ TEST(AllocatorBookkeepingTest, NewRolesOnResubscriptionKeepTheSuppressionOfTheRo
   allocator.AddAgent("a2", R("cpus:4"));
   allocator.AddFramework("f", {"web", "db"}, {{"a1", {{"web", R("cpus:1")}}}});
   allocator.Suppress("f", {"web"});
-  allocator.UpdateFrameworkRoles("f", {"web", "batch"}, {{"a1", {{"web", R("cpus:1")}}}});
+  allocator.UpdateFrameworkRoles("f", {"web", "batch"});
   std::set<std::string> offered_roles;
   for (const Allocation& a : allocator.Allocate(0)) offered_roles.insert(a.role);
   EXPECT_EQ(offered_roles, (std::set<std::string>{"batch"})) << "web stays suppressed";
   EXPECT_DOUBLE_EQ(allocator.RoleShare("web"), 1.0 / 8);
   EXPECT_EQ(allocator.Allocated("f"), R("cpus:8"));
+}
+
+// What a framework was just allocated (offers the master has not made yet)
+// stays held across a role change: it must not be free for another framework.
+TEST(AllocatorBookkeepingTest, ARoleChangeKeepsWhatIsAllocatedAndMovesADroppedRolesShare) {
+  Allocator allocator;
+  allocator.AddAgent("a1", R("cpus:4"));
+  allocator.AddFramework("f", {"db"});
+  ASSERT_EQ(allocator.Allocate(0).size(), 1u);
+  allocator.Suppress("f", {});
+  allocator.AddFramework("g", {"web"});
+  allocator.UpdateFrameworkRoles("f", {"batch", "web"});
+  EXPECT_EQ(allocator.Allocated("f"), R("cpus:4"));
+  EXPECT_EQ(allocator.Available("a1"), Resources());
+  EXPECT_TRUE(allocator.Allocate(1).empty()) << "nothing is free to offer g";
+  EXPECT_DOUBLE_EQ(allocator.RoleShare("db"), 0);
+  EXPECT_DOUBLE_EQ(allocator.RoleShare("batch"), 1);
+  allocator.Recover("f", "a1", R("cpus:4"), "db");  // an offer of the old role comes back
+  EXPECT_DOUBLE_EQ(allocator.RoleShare("batch"), 0);
+  EXPECT_EQ(allocator.Available("a1"), R("cpus:4"));
 }
 
 // Random operations checked against a model: conservation of resources, and

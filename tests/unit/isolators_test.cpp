@@ -553,6 +553,26 @@ TEST_F(IsolationTest, TheMemoryLimitIsNotLoweredBelowWhatTheContainerUses) {
   ASSERT_TRUE(termination.has_value());
   EXPECT_FALSE(termination->limitation.has_value()) << termination->limitation->message;
   ExpectNothingLeft("shrink");
+
+  // Page cache is no reason to wait: the kernel reclaims it under the new limit.
+  auto cache = Shell("cache",
+                     "dd if=/dev/zero of=data bs=1M count=64 2>/dev/null; echo written; "
+                     "sleep 600",
+                     "cpus:1;mem:128");
+  ASSERT_TRUE(containerizer->Launch(cache, nullptr).ok());
+  ASSERT_TRUE(WaitFor([&] { return Output(cache).find("written") != std::string::npos; }));
+  auto cached = containerizer->Usage("cache");
+  ASSERT_TRUE(cached.ok()) << cached.error();
+  EXPECT_GT(cached->mem_usage_bytes.value_or(0), 32u << 20) << "the file is in the page cache";
+  ASSERT_TRUE(containerizer->Update("cache", *Resources::Parse("cpus:1;mem:32")).ok());
+  auto after = containerizer->Usage("cache");
+  ASSERT_TRUE(after.ok()) << after.error();
+  EXPECT_EQ(after->mem_limit_bytes.value_or(0), 32u << 20);
+  ASSERT_TRUE(containerizer->Destroy("cache"));
+  termination = containerizer->Wait("cache", 30);
+  ASSERT_TRUE(termination.has_value());
+  EXPECT_FALSE(termination->limitation.has_value()) << termination->limitation->message;
+  ExpectNothingLeft("cache");
 }
 
 TEST_F(IsolationTest, RecoverReattachesKnownContainersAndDestroysOrphans) {
