@@ -2,12 +2,14 @@
 
 #include <limits.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include <caf/all.hpp>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -578,6 +580,11 @@ Result<std::unique_ptr<Agent>> Agent::Start(caf::actor_system& system, const Age
   }
   std::string executor_endpoint = "ipc://" + socket_path;
   if (Status s = impl->endpoint->Bind(executor_endpoint); !s.ok()) return s;
+  // Executors run as the agent's user; no task of another user may connect.
+  if (chmod(socket_path.c_str(), 0600) != 0) {
+    return Status::Error("cannot restrict the executor socket '" + socket_path +
+                         "': " + std::strerror(errno));
+  }
   if (Status s = impl->http.Start(options.ip, options.http_port); !s.ok()) return s;
   info.http_address = options.ip + ":" + std::to_string(impl->http.port());
   info.address = info.http_address;

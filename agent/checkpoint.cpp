@@ -1,9 +1,12 @@
 #include "agent/checkpoint.hpp"
 
 #include <leveldb/db.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <iterator>
 
@@ -42,6 +45,15 @@ Result<std::unique_ptr<Checkpoint>> Checkpoint::Open(const std::string& work_dir
   options.create_if_missing = true;
   leveldb::DB* db = nullptr;
   std::string path = work_dir + "/meta";
+  // It holds the executors' secrets: the agent's user only.
+  if (mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) {
+    return Status::Error("cannot create the agent's checkpoint directory '" + path +
+                         "': " + std::strerror(errno));
+  }
+  if (chmod(path.c_str(), 0700) != 0) {
+    return Status::Error("cannot restrict the agent's checkpoint directory '" + path +
+                         "': " + std::strerror(errno));
+  }
   leveldb::Status s = leveldb::DB::Open(options, path, &db);
   if (!s.ok()) {
     return Status::Error("cannot open the agent's checkpoint in '" + path + "': " + s.ToString() +

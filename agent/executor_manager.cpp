@@ -569,6 +569,12 @@ void ExecutorManager::Recover(const RecoveredState& state, double now) {
     executor.sandbox = record.sandbox;
     executor.pid = record.pid;
     executor.secret = record.secret;
+    if (record.secret.empty()) {
+      log_->warn(
+          "executor {} of framework {} was launched before executors had secrets: any "
+          "process that reaches the agent's socket may speak for it until it ends",
+          record.info.executor_id, record.info.framework_id);
+    }
   }
   for (const auto& record : state.tasks) {
     ExecutorEntry* executor = Find(record.task.framework_id, record.task.executor_id);

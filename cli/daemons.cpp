@@ -19,6 +19,7 @@
 #include "common/ids.hpp"
 #include "common/logging.hpp"
 #include "common/zookeeper.hpp"
+#include "isolators/capabilities.hpp"
 #include "master/contender.hpp"
 #include "master/master.hpp"
 
@@ -129,6 +130,7 @@ struct AgentFlags {
   std::string gc_delay = "1days";
   std::string disk_watch_interval = "1mins";
   std::string log_level = "info";
+  int old_port = -1;  // --port: no longer used (executors use ipc:// only)
 };
 
 }  // namespace
@@ -345,11 +347,12 @@ void AddAgentCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--default_user", o.default_user,
                   "Tasks without a user run as this user (default: the agent's user)");
   cmd->add_option("--bounding_capabilities", o.bounding_capabilities,
-                  "Linux capabilities tasks may hold: default (Docker's set: CHOWN, "
-                  "DAC_OVERRIDE, FOWNER, FSETID, KILL, SETGID, SETUID, SETPCAP, "
-                  "NET_BIND_SERVICE, NET_RAW, SYS_CHROOT, MKNOD, AUDIT_WRITE, SETFCAP), all, "
-                  "none, or names separated by commas")
+                  "Linux capabilities tasks may hold: default (" +
+                      isolators::FormatCapabilities(isolators::DefaultTaskCapabilities()) +
+                      "), all, none, or names separated by commas")
       ->capture_default_str();
+  // Accepted so that older command lines still start; it does nothing.
+  cmd->add_option("--port", flags->old_port)->group("");
   cmd->add_option("--image_cache_dir", o.image_cache_dir,
                   "Where tarball root filesystems are unpacked (default: <work_dir>/images)");
   cmd->add_option("--gc_delay", flags->gc_delay,
@@ -376,6 +379,11 @@ void AddAgentCommand(CLI::App& app, int* exit_code) {
         DurationFlag("executor_shutdown_grace_period", flags->executor_shutdown_grace_period);
     o.gc_delay = DurationFlag("gc_delay", flags->gc_delay);
     o.disk_watch_interval = DurationFlag("disk_watch_interval", flags->disk_watch_interval);
+    if (flags->old_port >= 0) {
+      std::fprintf(stderr,
+                   "stoa agent: --port is no longer used (executors reach the agent over "
+                   "ipc:// in its work dir; its API is on --http_port); ignored\n");
+    }
     if (o.status_update_retry_interval <= 0 || o.master_timeout <= 0 ||
         o.disk_watch_interval <= 0 || o.gc_delay < 0) {
       std::fprintf(stderr,

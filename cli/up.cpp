@@ -124,8 +124,8 @@ void AddUpCommand(CLI::App& app, int* exit_code) {
                                        "--work_dir=" + work_dir + "/" + name};
       if (!flags->agent_resources.empty()) args.push_back("--resources=" + flags->agent_resources);
       children.push_back(Spawn(args, work_dir + "/" + name + ".log"));
-      std::printf("%-11s %s:%d   http://%s:%d/state   log %s/%s.log\n", name.c_str(), ip.c_str(),
-                  http_port, ip.c_str(), http_port, work_dir.c_str(), name.c_str());
+      std::printf("%-11s http://%s:%d/state   log %s/%s.log\n", name.c_str(), ip.c_str(), http_port,
+                  work_dir.c_str(), name.c_str());
     }
     std::fflush(stdout);
 

@@ -68,7 +68,7 @@ struct EndpointLimits {
   int send_hwm = 1000;
   // A peer that sends a larger message is disconnected by ZeroMQ; a larger
   // outgoing frame is dropped with a log line.
-  int64_t max_message_bytes = 16 * 1024 * 1024;
+  int64_t max_message_bytes = 64 * 1024 * 1024;
   // Outgoing frames waiting for one peer while ZeroMQ's queue to it is full.
   size_t max_queued_frames_per_peer = 10000;
   size_t max_queued_bytes_per_peer = 64 * 1024 * 1024;

@@ -40,7 +40,10 @@ Result<ExecutorConfig> ConfigFromEnvironment(
   required("STOA_EXECUTOR_ID", &config.executor_id);
   required("STOA_SANDBOX", &config.sandbox);
   required("STOA_AGENT_ID", &config.agent_id);
-  required("STOA_EXECUTOR_SECRET", &config.secret);
+  // Optional here: the agent is the one that checks it (an agent from before
+  // secrets existed starts executors without one).
+  if (const char* secret = lookup("STOA_EXECUTOR_SECRET"); secret != nullptr)
+    config.secret = secret;
   if (!missing.empty()) {
     std::string names;
     for (const auto& name : missing) names += (names.empty() ? "" : ", ") + name;

@@ -262,7 +262,10 @@ void Executor::Impl::HandleLaunch(const execmsg::Launch& launch) {
     if (known != tasks.end()) {
       // A new task under the id of one that ended here: its sandbox and its
       // updates would be mistaken for the old one's. Refused, not left STAGING.
-      SendUpdate(known->second, TaskState::kError, Reason::kTaskInvalid,
+      // The old task's record (and outcome) stays as it was.
+      Task refused;
+      refused.info = info;
+      SendUpdate(refused, TaskState::kError, Reason::kTaskInvalid,
                  "task id '" + info.task_id +
                      "' was used by a task that ended in this executor; relaunch it under a "
                      "new id");

@@ -68,6 +68,7 @@ struct ChildPlan {
   const char* working_directory = nullptr;
   int working_directory_fd = -1;
   bool limit_capabilities = false;
+  bool limit_bounding = false;
   CapabilitySet capabilities = 0;
   bool switch_user = false;
   uid_t uid = 0;
@@ -407,7 +408,7 @@ void EnterWorkingDirectory(const ChildPlan& plan) {
 // which the switch would take away): what is not kept can never come back,
 // not through exec of a setuid or file-capability binary either.
 void DropBoundingCapabilities(const ChildPlan& plan) {
-  for (int capability = 0; capability < 64; ++capability) {
+  for (int capability = 0; plan.limit_bounding && capability < 64; ++capability) {
     if ((plan.capabilities & (CapabilitySet{1} << capability)) != 0) continue;
     if (prctl(PR_CAPBSET_DROP, capability, 0, 0, 0) == 0) continue;
     if (errno == EINVAL) break;  // past the last capability this kernel has
@@ -626,8 +627,10 @@ void Prepare(const ProcessPlan& plan, ChildPlan* child) {
   child->working_directory =
       plan.working_directory.empty() ? nullptr : plan.working_directory.c_str();
   child->working_directory_fd = plan.working_directory_fd;
-  if (plan.capabilities && geteuid() == 0) {
+  if (plan.capabilities) {
     child->limit_capabilities = true;
+    // Dropping from the bounding set needs CAP_SETPCAP; the rest does not.
+    child->limit_bounding = geteuid() == 0;
     child->capabilities = *plan.capabilities;
   }
   if (plan.user) {

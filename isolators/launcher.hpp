@@ -60,7 +60,8 @@ struct ProcessPlan {
   std::optional<UserIdentity> user;  // switched to before exec; none: the launcher's
   // The capabilities the process may ever have: its bounding, permitted,
   // effective and inheritable sets are cut to these (ambient ones cleared)
-  // before exec. Applied when the launcher runs as root; none: unchanged.
+  // before exec; the bounding set only when the launcher runs as root (it
+  // takes CAP_SETPCAP). None: unchanged.
   std::optional<CapabilitySet> capabilities;
   // Become the standard streams; -1 leaves stdin on /dev/null and the others as inherited.
   int stdin_fd = -1;

@@ -265,22 +265,34 @@ std::string RenderMetrics(const MasterSnapshot& snapshot, const EndpointCounters
 
 std::string SharedAnswer::Get(const std::function<std::string()>& make) {
   std::unique_lock<std::mutex> lock(mutex_);
-  if (making_) {
-    uint64_t round = round_;
-    ++waiting_;
-    done_.wait(lock, [&] { return round_ != round; });
-    --waiting_;
-    return answer_;
+  // An answer being made now may predate this request (a change it must
+  // see): it takes the next one, which the callers arriving meanwhile share.
+  const uint64_t wanted = round_ + (making_ ? 2 : 1);
+  while (round_ < wanted) {
+    if (making_) {
+      ++waiting_;
+      done_.wait(lock, [&] { return !making_; });
+      --waiting_;
+      continue;
+    }
+    making_ = true;
+    lock.unlock();
+    std::string answer;
+    try {
+      answer = make();
+    } catch (...) {
+      lock.lock();
+      making_ = false;  // the next caller tries again
+      done_.notify_all();
+      throw;
+    }
+    lock.lock();
+    answer_ = std::move(answer);
+    making_ = false;
+    ++round_;
+    done_.notify_all();
   }
-  making_ = true;
-  lock.unlock();
-  std::string answer = make();
-  lock.lock();
-  answer_ = answer;
-  making_ = false;
-  ++round_;
-  done_.notify_all();
-  return answer;
+  return answer_;
 }
 
 size_t SharedAnswer::waiting() const {

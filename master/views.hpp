@@ -80,8 +80,10 @@ std::string RenderMetrics(const MasterSnapshot& snapshot, const EndpointCounters
 // and one rendering. Thread-safe.
 class SharedAnswer {
  public:
-  // `make`'s result, or that of the call already making one.
-  // REQUIRES: `make` does not throw.
+  // An answer made after this call began: its own `make`'s, or that of the
+  // call making one for every caller that arrived while the previous one was
+  // being made (so N readers at once cost about two). A `make` that throws
+  // throws to its caller; the others go on.
   std::string Get(const std::function<std::string()>& make);
   // Callers waiting for an answer being made (for tests).
   size_t waiting() const;

@@ -15,7 +15,7 @@ namespace stoa {
 inline constexpr uint32_t kProtocolVersion = 1;
 // Frames larger than this are refused before decoding (as large as the
 // transport's default EndpointLimits::max_message_bytes).
-inline constexpr size_t kMaxFrameBytes = 16 * 1024 * 1024;
+inline constexpr size_t kMaxFrameBytes = 64 * 1024 * 1024;
 
 std::string Encode(const Message& message);
 Result<Message> Decode(std::string_view frame);

@@ -113,8 +113,8 @@ TEST(ExecutorConfig, NamesEveryMissingVariable) {
   std::map<std::string, std::string> vars = {{"STOA_FRAMEWORK_ID", "fw-1"}};
   auto config = ConfigFromEnvironment(Lookup(vars));
   ASSERT_FALSE(config.ok());
-  for (const char* name : {"STOA_AGENT_ENDPOINT", "STOA_EXECUTOR_ID", "STOA_SANDBOX",
-                           "STOA_AGENT_ID", "STOA_EXECUTOR_SECRET"}) {
+  for (const char* name :
+       {"STOA_AGENT_ENDPOINT", "STOA_EXECUTOR_ID", "STOA_SANDBOX", "STOA_AGENT_ID"}) {
     EXPECT_NE(config.error().find(name), std::string::npos) << config.error();
   }
   EXPECT_EQ(config.error().find("STOA_FRAMEWORK_ID"), std::string::npos) << config.error();

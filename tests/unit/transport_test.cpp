@@ -119,6 +119,10 @@ class TransportTest : public ::testing::Test {
   caf::actor actor_;
 };
 
+// The codec refuses what the transport lets through: the two limits agree
+// (an agent's Register with every task it runs must fit both).
+static_assert(EndpointLimits{}.max_message_bytes == static_cast<int64_t>(kMaxFrameBytes));
+
 TEST_F(TransportTest, ASlowActorHoldsBackReadingAndGetsEveryFrameOnceItCatchesUp) {
   EndpointLimits limits;
   limits.max_in_flight = 32;

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <future>
 #include <sstream>
+#include <stdexcept>
 
 #include "tests/test_util.hpp"
 
@@ -16,7 +17,9 @@ namespace {
 
 using stoa::testing::WaitFor;
 
-TEST(SharedAnswerTest, ACallerArrivingWhileAnAnswerIsMadeGetsThatAnswer) {
+// Callers arriving while an answer is made share the next one: the answer
+// being made may predate them (a change they must see), so they do not get it.
+TEST(SharedAnswerTest, CallersArrivingWhileAnAnswerIsMadeShareTheNextOne) {
   SharedAnswer shared;
   std::atomic<int> made{0};
   std::promise<void> entered, release;
@@ -29,19 +32,26 @@ TEST(SharedAnswerTest, ACallerArrivingWhileAnAnswerIsMadeGetsThatAnswer) {
   };
   auto first = std::async(std::launch::async, [&] { return shared.Get(slow); });
   entered.get_future().wait();
-  auto second = std::async(std::launch::async, [&] {
+  auto later = [&] {
     return shared.Get([&] {
       ++made;
-      return std::string("a second answer");
+      return std::string("a later answer");
     });
-  });
-  ASSERT_TRUE(WaitFor([&] { return shared.waiting() == 1; }));
+  };
+  auto second = std::async(std::launch::async, later);
+  auto third = std::async(std::launch::async, later);
+  ASSERT_TRUE(WaitFor([&] { return shared.waiting() == 2; }));
   release.set_value();
   EXPECT_EQ(first.get(), "the answer");
-  EXPECT_EQ(second.get(), "the answer") << "made its own answer while one was being made";
-  EXPECT_EQ(made.load(), 1);
+  EXPECT_EQ(second.get(), "a later answer");
+  EXPECT_EQ(third.get(), "a later answer");
+  EXPECT_EQ(made.load(), 2) << "the two late callers share one answer";
+}
 
-  // Once that answer is out, the next caller makes a new one.
+TEST(SharedAnswerTest, AMakeThatThrowsLeavesTheNextCallerToMakeOne) {
+  SharedAnswer shared;
+  EXPECT_THROW(shared.Get([]() -> std::string { throw std::runtime_error("no"); }),
+               std::runtime_error);
   EXPECT_EQ(shared.Get([] { return std::string("fresh"); }), "fresh");
 }
 
