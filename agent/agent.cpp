@@ -6,6 +6,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <caf/all.hpp>
 #include <chrono>
 #include <filesystem>
@@ -121,8 +122,16 @@ caf::behavior SandboxGcActor(caf::event_based_actor*, std::shared_ptr<SandboxGc>
       },
       [gc, work_dir](gc_tick_atom, const std::vector<std::string>& live) {
         double usage = SandboxGc::DiskUsage(work_dir);
-        for (const auto& sandbox : gc->Collect(WallSeconds(), usage, {live.begin(), live.end()})) {
-          Logger("agent")->info("removed sandbox {} (disk {:.0f}% used)", sandbox, usage * 100);
+        auto log = Logger("agent");
+        SandboxGc::Collection done = gc->Collect(WallSeconds(), usage, {live.begin(), live.end()});
+        for (const auto& sandbox : done.removed) {
+          log->info("removed sandbox {} (disk {:.0f}% used)", sandbox, usage * 100);
+        }
+        for (const auto& [sandbox, why] : done.failed) {
+          log->warn("cannot remove sandbox {}: {}; {}", sandbox, why,
+                    std::count(done.given_up.begin(), done.given_up.end(), sandbox) > 0
+                        ? "given up: remove it by hand"
+                        : "trying again later");
         }
       },
   };
