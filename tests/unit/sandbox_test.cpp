@@ -2,7 +2,8 @@
 // one sandbox it names, never follows a symlink a task planted and never
 // blocks on a FIFO (A4); sandboxes are collected after gc_delay, sooner as the
 // disk fills, oldest first, symlink-safe, never while live, and a failed
-// removal is retried (A16). Time is passed in, never slept.
+// removal is retried (A16); a sandbox's disk use is measured as du does,
+// without following links. Time is passed in, never slept.
 #include "agent/sandbox.hpp"
 
 #include <fcntl.h>
@@ -20,6 +21,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "common/safe_fs.hpp"
 #include "tests/test_util.hpp"
 
 namespace stoa::agent {
@@ -255,6 +257,45 @@ TEST_F(SandboxTest, AFailedRemovalIsRetriedLaterThenGivenUp) {
   EXPECT_EQ(gc.scheduled(), 0u);
   EXPECT_TRUE(gc.Collect(101, 0, {}).failed.empty());
   EXPECT_TRUE(fs::exists(stuck));
+}
+
+// ---- measuring a sandbox's disk use (disk/du) ----
+
+// What du reports for `path`: bytes of allocated blocks, every inode once,
+// symlinks not followed, the reference MeasureTree must agree with.
+uint64_t DuBytes(const std::string& path) {
+  std::string command = "du -s -B1 '" + path + "'";
+  FILE* out = popen(command.c_str(), "r");
+  unsigned long long bytes = 0;
+  if (out == nullptr || fscanf(out, "%llu", &bytes) != 1) bytes = 0;
+  if (out != nullptr) pclose(out);
+  return bytes;
+}
+
+TEST_F(SandboxTest, MeasuringCountsEachInodeOnceAndNeverFollowsALink) {
+  std::string big = host_ + "/big";
+  std::ofstream(big) << std::string(4 << 20, 'h');  // outside the sandbox
+  Write(mine_ + "/data", std::string(1 << 20, 'x'));
+  ASSERT_EQ(link((mine_ + "/data").c_str(), (mine_ + "/hardlink").c_str()), 0);
+  fs::create_symlink(big, mine_ + "/to-host-file");
+  fs::create_directory_symlink(host_, mine_ + "/to-host-dir");
+  // Deeper than the walk keeps open (it comes back up through "..").
+  std::string deep = mine_;
+  for (int i = 0; i < 150; ++i) deep += "/level";
+  Write(deep + "/bottom", std::string(512 << 10, 'y'));
+  Write(mine_ + "/level/beside", std::string(256 << 10, 'z'));
+  ASSERT_EQ(mkfifo((mine_ + "/fifo").c_str(), 0600), 0);  // looked at, never opened
+
+  Result<UniqueFd> dir = OpenDirectory(mine_);
+  ASSERT_TRUE(dir.ok()) << dir.error();
+  Result<TreeUsage> usage = MeasureTree(dir->get());
+  ASSERT_TRUE(usage.ok()) << usage.error();
+  EXPECT_EQ(usage->bytes, DuBytes(mine_));
+  // The data once, the deep file and the other one; not the host's 4 MiB.
+  EXPECT_GE(usage->bytes, uint64_t{(1 << 20) + (512 << 10) + (256 << 10)});
+  EXPECT_LT(usage->bytes, uint64_t{4 << 20});
+  // The sandbox, 150 levels, stdout, data (one inode), 2 links, bottom, beside, fifo.
+  EXPECT_EQ(usage->inodes, 1u + 150 + 1 + 1 + 2 + 1 + 1 + 1);
 }
 
 }  // namespace
