@@ -565,6 +565,8 @@ Result<std::unique_ptr<Agent>> Agent::Start(caf::actor_system& system, const Age
   containerizer_options.cgroups_enable_cfs = options.cgroups_enable_cfs;
   containerizer_options.pids_limit = options.pids_limit;
   containerizer_options.image_cache_dir = options.image_cache_dir;
+  containerizer_options.container_disk_watch_interval = options.container_disk_watch_interval;
+  containerizer_options.enforce_container_disk_quota = options.enforce_container_disk_quota;
   auto containerizer = Containerizer::Create(containerizer_options);
   if (!containerizer.ok()) return containerizer.status();
   Logger("agent")->info("containers are isolated with {}{}; tasks may hold the capabilities {}",

@@ -37,6 +37,8 @@ struct ContainerizerOptions {
   int64_t pids_limit = 1024;
   std::string image_cache_dir;  // empty: work_dir/images
   size_t image_cache_keep = 4;  // unused unpacked images kept, most recently used first
+  double container_disk_watch_interval = 15;  // disk/du: seconds between measurements
+  bool enforce_container_disk_quota = true;   // disk/du: a sandbox over `disk` ends its container
 };
 
 // What to run, and in what container.
@@ -86,9 +88,9 @@ std::string DescribeWaitStatus(int wait_status);
 
 class Containerizer {
  public:
-  // cgroups (cpu, mem, pids) and the pid, mount, uts and ipc namespaces and
-  // filesystem/linux when running as root where the cgroup controllers exist;
-  // "posix" otherwise.
+  // cgroups (cpu, mem, pids), the pid, mount, uts and ipc namespaces,
+  // filesystem/linux and disk/du when running as root where the cgroup
+  // controllers exist; "posix,disk/du" otherwise.
   static std::string DefaultIsolation();
 
   // Creates every isolator of `options.isolation`; an error names the one that
