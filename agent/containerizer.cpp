@@ -232,6 +232,23 @@ Containerizer::~Containerizer() {
 
 const std::string& Containerizer::isolation() const { return impl_->isolation; }
 
+bool Containerizer::NeedsProvisioning(const ContainerConfig& config) {
+  isolators::ContainerConfig isolator_config = IsolatorConfig(config);
+  return std::any_of(impl_->isolators.begin(), impl_->isolators.end(), [&](const auto& isolator) {
+    return isolator->NeedsProvisioning(isolator_config);
+  });
+}
+
+Status Containerizer::Provision(const ContainerConfig& config) { return impl_->Provision(config); }
+
+void Containerizer::Release(const ContainerId& container_id) {
+  {
+    std::lock_guard<std::mutex> lock(impl_->mutex);
+    impl_->to_release.push_back(container_id);
+  }
+  impl_->clean_wakeup.notify_all();
+}
+
 Result<pid_t> Containerizer::Launch(const ContainerConfig& config, ExitCallback on_exit) {
   return impl_->Launch(config, std::move(on_exit));
 }

@@ -1,10 +1,12 @@
 // The isolator interface (after Mesos's mesos::slave::Isolator) and the registry
 // that creates isolators by name. An isolator contains one aspect of a container
 // (cpu, memory, processes, a namespace, the filesystem, disk use): the
-// containerizer calls Prepare on every isolator in the configured order before
-// the container's first process exists, Isolate once it exists (and waits for
-// it), Watch/CheckLimitation while it runs, and Cleanup in reverse order once
-// every process of it is gone.
+// containerizer may call Provision first (slow work such as unpacking an image,
+// off the launch path), then Prepare on every isolator in the configured order
+// before the container's first process exists, Isolate once it exists (and
+// waits for it), Watch/CheckLimitation while it runs, and Cleanup in reverse
+// order once every process of it is gone (or when a provisioned container is
+// not launched after all).
 #pragma once
 
 #include <sys/types.h>
@@ -123,6 +125,16 @@ class Isolator {
   // clean up after `orphans` (whose processes the containerizer already killed).
   virtual Status Recover(const std::vector<ContainerState>& known,
                          const std::vector<ContainerId>& orphans) = 0;
+
+  // Whether Provision has slow work to do for this container, e.g. an image
+  // that is not unpacked yet. Quick: it is asked on the launch path.
+  virtual bool NeedsProvisioning(const ContainerConfig&) { return false; }
+
+  // Slow work that needs no process yet (an image unpacked into the cache),
+  // run before Prepare and away from other containers' launches. What it
+  // makes is the container's until Cleanup. Prepare does this work itself
+  // when Provision was not called. Safe to call from several threads at once.
+  virtual Status Provision(const ContainerConfig&) { return Status::Ok(); }
 
   // False for isolators that confine no process (posix, disk/du): only when
   // some isolator does are a container's processes tracked in a cgroup.
