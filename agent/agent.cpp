@@ -17,6 +17,7 @@
 #include "agent/containerizer.hpp"
 #include "agent/executor_manager.hpp"
 #include "agent/http.hpp"
+#include "agent/launcher.hpp"
 #include "agent/master_link.hpp"
 #include "agent/process.hpp"
 #include "agent/sandbox.hpp"
@@ -29,26 +30,6 @@
 #include "isolators/capabilities.hpp"
 #include "protocols/codec.hpp"
 
-namespace stoa::agent {
-// A container launch handed to the launcher actor, and how it went.
-struct LaunchRequest {
-  ContainerConfig config;
-  ExitCallback on_exit;
-};
-struct LaunchResult {
-  pid_t pid = 0;
-  std::string error;  // empty on success
-};
-// New limits for a running container.
-struct UpdateRequest {
-  ContainerId container_id;
-  Resources resources;
-};
-}  // namespace stoa::agent
-
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stoa::agent::LaunchRequest)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stoa::agent::LaunchResult)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stoa::agent::UpdateRequest)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stoa::Message)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stoa::FrameTicket)
 
@@ -65,8 +46,6 @@ using exec_recv_atom = caf::atom_constant<caf::atom("execrecv")>;
 using register_atom = caf::atom_constant<caf::atom("register")>;
 using retry_atom = caf::atom_constant<caf::atom("retry")>;
 using exited_atom = caf::atom_constant<caf::atom("exited")>;
-using launch_atom = caf::atom_constant<caf::atom("launch")>;
-using update_atom = caf::atom_constant<caf::atom("update")>;
 using escalate_atom = caf::atom_constant<caf::atom("escalate")>;
 using state_atom = caf::atom_constant<caf::atom("state")>;
 using check_atom = caf::atom_constant<caf::atom("check")>;
@@ -88,24 +67,6 @@ uint64_t WallNanoseconds() {
   return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
                                    std::chrono::system_clock::now().time_since_epoch())
                                    .count());
-}
-
-// Launches block (isolators prepare cgroups and mounts; a root filesystem
-// tarball is unpacked on first use), so they run here, off the agent actor.
-// Updates come through here too, so that each follows its container's launch.
-caf::behavior LauncherActor(caf::event_based_actor*, std::shared_ptr<Containerizer> containerizer) {
-  return {
-      [containerizer](launch_atom, const LaunchRequest& request) {
-        Result<pid_t> pid = containerizer->Launch(request.config, request.on_exit);
-        return pid.ok() ? LaunchResult{*pid, ""} : LaunchResult{0, pid.error()};
-      },
-      [containerizer](update_atom, const UpdateRequest& request) {
-        if (Status s = containerizer->Update(request.container_id, request.resources); !s.ok()) {
-          Logger("agent")->warn("container={}: cannot apply resources {}: {}", request.container_id,
-                                request.resources.ToString(), s.message());
-        }
-      },
-  };
 }
 
 // Removing a sandbox walks a tree a task may have made huge: off the agent actor.
@@ -291,19 +252,28 @@ class AgentActor : public caf::event_based_actor, public AgentEffects {
     endpoint_->SendToPeer(peer, Encode(Message(std::move(message))));
   }
 
+  // A container that needs provisioning (an image to unpack) waits for it
+  // off the launcher, so that other launches go on meanwhile.
   void LaunchContainer(const ContainerConfig& config) override {
-    request(
-        launcher_, caf::infinite, launch_atom::value,
-        LaunchRequest{config, NotifyExited(caf::actor_cast<caf::actor>(this), config.framework_id,
-                                           config.executor_id, config.container_id)})
+    if (!containerizer_->NeedsProvisioning(config)) {
+      Launch(config);
+      return;
+    }
+    std::string key = PendingLaunches::ProvisionerOf(config);
+    if (pending_.Add(config)) {
+      provisioners_[key] = spawn<caf::detached + caf::linked>(ProvisionerActor, containerizer_);
+    }
+    log_->info("framework={} executor={} container={}: provisioning {} before the launch",
+               config.framework_id, config.executor_id, config.container_id, key);
+    request(provisioners_[key], caf::infinite, provision_atom::value, ProvisionRequest{config})
         .then([this, framework_id = config.framework_id, executor_id = config.executor_id,
-               container_id = config.container_id](const LaunchResult& result) {
-          executors_.OnLaunched(framework_id, executor_id, container_id, result.pid, result.error,
-                                MonotonicSeconds());
+               container_id = config.container_id](const std::string& error) {
+          OnProvisioned(framework_id, executor_id, container_id, error);
         });
   }
 
   void UpdateContainer(const ContainerId& container_id, const Resources& resources) override {
+    if (pending_.Update(container_id, resources)) return;  // it goes with the launch
     send(launcher_, update_atom::value, UpdateRequest{container_id, resources});
   }
 
@@ -434,6 +404,41 @@ class AgentActor : public caf::event_based_actor, public AgentEffects {
     for (auto& update : executors_.PendingHeads()) SendToMaster(update);
   }
 
+  // ---- containers ----
+
+  void Launch(const ContainerConfig& config) {
+    request(
+        launcher_, caf::infinite, launch_atom::value,
+        LaunchRequest{config, NotifyExited(caf::actor_cast<caf::actor>(this), config.framework_id,
+                                           config.executor_id, config.container_id)})
+        .then([this, framework_id = config.framework_id, executor_id = config.executor_id,
+               container_id = config.container_id](const LaunchResult& result) {
+          executors_.OnLaunched(framework_id, executor_id, container_id, result.pid, result.error,
+                                MonotonicSeconds());
+        });
+  }
+
+  // The container is provisioned (or could not be): launch it with the
+  // resources last asked for, unless its executor was shut down meanwhile.
+  void OnProvisioned(const FrameworkId& framework_id, const ExecutorId& executor_id,
+                     const ContainerId& container_id, const std::string& error) {
+    std::optional<PendingLaunches::Taken> taken = pending_.Take(container_id);
+    if (!taken) return;
+    if (taken->last) {
+      send(provisioners_[taken->provisioner], stop_atom::value);
+      provisioners_.erase(taken->provisioner);
+    }
+    double now = MonotonicSeconds();
+    if (!error.empty()) {  // Provision left nothing behind
+      executors_.OnLaunched(framework_id, executor_id, container_id, 0, error, now);
+    } else if (!executors_.LaunchWanted(framework_id, executor_id, container_id)) {
+      containerizer_->Release(container_id);
+      executors_.OnLaunchAbandoned(framework_id, executor_id, container_id, now);
+    } else {
+      Launch(taken->config);
+    }
+  }
+
   // ---- executors ----
 
   // Frames that do not decode are answered (and logged) by the endpoint.
@@ -457,9 +462,11 @@ class AgentActor : public caf::event_based_actor, public AgentEffects {
   std::string peer_identity_;                  // our identity on the master's socket
   MasterLink link_;
   ExecutorManager executors_;
-  caf::actor launcher_;                           // runs container launches and updates
-  caf::actor gc_;                                 // removes sandboxes
-  std::shared_ptr<Containerizer> containerizer_;  // runs each executor in its container
+  caf::actor launcher_;                             // runs container launches and updates
+  PendingLaunches pending_;                         // launches waiting for their provisioning
+  std::map<std::string, caf::actor> provisioners_;  // by root filesystem being provisioned
+  caf::actor gc_;                                   // removes sandboxes
+  std::shared_ptr<Containerizer> containerizer_;    // runs each executor in its container
 };
 
 }  // namespace

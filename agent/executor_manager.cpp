@@ -284,6 +284,34 @@ void ExecutorManager::OnLaunched(const FrameworkId& framework_id, const Executor
   }
 }
 
+bool ExecutorManager::LaunchWanted(const FrameworkId& framework_id, const ExecutorId& executor_id,
+                                   const ContainerId& container_id) const {
+  const ExecutorEntry* executor = FindExecutor(framework_id, executor_id);
+  return executor != nullptr && executor->container_id == container_id && executor->launching &&
+         !executor->shutting_down;
+}
+
+void ExecutorManager::OnLaunchAbandoned(const FrameworkId& framework_id,
+                                        const ExecutorId& executor_id,
+                                        const ContainerId& container_id, double now) {
+  ExecutorEntry* executor = Find(framework_id, executor_id);
+  if (executor == nullptr || executor->container_id != container_id) return;
+  log_->info(
+      "framework={} executor={} container={}: not launched: the executor was shut down "
+      "while its container was provisioned",
+      framework_id, executor_id, container_id);
+  executor->launching = false;
+  executor->exited = true;
+  auto queued = executor->queued;
+  executor->queued.clear();
+  for (auto& info : queued) {
+    AgentUpdate(framework_id, *executor, info.task_id, TaskState::kKilled,
+                Reason::kTaskKilledDuringLaunch, "the executor was shut down before it started",
+                now);
+  }
+  ForgetExecutorIfDone(framework_id, executor_id);
+}
+
 void ExecutorManager::LaunchFailed(ExecutorEntry& executor, const std::string& error, double now) {
   const FrameworkId framework_id = executor.info.framework_id;
   log_->error("framework={} executor={}: launch failed: {}", framework_id,

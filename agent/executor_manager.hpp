@@ -119,6 +119,13 @@ class ExecutorManager {
   // The launcher's answer: the pid (error empty) or why the launch failed.
   void OnLaunched(const FrameworkId& framework_id, const ExecutorId& executor_id,
                   const ContainerId& container_id, pid_t pid, const std::string& error, double now);
+  // Whether a container whose launch was asked for is still wanted: its
+  // executor was not shut down (e.g. its tasks killed) while it was provisioned.
+  bool LaunchWanted(const FrameworkId& framework_id, const ExecutorId& executor_id,
+                    const ContainerId& container_id) const;
+  // The container was not launched after all (not wanted once provisioned).
+  void OnLaunchAbandoned(const FrameworkId& framework_id, const ExecutorId& executor_id,
+                         const ContainerId& container_id, double now);
   // The container ended; `limitation` (kNone: none) is the limit it reached.
   void OnExecutorExited(const FrameworkId& framework_id, const ExecutorId& executor_id,
                         const ContainerId& container_id, int wait_status, Reason limitation,

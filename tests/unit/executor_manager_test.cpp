@@ -282,6 +282,26 @@ TEST_F(ExecutorManagerTest, TheUpdateForAnUnknownTaskSurvivesARestartUntilAcknow
   EXPECT_EQ(manager_->PendingUpdateCount(), 0u);
 }
 
+// A16: a task killed while its container is provisioned (its image being
+// unpacked) ends at once; the container is then not launched, and the
+// executor and its books go once the kill is acknowledged.
+TEST_F(ExecutorManagerTest, AnExecutorShutDownWhileItsContainerIsProvisionedIsNotLaunched) {
+  manager_->RunTask(Group({Task("t1", "cpus:0.5;mem:64")}), 0);
+  ASSERT_EQ(effects_.launches.size(), 1u);
+  ContainerId container = effects_.launches[0].container_id;
+  EXPECT_TRUE(manager_->LaunchWanted("fw", "ex", container));
+  manager_->KillTask("fw", "t1", 0);
+  ASSERT_EQ(effects_.updates.size(), 1u);
+  EXPECT_EQ(effects_.updates[0].status.state, TaskState::kKilled);
+  EXPECT_FALSE(manager_->LaunchWanted("fw", "ex", container));
+  manager_->OnLaunchAbandoned("fw", "ex", container, 0);
+  EXPECT_TRUE(effects_.destroyed.empty());                 // there is no container to destroy
+  EXPECT_NE(manager_->FindExecutor("fw", "ex"), nullptr);  // until the kill is acknowledged
+  manager_->Acknowledge({"fw", "t1", effects_.updates[0].status.uuid}, 0);
+  EXPECT_EQ(manager_->FindExecutor("fw", "ex"), nullptr);
+  EXPECT_EQ(effects_.sandboxes_done.size(), 1u);
+}
+
 // A29: a task that names no user runs as the default user, not as whoever the
 // first task of its group named (which is what STOA_TASK_USER says).
 TEST_F(ExecutorManagerTest, ATaskWithoutAUserRunsAsTheDefaultNotAsTheGroupsFirst) {
