@@ -7,6 +7,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <caf/all.hpp>
 #include <chrono>
 #include <cstring>
@@ -18,6 +19,7 @@
 #include "agent/containerizer.hpp"
 #include "agent/executor_manager.hpp"
 #include "agent/http.hpp"
+#include "agent/launcher.hpp"
 #include "agent/master_link.hpp"
 #include "agent/process.hpp"
 #include "agent/sandbox.hpp"
@@ -30,26 +32,6 @@
 #include "isolators/capabilities.hpp"
 #include "protocols/codec.hpp"
 
-namespace stoa::agent {
-// A container launch handed to the launcher actor, and how it went.
-struct LaunchRequest {
-  ContainerConfig config;
-  ExitCallback on_exit;
-};
-struct LaunchResult {
-  pid_t pid = 0;
-  std::string error;  // empty on success
-};
-// New limits for a running container.
-struct UpdateRequest {
-  ContainerId container_id;
-  Resources resources;
-};
-}  // namespace stoa::agent
-
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stoa::agent::LaunchRequest)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stoa::agent::LaunchResult)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stoa::agent::UpdateRequest)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stoa::Message)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stoa::FrameTicket)
 
@@ -66,8 +48,6 @@ using exec_recv_atom = caf::atom_constant<caf::atom("execrecv")>;
 using register_atom = caf::atom_constant<caf::atom("register")>;
 using retry_atom = caf::atom_constant<caf::atom("retry")>;
 using exited_atom = caf::atom_constant<caf::atom("exited")>;
-using launch_atom = caf::atom_constant<caf::atom("launch")>;
-using update_atom = caf::atom_constant<caf::atom("update")>;
 using escalate_atom = caf::atom_constant<caf::atom("escalate")>;
 using state_atom = caf::atom_constant<caf::atom("state")>;
 using check_atom = caf::atom_constant<caf::atom("check")>;
@@ -91,24 +71,6 @@ uint64_t WallNanoseconds() {
                                    .count());
 }
 
-// Launches block (isolators prepare cgroups and mounts; a root filesystem
-// tarball is unpacked on first use), so they run here, off the agent actor.
-// Updates come through here too, so that each follows its container's launch.
-caf::behavior LauncherActor(caf::event_based_actor*, std::shared_ptr<Containerizer> containerizer) {
-  return {
-      [containerizer](launch_atom, const LaunchRequest& request) {
-        Result<pid_t> pid = containerizer->Launch(request.config, request.on_exit);
-        return pid.ok() ? LaunchResult{*pid, ""} : LaunchResult{0, pid.error()};
-      },
-      [containerizer](update_atom, const UpdateRequest& request) {
-        if (Status s = containerizer->Update(request.container_id, request.resources); !s.ok()) {
-          Logger("agent")->warn("container={}: cannot apply resources {}: {}", request.container_id,
-                                request.resources.ToString(), s.message());
-        }
-      },
-  };
-}
-
 // Removing a sandbox walks a tree a task may have made huge: off the agent actor.
 caf::behavior SandboxGcActor(caf::event_based_actor*, std::shared_ptr<SandboxGc> gc,
                              std::string work_dir) {
@@ -123,8 +85,16 @@ caf::behavior SandboxGcActor(caf::event_based_actor*, std::shared_ptr<SandboxGc>
       },
       [gc, work_dir](gc_tick_atom, const std::vector<std::string>& live) {
         double usage = SandboxGc::DiskUsage(work_dir);
-        for (const auto& sandbox : gc->Collect(WallSeconds(), usage, {live.begin(), live.end()})) {
-          Logger("agent")->info("removed sandbox {} (disk {:.0f}% used)", sandbox, usage * 100);
+        auto log = Logger("agent");
+        SandboxGc::Collection done = gc->Collect(WallSeconds(), usage, {live.begin(), live.end()});
+        for (const auto& sandbox : done.removed) {
+          log->info("removed sandbox {} (disk {:.0f}% used)", sandbox, usage * 100);
+        }
+        for (const auto& [sandbox, why] : done.failed) {
+          log->warn("cannot remove sandbox {}: {}; {}", sandbox, why,
+                    std::count(done.given_up.begin(), done.given_up.end(), sandbox) > 0
+                        ? "given up: remove it by hand"
+                        : "trying again later");
         }
       },
   };
@@ -284,19 +254,28 @@ class AgentActor : public caf::event_based_actor, public AgentEffects {
     endpoint_->SendToPeer(peer, Encode(Message(std::move(message))));
   }
 
+  // A container that needs provisioning (an image to unpack) waits for it
+  // off the launcher, so that other launches go on meanwhile.
   void LaunchContainer(const ContainerConfig& config) override {
-    request(
-        launcher_, caf::infinite, launch_atom::value,
-        LaunchRequest{config, NotifyExited(caf::actor_cast<caf::actor>(this), config.framework_id,
-                                           config.executor_id, config.container_id)})
+    if (!containerizer_->NeedsProvisioning(config)) {
+      Launch(config);
+      return;
+    }
+    std::string key = PendingLaunches::ProvisionerOf(config);
+    if (pending_.Add(config)) {
+      provisioners_[key] = spawn<caf::detached + caf::linked>(ProvisionerActor, containerizer_);
+    }
+    log_->info("framework={} executor={} container={}: provisioning {} before the launch",
+               config.framework_id, config.executor_id, config.container_id, key);
+    request(provisioners_[key], caf::infinite, provision_atom::value, ProvisionRequest{config})
         .then([this, framework_id = config.framework_id, executor_id = config.executor_id,
-               container_id = config.container_id](const LaunchResult& result) {
-          executors_.OnLaunched(framework_id, executor_id, container_id, result.pid, result.error,
-                                MonotonicSeconds());
+               container_id = config.container_id](const std::string& error) {
+          OnProvisioned(framework_id, executor_id, container_id, error);
         });
   }
 
   void UpdateContainer(const ContainerId& container_id, const Resources& resources) override {
+    if (pending_.Update(container_id, resources)) return;  // it goes with the launch
     send(launcher_, update_atom::value, UpdateRequest{container_id, resources});
   }
 
@@ -427,6 +406,41 @@ class AgentActor : public caf::event_based_actor, public AgentEffects {
     for (auto& update : executors_.PendingHeads()) SendToMaster(update);
   }
 
+  // ---- containers ----
+
+  void Launch(const ContainerConfig& config) {
+    request(
+        launcher_, caf::infinite, launch_atom::value,
+        LaunchRequest{config, NotifyExited(caf::actor_cast<caf::actor>(this), config.framework_id,
+                                           config.executor_id, config.container_id)})
+        .then([this, framework_id = config.framework_id, executor_id = config.executor_id,
+               container_id = config.container_id](const LaunchResult& result) {
+          executors_.OnLaunched(framework_id, executor_id, container_id, result.pid, result.error,
+                                MonotonicSeconds());
+        });
+  }
+
+  // The container is provisioned (or could not be): launch it with the
+  // resources last asked for, unless its executor was shut down meanwhile.
+  void OnProvisioned(const FrameworkId& framework_id, const ExecutorId& executor_id,
+                     const ContainerId& container_id, const std::string& error) {
+    std::optional<PendingLaunches::Taken> taken = pending_.Take(container_id);
+    if (!taken) return;
+    if (taken->last) {
+      send(provisioners_[taken->provisioner], stop_atom::value);
+      provisioners_.erase(taken->provisioner);
+    }
+    double now = MonotonicSeconds();
+    if (!error.empty()) {  // Provision left nothing behind
+      executors_.OnLaunched(framework_id, executor_id, container_id, 0, error, now);
+    } else if (!executors_.LaunchWanted(framework_id, executor_id, container_id)) {
+      containerizer_->Release(container_id);
+      executors_.OnLaunchAbandoned(framework_id, executor_id, container_id, now);
+    } else {
+      Launch(taken->config);
+    }
+  }
+
   // ---- executors ----
 
   // Frames that do not decode are answered (and logged) by the endpoint.
@@ -450,9 +464,11 @@ class AgentActor : public caf::event_based_actor, public AgentEffects {
   std::string peer_identity_;                  // our identity on the master's socket
   MasterLink link_;
   ExecutorManager executors_;
-  caf::actor launcher_;                           // runs container launches and updates
-  caf::actor gc_;                                 // removes sandboxes
-  std::shared_ptr<Containerizer> containerizer_;  // runs each executor in its container
+  caf::actor launcher_;                             // runs container launches and updates
+  PendingLaunches pending_;                         // launches waiting for their provisioning
+  std::map<std::string, caf::actor> provisioners_;  // by root filesystem being provisioned
+  caf::actor gc_;                                   // removes sandboxes
+  std::shared_ptr<Containerizer> containerizer_;    // runs each executor in its container
 };
 
 }  // namespace
@@ -558,6 +574,8 @@ Result<std::unique_ptr<Agent>> Agent::Start(caf::actor_system& system, const Age
   containerizer_options.cgroups_enable_cfs = options.cgroups_enable_cfs;
   containerizer_options.pids_limit = options.pids_limit;
   containerizer_options.image_cache_dir = options.image_cache_dir;
+  containerizer_options.container_disk_watch_interval = options.container_disk_watch_interval;
+  containerizer_options.enforce_container_disk_quota = options.enforce_container_disk_quota;
   auto containerizer = Containerizer::Create(containerizer_options);
   if (!containerizer.ok()) return containerizer.status();
   Logger("agent")->info("containers are isolated with {}{}; tasks may hold the capabilities {}",

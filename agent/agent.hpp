@@ -41,6 +41,10 @@ struct AgentOptions {
   std::string bounding_capabilities = "default";
   std::string
       image_cache_dir;  // tarball root filesystems are unpacked here; empty: work_dir/images
+  // disk/du (see isolators/disk/du.cpp): each sandbox is measured this often,
+  // and when enforced, a container whose sandbox outgrows its `disk` ends.
+  double container_disk_watch_interval = 15;  // as Mesos
+  bool enforce_container_disk_quota = true;   // Mesos: off by default
 
   // Sandbox garbage collection (see agent/sandbox.hpp): a sandbox is removed
   // gc_delay after its executor ended, sooner as the work directory's disk

@@ -20,6 +20,7 @@ constexpr const char* kBootId = "agent/boot_id";
 constexpr const char* kEpoch = "agent/epoch";
 constexpr const char* kExecutors = "executors/";
 constexpr const char* kTasks = "tasks/";
+constexpr const char* kUnknownTasks = "unknown_tasks/";
 }  // namespace
 
 struct Checkpoint::Impl {
@@ -84,10 +85,10 @@ Result<RecoveredState> Checkpoint::Recover() {
       auto record = DecodeExecutorRecord(value);
       if (!record.ok()) return Status::Error("checkpoint entry '" + key + "': " + record.error());
       state.executors.push_back(std::move(*record));
-    } else if (key.rfind(kTasks, 0) == 0) {
+    } else if (key.rfind(kTasks, 0) == 0 || key.rfind(kUnknownTasks, 0) == 0) {
       auto record = DecodeTaskRecord(value);
       if (!record.ok()) return Status::Error("checkpoint entry '" + key + "': " + record.error());
-      state.tasks.push_back(std::move(*record));
+      (key.rfind(kTasks, 0) == 0 ? state.tasks : state.unknown_tasks).push_back(std::move(*record));
     }
   }
   if (!it->status().ok())
@@ -118,6 +119,15 @@ Status Checkpoint::PutTask(const TaskRecord& record) {
 
 Status Checkpoint::RemoveTask(const FrameworkId& framework_id, const TaskId& task_id) {
   return impl_->Delete(kTasks + framework_id + "/" + task_id);
+}
+
+Status Checkpoint::PutUnknownTask(const TaskRecord& record) {
+  return impl_->Put(kUnknownTasks + record.task.framework_id + "/" + record.task.info.task_id,
+                    EncodeRecord(record));
+}
+
+Status Checkpoint::RemoveUnknownTask(const FrameworkId& framework_id, const TaskId& task_id) {
+  return impl_->Delete(kUnknownTasks + framework_id + "/" + task_id);
 }
 
 std::string BootId() {

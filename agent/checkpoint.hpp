@@ -1,8 +1,9 @@
 // The agent's checkpoint: what it needs to find its executors and tasks again
 // after a restart (kill -9, upgrade): its id and the boot it ran in, each
 // executor (with its container and pid) and each task with its unacknowledged
-// status updates. Kept in LevelDB under <work_dir>/meta. Writes are not
-// fsynced: they survive the agent's death, and a host crash ends the tasks anyway.
+// status updates (also those of tasks it never knew but reported on). Kept in LevelDB under
+// <work_dir>/meta. Writes are not fsynced: they survive the agent's death, and a host crash ends
+// the tasks anyway.
 #pragma once
 
 #include <memory>
@@ -20,6 +21,9 @@ struct RecoveredState {
   uint64_t epoch = 0;   // of the last registration cycle begun (see MasterLink)
   std::vector<ExecutorRecord> executors;
   std::vector<TaskRecord> tasks;
+  // Tasks the agent never knew that it reported terminal (a kill of an
+  // unknown task), with their unacknowledged updates.
+  std::vector<TaskRecord> unknown_tasks;
 };
 
 class Checkpoint {
@@ -35,6 +39,8 @@ class Checkpoint {
   Status RemoveExecutor(const FrameworkId& framework_id, const ExecutorId& executor_id);
   Status PutTask(const TaskRecord& record);
   Status RemoveTask(const FrameworkId& framework_id, const TaskId& task_id);
+  Status PutUnknownTask(const TaskRecord& record);
+  Status RemoveUnknownTask(const FrameworkId& framework_id, const TaskId& task_id);
 
  private:
   struct Impl;

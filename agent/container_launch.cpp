@@ -1,7 +1,8 @@
-// Launching a container: checks, the sandbox and its log (opened without
-// following symlinks), the isolators' Prepare in order, a tracking cgroup,
-// then the executor through the shared launcher, held until every isolator
-// has isolated it.
+// Launching a container: provisioning (slow work such as an image unpacked,
+// done before the launch, off the launch path), then checks, the sandbox and
+// its log (opened without following symlinks), the isolators' Prepare in
+// order, a tracking cgroup, then the executor through the shared launcher,
+// held until every isolator has isolated it.
 #include <fcntl.h>
 #include <sched.h>
 #include <sys/stat.h>
@@ -27,11 +28,33 @@ constexpr const char* kLogName = "executor.log";
 
 }  // namespace
 
-Result<pid_t> Containerizer::Impl::Launch(const ContainerConfig& config, ExitCallback on_exit) {
-  const ContainerId& id = config.container_id;
+isolators::ContainerConfig IsolatorConfig(const ContainerConfig& config) {
+  return {config.container_id, config.sandbox, config.user, config.resources, config.container};
+}
+
+Status CheckContainerId(const ContainerId& id) {
   if (id.empty() || id.find('/') != std::string::npos || id[0] == '.') {
     return Status::Error("container id '" + id + "' cannot name a directory");
   }
+  return Status::Ok();
+}
+
+Status Containerizer::Impl::Provision(const ContainerConfig& config) {
+  const ContainerId& id = config.container_id;
+  if (Status s = CheckContainerId(id); !s.ok()) return s;
+  isolators::ContainerConfig isolator_config = IsolatorConfig(config);
+  for (size_t i = 0; i < isolators.size(); ++i) {
+    if (Status s = isolators[i]->Provision(isolator_config); !s.ok()) {
+      for (size_t j = i + 1; j-- > 0;) isolators[j]->Cleanup(id);  // nothing runs yet
+      return Status::Error(names[i] + ": " + s.message());
+    }
+  }
+  return Status::Ok();
+}
+
+Result<pid_t> Containerizer::Impl::Launch(const ContainerConfig& config, ExitCallback on_exit) {
+  const ContainerId& id = config.container_id;
+  if (Status s = CheckContainerId(id); !s.ok()) return s;
   if (access(config.program.c_str(), X_OK) != 0) {
     return Status::Error("program '" + config.program + "' cannot be run: " + ErrnoText(errno) +
                          " (set --executor_path)");
@@ -91,8 +114,7 @@ Result<pid_t> Containerizer::Impl::Launch(const ContainerConfig& config, ExitCal
   WriteRecord(id, 0, false);  // a crash from here on leaves an orphan Recover finds
 
   // Prepare, in order.
-  isolators::ContainerConfig isolator_config{id, config.sandbox, config.user, config.resources,
-                                             config.container};
+  isolators::ContainerConfig isolator_config = IsolatorConfig(config);
   LaunchInfo launch;
   size_t prepared = 0;
   auto fail = [&](const std::string& message) -> Result<pid_t> {

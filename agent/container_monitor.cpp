@@ -1,6 +1,7 @@
 // The containerizer's monitor thread (exits through pidfds, limitations
 // through the isolators' watch descriptors) and its cleaner thread (posix
-// process trees, cleanup and the exit callbacks).
+// process trees, cleanup and the exit callbacks, provisioned containers that
+// were never launched).
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -113,18 +114,25 @@ void Containerizer::Impl::OnExited(const ContainerId& id) {
 void Containerizer::Impl::Cleaner() {
   while (true) {
     ContainerId id;
-    bool kill_tree = false;
+    enum { kKillTree, kRelease, kFinish } job;
     {
       std::unique_lock<std::mutex> lock(mutex);
-      clean_wakeup.wait(lock, [&] { return stopping || !to_kill.empty() || !to_clean.empty(); });
+      clean_wakeup.wait(lock, [&] {
+        return stopping || !to_kill.empty() || !to_release.empty() || !to_clean.empty();
+      });
       if (stopping) return;
-      kill_tree = !to_kill.empty();
-      std::deque<ContainerId>& queue = kill_tree ? to_kill : to_clean;
+      job = !to_kill.empty() ? kKillTree : !to_release.empty() ? kRelease : kFinish;
+      std::deque<ContainerId>& queue = job == kKillTree  ? to_kill
+                                       : job == kRelease ? to_release
+                                                         : to_clean;
       id = queue.front();
       queue.pop_front();
+      if (job == kRelease && containers.count(id) > 0) continue;  // launched after all: not ours
     }
-    if (kill_tree) {
+    if (job == kKillTree) {
       KillTree(id);
+    } else if (job == kRelease) {
+      CleanupResources(id, isolators.size());
     } else {
       Finish(id);
     }

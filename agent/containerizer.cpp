@@ -153,12 +153,12 @@ void Containerizer::Impl::CleanupResources(const ContainerId& id, size_t prepare
 }
 
 std::string Containerizer::DefaultIsolation() {
-  if (geteuid() != 0) return "posix";
+  if (geteuid() != 0) return "posix,disk/du";
   for (const char* controller : {"cpu", "memory", "pids"}) {
-    if (!isolators::cgroups::FindHierarchy(controller).ok()) return "posix";
+    if (!isolators::cgroups::FindHierarchy(controller).ok()) return "posix,disk/du";
   }
   return "cgroups/cpu,cgroups/mem,cgroups/pids,namespaces/pid,namespaces/mount,namespaces/uts,"
-         "namespaces/ipc,filesystem/linux";
+         "namespaces/ipc,filesystem/linux,disk/du";
 }
 
 Result<std::unique_ptr<Containerizer>> Containerizer::Create(const ContainerizerOptions& given) {
@@ -178,6 +178,8 @@ Result<std::unique_ptr<Containerizer>> Containerizer::Create(const Containerizer
   isolator_options.pids_limit = given.pids_limit;
   isolator_options.image_cache_dir = given.image_cache_dir;
   isolator_options.image_cache_keep = given.image_cache_keep;
+  isolator_options.container_disk_watch_interval = given.container_disk_watch_interval;
+  isolator_options.enforce_container_disk_quota = given.enforce_container_disk_quota;
   if (isolator_options.image_cache_dir.empty()) {
     isolator_options.image_cache_dir = given.work_dir + "/images";
   }
@@ -189,12 +191,14 @@ Result<std::unique_ptr<Containerizer>> Containerizer::Create(const Containerizer
         isolators::IsolatorRegistry::Create(name, isolator_options);
     if (!isolator.ok()) return Status::Error("--isolation: " + isolator.error());
     impl->names.push_back(name);
+    isolating = isolating || (*isolator)->Confines();
     impl->isolators.push_back(std::move(*isolator));
-    isolating = isolating || name != "posix";
   }
   if (impl->names.empty()) return Status::Error("--isolation names no isolator");
-  if (impl->names.size() > 1 && seen.count("posix") > 0) {
-    return Status::Error("--isolation: posix runs without isolation and goes alone");
+  if (isolating && seen.count("posix") > 0) {
+    return Status::Error(
+        "--isolation: posix runs without isolation: it goes only with isolators that confine no "
+        "process (disk/du)");
   }
   for (size_t i = 0; i < impl->names.size(); ++i) {
     impl->isolation += (i > 0 ? "," : "") + impl->names[i];
@@ -227,6 +231,23 @@ Containerizer::~Containerizer() {
 }
 
 const std::string& Containerizer::isolation() const { return impl_->isolation; }
+
+bool Containerizer::NeedsProvisioning(const ContainerConfig& config) {
+  isolators::ContainerConfig isolator_config = IsolatorConfig(config);
+  return std::any_of(impl_->isolators.begin(), impl_->isolators.end(), [&](const auto& isolator) {
+    return isolator->NeedsProvisioning(isolator_config);
+  });
+}
+
+Status Containerizer::Provision(const ContainerConfig& config) { return impl_->Provision(config); }
+
+void Containerizer::Release(const ContainerId& container_id) {
+  {
+    std::lock_guard<std::mutex> lock(impl_->mutex);
+    impl_->to_release.push_back(container_id);
+  }
+  impl_->clean_wakeup.notify_all();
+}
 
 Result<pid_t> Containerizer::Launch(const ContainerConfig& config, ExitCallback on_exit) {
   return impl_->Launch(config, std::move(on_exit));

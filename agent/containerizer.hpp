@@ -37,6 +37,8 @@ struct ContainerizerOptions {
   int64_t pids_limit = 1024;
   std::string image_cache_dir;  // empty: work_dir/images
   size_t image_cache_keep = 4;  // unused unpacked images kept, most recently used first
+  double container_disk_watch_interval = 15;  // disk/du: seconds between measurements
+  bool enforce_container_disk_quota = true;   // disk/du: a sandbox over `disk` ends its container
 };
 
 // What to run, and in what container.
@@ -86,9 +88,9 @@ std::string DescribeWaitStatus(int wait_status);
 
 class Containerizer {
  public:
-  // cgroups (cpu, mem, pids) and the pid, mount, uts and ipc namespaces and
-  // filesystem/linux when running as root where the cgroup controllers exist;
-  // "posix" otherwise.
+  // cgroups (cpu, mem, pids), the pid, mount, uts and ipc namespaces,
+  // filesystem/linux and disk/du when running as root where the cgroup
+  // controllers exist; "posix,disk/du" otherwise.
   static std::string DefaultIsolation();
 
   // Creates every isolator of `options.isolation`; an error names the one that
@@ -104,9 +106,24 @@ class Containerizer {
   // The isolators in use, e.g. "cgroups/cpu,cgroups/mem,namespaces/pid".
   const std::string& isolation() const;
 
+  // Whether the container has slow work to do before it can be launched (a
+  // root filesystem tarball not unpacked yet). Quick: no unpacking, a stat or two.
+  bool NeedsProvisioning(const ContainerConfig& config);
+
+  // Does that slow work (blocks while a tarball is unpacked; several calls
+  // may run at once, and one of the same tarball waits for the unpack under
+  // way). What it makes is held for the container until it ends, or until
+  // Release if it is never launched. An error leaves nothing behind.
+  Status Provision(const ContainerConfig& config);
+
+  // Lets go of what Provision made for a container that will not be launched
+  // (done on a thread of the containerizer; returns at once).
+  void Release(const ContainerId& container_id);
+
   // Starts `config.program` in a new container and returns its pid once it has
-  // exec'd. `on_exit` is called (on a thread of the containerizer) once the
-  // container ended and was cleaned up. An error leaves nothing behind.
+  // exec'd (provisioning it first if Provision was not called). `on_exit` is
+  // called (on a thread of the containerizer) once the container ended and was
+  // cleaned up. An error leaves nothing behind.
   Result<pid_t> Launch(const ContainerConfig& config, ExitCallback on_exit);
 
   // Applies new resources (limits) to a running container.

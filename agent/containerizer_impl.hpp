@@ -36,6 +36,10 @@ int PidfdSignal(int pidfd, int signal);
 uint64_t StartTime(pid_t pid);
 // waitid(P_PIDFD): reaps the process; its wait status, or -1.
 int WaitPidfd(int pidfd);
+// The container as the isolators see it.
+isolators::ContainerConfig IsolatorConfig(const ContainerConfig& config);
+// An error unless `id` can name a directory of its own.
+Status CheckContainerId(const ContainerId& id);
 
 struct Containerizer::Impl {
   struct Ended {
@@ -71,7 +75,8 @@ struct Containerizer::Impl {
   std::map<ContainerId, std::shared_ptr<Ended>> ended;
   std::deque<ContainerId> ended_order;
   std::deque<ContainerId> to_clean;
-  std::deque<ContainerId> to_kill;  // posix containers whose process trees the cleaner kills
+  std::deque<ContainerId> to_kill;     // posix containers whose process trees the cleaner kills
+  std::deque<ContainerId> to_release;  // provisioned, never launched: the cleaner cleans up
   std::condition_variable clean_wakeup;
   bool stopping = false;
   agentmsg::UsageReport summary;  // cached by UsageSummary
@@ -110,6 +115,7 @@ struct Containerizer::Impl {
   // clean up and report.
   void Finish(const ContainerId& id);
 
+  Status Provision(const ContainerConfig& config);
   Result<pid_t> Launch(const ContainerConfig& config, ExitCallback on_exit);
   Status Recover(const std::vector<KnownContainer>& known);
 };

@@ -146,7 +146,12 @@ void ExecutorManager::Acknowledge(const agentmsg::StatusUpdateAck& ack, double n
     effects_->SendStatusUpdate(*next);
   }
   ExecutorEntry* executor = FindTaskExecutor(ack.framework_id, ack.task_id);
-  if (executor == nullptr) return;
+  if (executor == nullptr) {
+    if (unknown_tasks_.count({ack.framework_id, ack.task_id}) > 0) {
+      CheckpointUnknownTask(ack.framework_id, ack.task_id);
+    }
+    return;
+  }
   CheckpointTask(executor->tasks.at(ack.task_id));
   ForgetExecutorIfDone(ack.framework_id, executor->info.executor_id);
 }
@@ -279,6 +284,34 @@ void ExecutorManager::OnLaunched(const FrameworkId& framework_id, const Executor
   }
 }
 
+bool ExecutorManager::LaunchWanted(const FrameworkId& framework_id, const ExecutorId& executor_id,
+                                   const ContainerId& container_id) const {
+  const ExecutorEntry* executor = FindExecutor(framework_id, executor_id);
+  return executor != nullptr && executor->container_id == container_id && executor->launching &&
+         !executor->shutting_down;
+}
+
+void ExecutorManager::OnLaunchAbandoned(const FrameworkId& framework_id,
+                                        const ExecutorId& executor_id,
+                                        const ContainerId& container_id, double now) {
+  ExecutorEntry* executor = Find(framework_id, executor_id);
+  if (executor == nullptr || executor->container_id != container_id) return;
+  log_->info(
+      "framework={} executor={} container={}: not launched: the executor was shut down "
+      "while its container was provisioned",
+      framework_id, executor_id, container_id);
+  executor->launching = false;
+  executor->exited = true;
+  auto queued = executor->queued;
+  executor->queued.clear();
+  for (auto& info : queued) {
+    AgentUpdate(framework_id, *executor, info.task_id, TaskState::kKilled,
+                Reason::kTaskKilledDuringLaunch, "the executor was shut down before it started",
+                now);
+  }
+  ForgetExecutorIfDone(framework_id, executor_id);
+}
+
 void ExecutorManager::LaunchFailed(ExecutorEntry& executor, const std::string& error, double now) {
   const FrameworkId framework_id = executor.info.framework_id;
   log_->error("framework={} executor={}: launch failed: {}", framework_id,
@@ -336,7 +369,10 @@ void ExecutorManager::KillTask(const FrameworkId& framework_id, const TaskId& ta
     log_->warn("framework={} task={}: kill of a task this agent does not know; reporting {}",
                framework_id, task_id, ToString(status.state));
     if (gone_) return;
-    if (updates_.Add(framework_id, status, now) == StatusUpdateManager::AddResult::kSendNow) {
+    auto added = updates_.Add(framework_id, status, now);
+    unknown_tasks_.insert({framework_id, task_id});
+    CheckpointUnknownTask(framework_id, task_id);
+    if (added == StatusUpdateManager::AddResult::kSendNow) {
       effects_->SendStatusUpdate(agentmsg::StatusUpdate{framework_id, status});
     }
     return;
@@ -401,6 +437,11 @@ void ExecutorManager::ShutdownAllAsGone(double now) {
   gone_ = true;
   std::vector<FrameworkId> ids;
   for (const auto& [id, framework] : frameworks_) ids.push_back(id);
+  for (const auto& [framework_id, task_id] : unknown_tasks_) {  // never to be acknowledged
+    updates_.RemoveFramework(framework_id);
+    if (checkpoint_ != nullptr) checkpoint_->RemoveUnknownTask(framework_id, task_id);
+  }
+  unknown_tasks_.clear();
   for (const auto& id : ids) {
     updates_.RemoveFramework(id);
     ShutdownFramework(id, now);
@@ -546,6 +587,24 @@ void ExecutorManager::CheckpointTask(const Task& task) {
   if (Status s = checkpoint_->PutTask(record); !s.ok()) log_->error("{}", s.message());
 }
 
+void ExecutorManager::CheckpointUnknownTask(const FrameworkId& framework_id,
+                                            const TaskId& task_id) {
+  std::vector<TaskStatus> pending = updates_.Pending(framework_id, task_id);
+  if (pending.empty()) unknown_tasks_.erase({framework_id, task_id});
+  if (checkpoint_ == nullptr) return;
+  Status s = Status::Ok();
+  if (pending.empty()) {
+    s = checkpoint_->RemoveUnknownTask(framework_id, task_id);
+  } else {
+    Task task;
+    task.info.task_id = task_id;
+    task.framework_id = framework_id;
+    task.state = pending.back().state;
+    s = checkpoint_->PutUnknownTask(TaskRecord{task, pending});
+  }
+  if (!s.ok()) log_->error("{}", s.message());
+}
+
 void ExecutorManager::CheckpointExecutor(const FrameworkId& framework_id,
                                          const ExecutorId& executor_id) {
   ExecutorEntry* executor = Find(framework_id, executor_id);
@@ -584,6 +643,10 @@ void ExecutorManager::Recover(const RecoveredState& state, double now) {
     }
     executor->tasks[record.task.info.task_id] = record.task;
     for (const auto& status : record.pending) updates_.Add(record.task.framework_id, status, now);
+  }
+  for (const auto& record : state.unknown_tasks) {
+    for (const auto& status : record.pending) updates_.Add(record.task.framework_id, status, now);
+    unknown_tasks_.insert({record.task.framework_id, record.task.info.task_id});
   }
   size_t reattached = 0, lost = 0;
   std::vector<std::tuple<FrameworkId, ExecutorId, ContainerId>> gone;

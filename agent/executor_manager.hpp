@@ -104,7 +104,8 @@ class ExecutorManager {
   // ---- from the master ----
   void RunTask(agentmsg::RunTask run, double now);
   // A kill of a task this agent does not know gets a terminal update (Mesos:
-  // TASK_DROPPED for partition-aware frameworks, else TASK_LOST).
+  // TASK_DROPPED for partition-aware frameworks, else TASK_LOST), checkpointed
+  // and retried until acknowledged like any other.
   void KillTask(const FrameworkId& framework_id, const TaskId& task_id, double now);
   void Acknowledge(const agentmsg::StatusUpdateAck& ack, double now);
   void ShutdownFramework(const FrameworkId& framework_id, double now);
@@ -118,6 +119,13 @@ class ExecutorManager {
   // The launcher's answer: the pid (error empty) or why the launch failed.
   void OnLaunched(const FrameworkId& framework_id, const ExecutorId& executor_id,
                   const ContainerId& container_id, pid_t pid, const std::string& error, double now);
+  // Whether a container whose launch was asked for is still wanted: its
+  // executor was not shut down (e.g. its tasks killed) while it was provisioned.
+  bool LaunchWanted(const FrameworkId& framework_id, const ExecutorId& executor_id,
+                    const ContainerId& container_id) const;
+  // The container was not launched after all (not wanted once provisioned).
+  void OnLaunchAbandoned(const FrameworkId& framework_id, const ExecutorId& executor_id,
+                         const ContainerId& container_id, double now);
   // The container ended; `limitation` (kNone: none) is the limit it reached.
   void OnExecutorExited(const FrameworkId& framework_id, const ExecutorId& executor_id,
                         const ContainerId& container_id, int wait_status, Reason limitation,
@@ -161,6 +169,8 @@ class ExecutorManager {
   void SendKill(const ExecutorEntry& executor, const Task& task);
   void ForgetExecutorIfDone(const FrameworkId& framework_id, const ExecutorId& executor_id);
   void CheckpointTask(const Task& task);
+  // The updates of a task the agent never knew (see KillTask), until acknowledged.
+  void CheckpointUnknownTask(const FrameworkId& framework_id, const TaskId& task_id);
   void CheckpointExecutor(const FrameworkId& framework_id, const ExecutorId& executor_id);
   void OnRecoveredExecutorGone(const FrameworkId& framework_id, const ExecutorId& executor_id,
                                const ContainerId& container_id, bool rebooted, double now);
@@ -177,6 +187,8 @@ class ExecutorManager {
   std::map<FrameworkId, FrameworkEntry> frameworks_;
   std::map<std::string, std::pair<FrameworkId, ExecutorId>> executor_peers_;
   std::vector<std::pair<Task, std::string>> completed_tasks_;
+  // Tasks the agent never knew with a terminal update not acknowledged yet.
+  std::set<std::pair<FrameworkId, TaskId>> unknown_tasks_;
 };
 
 }  // namespace stoa::agent

@@ -87,6 +87,8 @@ json StatisticsJson(const std::vector<ContainerUsage>& usages) {
     put("processes", s.processes);
     put("threads", s.threads);
     put("processes_limit", s.processes_limit);
+    put("disk_used_bytes", s.disk_used_bytes);
+    put("disk_limit_bytes", s.disk_limit_bytes);
     result.push_back({{"container_id", usage.container_id},
                       {"framework_id", usage.framework_id},
                       {"executor_id", usage.executor_id},

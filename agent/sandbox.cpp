@@ -270,18 +270,38 @@ void SandboxGc::ScheduleLeftovers(const std::set<std::string>& live) {
   }
 }
 
-std::vector<std::string> SandboxGc::Collect(double now, double disk_usage,
-                                            const std::set<std::string>& live) {
+SandboxGc::Collection SandboxGc::Collect(double now, double disk_usage,
+                                         const std::set<std::string>& live) {
   double max_age = MaxAge(disk_usage);
-  std::vector<std::string> removed;
+  Collection collection;
+  std::vector<std::pair<double, std::string>> retry;
   while (!by_time_.empty() && by_time_.begin()->first + max_age <= now) {
-    std::string sandbox = by_time_.begin()->second;
+    auto [ended_at, sandbox] = *by_time_.begin();
     by_time_.erase(by_time_.begin());
     by_path_.erase(sandbox);
-    if (live.count(sandbox) > 0) continue;  // in use again: not ours to remove
-    if (Remove(sandbox).ok()) removed.push_back(sandbox);
+    if (live.count(sandbox) > 0) {  // in use again: not ours to remove
+      failures_.erase(sandbox);
+      continue;
+    }
+    Status removed = Remove(sandbox);
+    if (removed.ok()) {
+      failures_.erase(sandbox);
+      collection.removed.push_back(sandbox);
+      continue;
+    }
+    collection.failed.emplace_back(sandbox, removed.message());
+    if (++failures_[sandbox] >= kRemovalAttempts) {
+      failures_.erase(sandbox);
+      collection.given_up.push_back(sandbox);
+    } else {
+      retry.emplace_back(ended_at, sandbox);  // due again, at the next Collect
+    }
   }
-  return removed;
+  for (auto& [ended_at, sandbox] : retry) {
+    by_path_.emplace(sandbox, ended_at);
+    by_time_.emplace(ended_at, std::move(sandbox));
+  }
+  return collection;
 }
 
 Status SandboxGc::Remove(const std::string& sandbox) {

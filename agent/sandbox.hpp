@@ -57,10 +57,20 @@ class SandboxGc {
   // (those of executors that ended before an agent restart), aged from its
   // last modification.
   void ScheduleLeftovers(const std::set<std::string>& live);
+  // A sandbox that cannot be removed is tried again at each later Collect,
+  // this many times in all, then left in place.
+  static constexpr int kRemovalAttempts = 5;
+
+  struct Collection {
+    std::vector<std::string> removed;
+    // What could not be removed, and why (tried again next time)...
+    std::vector<std::pair<std::string, std::string>> failed;
+    // ...and of those, the ones given up on after kRemovalAttempts.
+    std::vector<std::string> given_up;
+  };
   // Removes, oldest first, every scheduled sandbox older than MaxAge at `now`,
-  // except any in `live`; returns those removed. Never follows a symlink.
-  std::vector<std::string> Collect(double now, double disk_usage,
-                                   const std::set<std::string>& live);
+  // except any in `live`. Never follows a symlink.
+  Collection Collect(double now, double disk_usage, const std::set<std::string>& live);
   size_t scheduled() const { return by_path_.size(); }
 
   // The fraction of the work directory's filesystem in use, in [0, 1].
@@ -74,6 +84,7 @@ class SandboxGc {
   SandboxGcPolicy policy_;
   std::map<std::string, double> by_path_;       // sandbox -> ended_at
   std::multimap<double, std::string> by_time_;  // ended_at -> sandbox
+  std::map<std::string, int> failures_;         // sandbox -> failed removals so far
 };
 
 }  // namespace stoa::agent

@@ -129,6 +129,7 @@ struct AgentFlags {
   std::string executor_shutdown_grace_period = "5secs";
   std::string gc_delay = "1days";
   std::string disk_watch_interval = "1mins";
+  std::string container_disk_watch_interval = "15secs";
   std::string log_level = "info";
   int old_port = -1;  // --port: no longer used (executors use ipc:// only)
 };
@@ -333,9 +334,10 @@ void AddAgentCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--isolation", o.isolation,
                   "Isolators, comma-separated: cgroups/cpu, cgroups/mem, cgroups/pids, "
                   "namespaces/pid, namespaces/mount, namespaces/uts, namespaces/ipc, "
-                  "namespaces/net, filesystem/linux, or posix (no isolation). Default: the "
-                  "cgroups, the pid/mount/uts/ipc namespaces and filesystem/linux when running as "
-                  "root with cgroups; posix otherwise");
+                  "namespaces/net, filesystem/linux, disk/du, or posix (no isolation; only with "
+                  "disk/du). Default: the cgroups, the pid/mount/uts/ipc namespaces, "
+                  "filesystem/linux and disk/du when running as root with cgroups; posix,disk/du "
+                  "otherwise");
   cmd->add_option("--cgroups_root", o.cgroups_root,
                   "Containers' cgroups go under this cgroup in each controller's hierarchy")
       ->capture_default_str();
@@ -368,6 +370,15 @@ void AddAgentCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--disk_watch_interval", flags->disk_watch_interval,
                   "How often disk use is checked and sandboxes due are removed")
       ->capture_default_str();
+  cmd->add_option("--container_disk_watch_interval", flags->container_disk_watch_interval,
+                  "How often disk/du measures each container's sandbox")
+      ->capture_default_str();
+  cmd->add_flag("--enforce_container_disk_quota,!--no-enforce_container_disk_quota",
+                o.enforce_container_disk_quota,
+                "With disk/du, a container whose sandbox outgrows its disk is destroyed and its "
+                "tasks fail with REASON_CONTAINER_LIMITATION_DISK (default; "
+                "--enforce_container_disk_quota=false only measures)")
+      ->capture_default_str();
   cmd->add_option("--log_level", flags->log_level, "trace, debug, info, warn or error")
       ->capture_default_str();
   cmd->callback([flags, exit_code] {
@@ -379,16 +390,19 @@ void AddAgentCommand(CLI::App& app, int* exit_code) {
         DurationFlag("executor_shutdown_grace_period", flags->executor_shutdown_grace_period);
     o.gc_delay = DurationFlag("gc_delay", flags->gc_delay);
     o.disk_watch_interval = DurationFlag("disk_watch_interval", flags->disk_watch_interval);
+    o.container_disk_watch_interval =
+        DurationFlag("container_disk_watch_interval", flags->container_disk_watch_interval);
     if (flags->old_port >= 0) {
       std::fprintf(stderr,
                    "stoa agent: --port is no longer used (executors reach the agent over "
                    "ipc:// in its work dir; its API is on --http_port); ignored\n");
     }
     if (o.status_update_retry_interval <= 0 || o.master_timeout <= 0 ||
-        o.disk_watch_interval <= 0 || o.gc_delay < 0) {
+        o.disk_watch_interval <= 0 || o.container_disk_watch_interval <= 0 || o.gc_delay < 0) {
       std::fprintf(stderr,
-                   "stoa agent: --status_update_retry_interval, --master_timeout and "
-                   "--disk_watch_interval must be longer than zero, --gc_delay not negative\n");
+                   "stoa agent: --status_update_retry_interval, --master_timeout, "
+                   "--disk_watch_interval and --container_disk_watch_interval must be longer "
+                   "than zero, --gc_delay not negative\n");
       *exit_code = 2;
       return;
     }

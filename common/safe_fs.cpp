@@ -7,6 +7,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <optional>
+#include <set>
+#include <utility>
 #include <vector>
 
 namespace stoa {
@@ -204,6 +207,123 @@ Status RemoveTreeAt(int dir_fd, const std::string& name) {
     return Status::Error("'" + name + "' is not a directory entry name");
   }
   return RemoveTreeAtDepth(dir_fd, name, 0);
+}
+
+namespace {
+
+// Directories a measurement keeps open at once. Deeper ones are found again
+// through ".." (checked to be the same directory), so no tree is too deep.
+constexpr size_t kOpenLevels = 64;
+
+// One directory on the way down: its identity and the subdirectories left.
+struct Level {
+  UniqueFd fd;  // invalid while the level is too far up to keep open
+  std::string name;
+  dev_t device = 0;
+  ino_t inode = 0;
+  std::vector<std::string> subdirectories;
+  size_t next = 0;
+};
+
+class TreeMeasure {
+ public:
+  // Counts `st` unless it was counted already; false then.
+  bool Count(const struct stat& st) {
+    // A file with one link is met once; directories are kept too, so that a
+    // bind mount looping back into the tree is not walked again.
+    bool shared = S_ISDIR(st.st_mode) || st.st_nlink > 1;
+    if (shared && !seen_.emplace(st.st_dev, st.st_ino).second) return false;
+    usage_.bytes += static_cast<uint64_t>(st.st_blocks) * 512;
+    ++usage_.inodes;
+    return true;
+  }
+
+  // Opens the directory `name` of `parent` and counts it (nullopt: gone, no
+  // longer a directory, or counted already).
+  Result<std::optional<Level>> Enter(int parent, const std::string& name) {
+    Level level;
+    level.name = name;
+    level.fd =
+        UniqueFd(openat(parent, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!level.fd.valid()) {
+      if (errno == ENOENT || errno == ENOTDIR || errno == ELOOP) return std::optional<Level>();
+      return Status::Error("cannot open '" + name + "': " + ErrnoText(errno));
+    }
+    struct stat st {};
+    if (fstat(level.fd.get(), &st) != 0) {
+      return Status::Error("cannot stat '" + name + "': " + ErrnoText(errno));
+    }
+    level.device = st.st_dev;
+    level.inode = st.st_ino;
+    if (!Count(st)) return std::optional<Level>();
+    // Its entries: the others are counted now, subdirectories are left for later.
+    int listing = openat(level.fd.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR* dir = listing >= 0 ? fdopendir(listing) : nullptr;
+    if (dir == nullptr) {
+      int error = errno;
+      if (listing >= 0) close(listing);
+      return Status::Error("cannot list '" + name + "': " + ErrnoText(error));
+    }
+    while (struct dirent* entry = readdir(dir)) {
+      std::string child = entry->d_name;
+      if (child == "." || child == "..") continue;
+      if (fstatat(level.fd.get(), child.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+      if (S_ISDIR(st.st_mode)) {
+        level.subdirectories.push_back(std::move(child));
+      } else {
+        Count(st);
+      }
+    }
+    closedir(dir);
+    return std::optional<Level>(std::move(level));
+  }
+
+  const TreeUsage& usage() const { return usage_; }
+
+ private:
+  std::set<std::pair<dev_t, ino_t>> seen_;
+  TreeUsage usage_;
+};
+
+std::string PathOf(const std::vector<Level>& levels) {
+  std::string path = ".";
+  for (size_t i = 1; i < levels.size(); ++i) path += "/" + levels[i].name;
+  return path;
+}
+
+}  // namespace
+
+Result<TreeUsage> MeasureTree(int dir_fd) {
+  TreeMeasure measure;
+  std::vector<Level> levels;
+  Result<std::optional<Level>> root = measure.Enter(dir_fd, ".");
+  if (!root.ok()) return root.status();
+  if (!root->has_value()) return measure.usage();
+  levels.push_back(std::move(**root));
+  while (!levels.empty()) {
+    Level& top = levels.back();
+    if (top.next < top.subdirectories.size()) {
+      std::string name = top.subdirectories[top.next++];
+      Result<std::optional<Level>> child = measure.Enter(top.fd.get(), name);
+      if (!child.ok()) return Status::Error(PathOf(levels) + "/" + child.error());
+      if (!child->has_value()) continue;
+      levels.push_back(std::move(**child));
+      if (levels.size() > kOpenLevels) levels[levels.size() - 1 - kOpenLevels].fd.Reset();
+      continue;
+    }
+    if (levels.size() >= 2 && !levels[levels.size() - 2].fd.valid()) {
+      Level& parent = levels[levels.size() - 2];
+      UniqueFd up(openat(top.fd.get(), "..", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      struct stat st {};
+      if (!up.valid() || fstat(up.get(), &st) != 0 || st.st_dev != parent.device ||
+          st.st_ino != parent.inode) {
+        return Status::Error("'" + PathOf(levels) + "' moved while the tree was measured");
+      }
+      parent.fd = std::move(up);
+    }
+    levels.pop_back();
+  }
+  return measure.usage();
 }
 
 }  // namespace stoa

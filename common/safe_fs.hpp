@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
+#include <cstdint>
 #include <string>
 #include <utility>
 
@@ -70,6 +71,19 @@ Status RemoveTreeAt(int dir_fd, const std::string& name);
 // When `exclusive`, it must not exist yet; otherwise an existing directory
 // (not a symlink) is opened.
 Result<UniqueFd> MakeDirectoryIn(int dir_fd, const std::string& name, mode_t mode, bool exclusive);
+
+// What a tree takes on disk, as du counts it.
+struct TreeUsage {
+  uint64_t bytes = 0;   // allocated blocks (st_blocks * 512)
+  uint64_t inodes = 0;  // directories, files, links, ...: each counted once
+};
+
+// Measures the tree under the directory `dir_fd` (itself included): every
+// inode once however many links it has, symbolic links as themselves (never
+// followed), nothing outside the tree. Entries that vanish meanwhile are
+// skipped; the error says where the walk could not go on (e.g. a deep
+// directory moved while it was measured).
+Result<TreeUsage> MeasureTree(int dir_fd);
 
 // fstat of an open descriptor; the error names `what`.
 Result<struct stat> StatFd(int fd, const std::string& what);

@@ -1,9 +1,12 @@
 // The isolator interface (after Mesos's mesos::slave::Isolator) and the registry
 // that creates isolators by name. An isolator contains one aspect of a container
-// (cpu, memory, processes, a namespace, the filesystem): the containerizer calls
-// Prepare on every isolator in the configured order before the container's first
-// process exists, Isolate once it exists (and waits for it), Watch/CheckLimitation
-// while it runs, and Cleanup in reverse order once every process of it is gone.
+// (cpu, memory, processes, a namespace, the filesystem, disk use): the
+// containerizer may call Provision first (slow work such as unpacking an image,
+// off the launch path), then Prepare on every isolator in the configured order
+// before the container's first process exists, Isolate once it exists (and
+// waits for it), Watch/CheckLimitation while it runs, and Cleanup in reverse
+// order once every process of it is gone (or when a provisioned container is
+// not launched after all).
 #pragma once
 
 #include <sys/types.h>
@@ -85,8 +88,10 @@ struct ResourceStatistics {
   std::optional<uint64_t> mem_usage_bytes;
   std::optional<uint64_t> mem_limit_bytes;
   std::optional<uint64_t> processes;
-  std::optional<uint64_t> threads;          // every task the kernel runs, processes included
-  std::optional<uint64_t> processes_limit;  // the pids limit, which counts threads
+  std::optional<uint64_t> threads;           // every task the kernel runs, processes included
+  std::optional<uint64_t> processes_limit;   // the pids limit, which counts threads
+  std::optional<uint64_t> disk_used_bytes;   // the sandbox, as last measured (disk/du)
+  std::optional<uint64_t> disk_limit_bytes;  // the container's `disk`
 
   // Copies every field `other` has.
   void Merge(const ResourceStatistics& other);
@@ -108,6 +113,8 @@ struct IsolatorOptions {
   int64_t pids_limit = 1024;          // at most this many processes per container (0: no limit)
   std::string image_cache_dir;        // where tarball root filesystems are unpacked, once
   size_t image_cache_keep = 4;        // unpacked images no container uses that are kept (LRU)
+  double container_disk_watch_interval = 15;  // disk/du: seconds between measurements
+  bool enforce_container_disk_quota = true;   // disk/du: destroy a container over its `disk`
 };
 
 class Isolator {
@@ -118,6 +125,20 @@ class Isolator {
   // clean up after `orphans` (whose processes the containerizer already killed).
   virtual Status Recover(const std::vector<ContainerState>& known,
                          const std::vector<ContainerId>& orphans) = 0;
+
+  // Whether Provision has slow work to do for this container, e.g. an image
+  // that is not unpacked yet. Quick: it is asked on the launch path.
+  virtual bool NeedsProvisioning(const ContainerConfig&) { return false; }
+
+  // Slow work that needs no process yet (an image unpacked into the cache),
+  // run before Prepare and away from other containers' launches. What it
+  // makes is the container's until Cleanup. Prepare does this work itself
+  // when Provision was not called. Safe to call from several threads at once.
+  virtual Status Provision(const ContainerConfig&) { return Status::Ok(); }
+
+  // False for isolators that confine no process (posix, disk/du): only when
+  // some isolator does are a container's processes tracked in a cgroup.
+  virtual bool Confines() const { return true; }
 
   // Before the container's first process exists. An error fails the launch
   // (the containerizer then calls Cleanup).

@@ -23,6 +23,7 @@ class PosixIsolator : public Isolator {
     for (const auto& state : known) pids_[state.container_id] = state.pid;
     return Status::Ok();
   }
+  bool Confines() const override { return false; }
   Result<LaunchInfo> Prepare(const ContainerConfig&) override { return LaunchInfo{}; }
   Status Isolate(const ContainerId& container_id, pid_t pid) override {
     std::lock_guard<std::mutex> lock(mutex_);

@@ -28,7 +28,7 @@ bool ReadProcessStat(pid_t pid, ProcessStat* stat) {
   std::istringstream fields(text.substr(close + 2));
   long long skip = 0;
   fields >> stat->state >> stat->parent >> stat->group >> stat->session;
-  for (int i = 0; i < 6; ++i) fields >> skip;  // tty_nr .. cmajflt
+  for (int i = 0; i < 7; ++i) fields >> skip;  // tty_nr, tpgid, flags, minflt .. cmajflt
   fields >> stat->user_ticks >> stat->system_ticks >> stat->reaped_user >> stat->reaped_system;
   for (int i = 0; i < 6; ++i) fields >> skip;  // priority .. vsize
   fields >> stat->rss_pages;

@@ -36,6 +36,8 @@ void ResourceStatistics::Merge(const ResourceStatistics& other) {
   take(processes, other.processes);
   take(threads, other.threads);
   take(processes_limit, other.processes_limit);
+  take(disk_used_bytes, other.disk_used_bytes);
+  take(disk_limit_bytes, other.disk_limit_bytes);
 }
 
 void IsolatorRegistry::Register(const std::string& name, IsolatorFactory factory) {

@@ -49,7 +49,7 @@ enum Reason {
   containerLaunchFailed @2;
   memoryLimit @3;
   pidsLimit @4;
-  diskLimit @5;
+  containerLimitationDisk @5;
   executorTerminated @6;
   executorRegistrationTimeout @7;
   frameworkRemoved @8;

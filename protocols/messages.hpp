@@ -41,7 +41,7 @@ enum class Reason {
   kContainerLaunchFailed,
   kMemoryLimit,
   kPidsLimit,
-  kDiskLimit,
+  kContainerLimitationDisk,  // the sandbox outgrew the container's disk (disk/du)
   kExecutorTerminated,
   kExecutorRegistrationTimeout,
   kFrameworkRemoved,

@@ -1,5 +1,6 @@
 // filesystem/linux: a task's root filesystem and volumes. The root is a local
-// directory or a tarball (unpacked once into the image cache); the container
+// directory or a tarball (unpacked once into the image cache, see
+// image_cache.hpp, when the container is provisioned); the container
 // gets a writable layer on top of it (overlayfs where the work directory allows
 // it, a copy otherwise), with its sandbox at /mnt/sandbox, fresh /proc, /dev
 // and /sys, and its host-path volumes. Everything is mounted inside the
@@ -8,25 +9,17 @@
 // stay in the image). The executor pivots each task into STOA_ROOTFS.
 #include <fcntl.h>
 #include <sched.h>
-#include <spawn.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/sysmacros.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <algorithm>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <map>
-#include <mutex>
 
-#include "common/ids.hpp"
+#include "isolators/filesystem/image_cache.hpp"
 #include "isolators/isolator.hpp"
-
-extern char** environ;
 
 namespace stoa::isolators {
 namespace {
@@ -108,12 +101,24 @@ class LinuxFilesystemIsolator : public Isolator {
     for (const auto& state : known) {
       std::ifstream in(LayerDir(state.container_id) + "/" + kImageFile);
       std::string image;
-      if (std::getline(in, image) && !image.empty()) UseImage(state.container_id, image);
+      if (std::getline(in, image) && cache_.Contains(image)) cache_.Hold(state.container_id, image);
     }
     for (const auto& id : orphans) {
       if (Status s = Cleanup(id); !s.ok()) return s;
     }
     return Status::Ok();
+  }
+
+  // A tarball not unpacked yet is the slow part of a launch: it is unpacked
+  // here, off the launch path, and held for the container.
+  bool NeedsProvisioning(const ContainerConfig& config) override {
+    const std::string& rootfs = config.container.rootfs;
+    return IsTarball(rootfs) && !cache_.Has(rootfs);
+  }
+
+  Status Provision(const ContainerConfig& config) override {
+    if (!IsTarball(config.container.rootfs)) return Status::Ok();
+    return cache_.Acquire(config.container.rootfs, config.container_id).status();
   }
 
   Result<LaunchInfo> Prepare(const ContainerConfig& config) override {
@@ -164,68 +169,33 @@ class LinuxFilesystemIsolator : public Isolator {
     std::string dir = LayerDir(container_id);
     fs::remove_all(dir, error);
     if (error) return Status::Error("cannot remove '" + dir + "': " + error.message());
-    ReleaseImage(container_id);
+    cache_.Release(container_id);
     return Status::Ok();
   }
 
  private:
   explicit LinuxFilesystemIsolator(IsolatorOptions options)
-      : options_(std::move(options)), overlay_(KernelHasOverlay()) {
-    if (options_.image_cache_dir.empty()) options_.image_cache_dir = options_.work_dir + "/images";
-  }
+      : options_(std::move(options)),
+        overlay_(KernelHasOverlay()),
+        cache_(options_.image_cache_dir.empty() ? options_.work_dir + "/images"
+                                                : options_.image_cache_dir,
+               options_.image_cache_keep) {}
 
   std::string LayerDir(const ContainerId& id) const {
     return options_.work_dir + "/containers/" + id + "/rootfs";
   }
 
-  // ---- the image cache: unpacked tarballs, shared by the containers that
-  // use them; of those no container uses, the most recently used
-  // `image_cache_keep` stay and the rest are deleted.
-
   static constexpr const char* kImageFile = "image";  // in the layer dir: the image it uses
 
-  bool Cached(const std::string& base) const {
-    return base.rfind(options_.image_cache_dir + "/", 0) == 0;
-  }
-
-  void UseImage(const ContainerId& id, const std::string& image) {
-    std::lock_guard<std::mutex> lock(cache_mutex_);
-    UseImageLocked(id, image);
-  }
-  void UseImageLocked(const ContainerId& id, const std::string& image) {  // REQUIRES: cache_mutex_
-    if (image_of_.emplace(id, image).second) ++users_[image];
-    utimensat(AT_FDCWD, image.c_str(), nullptr, 0);  // most recently used: now
-  }
-
-  void ReleaseImage(const ContainerId& id) {
-    std::lock_guard<std::mutex> lock(cache_mutex_);
-    auto it = image_of_.find(id);
-    if (it == image_of_.end()) return;
-    if (--users_[it->second] <= 0) users_.erase(it->second);
-    image_of_.erase(it);
-    EvictUnusedImages();
-  }
-
-  void EvictUnusedImages() {  // REQUIRES: cache_mutex_ held
-    std::vector<std::pair<fs::file_time_type, fs::path>> unused;
-    std::error_code error;
-    for (const auto& entry : fs::directory_iterator(options_.image_cache_dir, error)) {
-      std::string name = entry.path().filename().string();
-      if (!entry.is_directory(error) || entry.is_symlink(error) ||
-          name.find(".unpacking-") != std::string::npos || users_.count(entry.path().string())) {
-        continue;
-      }
-      unused.emplace_back(entry.last_write_time(error), entry.path());
-    }
-    if (unused.size() <= options_.image_cache_keep) return;
-    std::sort(unused.begin(), unused.end(), std::greater<>());  // most recent first
-    for (size_t i = options_.image_cache_keep; i < unused.size(); ++i) {
-      fs::remove_all(unused[i].second, error);
-    }
+  // A tarball (a regular file) to take from the image cache.
+  static bool IsTarball(const std::string& rootfs) {
+    struct stat st {};
+    return !rootfs.empty() && rootfs[0] == '/' && stat(rootfs.c_str(), &st) == 0 &&
+           S_ISREG(st.st_mode);
   }
 
   // The read-only base: the directory itself, or the tarball unpacked in the
-  // cache, which `id` then uses (so that no eviction removes it).
+  // cache, which `id` then holds (so that no eviction removes it).
   Result<std::string> BaseOf(const std::string& rootfs, const ContainerId& id) {
     if (rootfs[0] != '/') {
       return Status::Error("root filesystem '" + rootfs + "' is not an absolute path");
@@ -235,51 +205,7 @@ class LinuxFilesystemIsolator : public Isolator {
       return Status::Error("root filesystem '" + rootfs + "' does not exist on the agent");
     }
     if (S_ISDIR(st.st_mode)) return rootfs;
-    if (!S_ISREG(st.st_mode)) {
-      return Status::Error("root filesystem '" + rootfs + "' is neither a directory nor a tarball");
-    }
-    // One unpacked copy per tarball version (path, size, modification time).
-    std::string key = std::to_string(std::hash<std::string>{}(
-        rootfs + "|" + std::to_string(st.st_size) + "|" + std::to_string(st.st_mtim.tv_sec) + "." +
-        std::to_string(st.st_mtim.tv_nsec)));
-    std::string unpacked = options_.image_cache_dir + "/" + key;
-    std::lock_guard<std::mutex> lock(cache_mutex_);
-    std::error_code error;
-    if (fs::is_directory(unpacked, error)) {
-      UseImageLocked(id, unpacked);
-      return unpacked;
-    }
-    fs::create_directories(options_.image_cache_dir, error);
-    std::string staging = unpacked + ".unpacking-" + NewUuid();
-    fs::create_directories(staging, error);
-    if (error) return Status::Error("cannot create '" + staging + "': " + error.message());
-    std::vector<std::string> args = {
-        "tar",         "--extract", "--preserve-permissions", "--numeric-owner", "--file", rootfs,
-        "--directory", staging};
-    std::vector<char*> argv;
-    for (auto& arg : args) argv.push_back(arg.data());
-    argv.push_back(nullptr);
-    pid_t pid = 0;
-    int spawned = posix_spawnp(&pid, "tar", nullptr, nullptr, argv.data(), environ);
-    int status = 0;
-    if (spawned == 0) {
-      while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-      }
-    }
-    if (spawned != 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-      fs::remove_all(staging, error);
-      return Status::Error("cannot unpack root filesystem '" + rootfs + "' with tar" +
-                           (spawned != 0 ? ": " + ErrnoText(spawned) : " (is it a tarball?)"));
-    }
-    fs::rename(staging, unpacked, error);
-    if (error) {
-      fs::remove_all(staging, error);
-      if (!fs::is_directory(unpacked)) {
-        return Status::Error("cannot move the unpacked root filesystem to '" + unpacked + "'");
-      }
-    }
-    UseImageLocked(id, unpacked);
-    return unpacked;
+    return cache_.Acquire(rootfs, id);
   }
 
   // Makes the writable layer and the steps that mount the root; returns the
@@ -292,7 +218,7 @@ class LinuxFilesystemIsolator : public Isolator {
     std::error_code error;
     fs::create_directories(root, error);
     if (error) return Status::Error("cannot create '" + root + "': " + error.message());
-    if (Cached(*base)) std::ofstream(dir + "/" + kImageFile) << *base << "\n";
+    if (cache_.Contains(*base)) std::ofstream(dir + "/" + kImageFile) << *base << "\n";
     struct statfs layer_fs {};
     bool overlay = overlay_ && statfs(dir.c_str(), &layer_fs) == 0 &&
                    static_cast<long>(layer_fs.f_type) != kOverlayfsMagic &&
@@ -355,9 +281,7 @@ class LinuxFilesystemIsolator : public Isolator {
 
   IsolatorOptions options_;
   bool overlay_;
-  std::mutex cache_mutex_;
-  std::map<ContainerId, std::string> image_of_;  // containers using a cached image
-  std::map<std::string, int> users_;             // cached image -> containers using it
+  ImageCache cache_;
 };
 
 const RegisterIsolator kRegistered("filesystem/linux", &LinuxFilesystemIsolator::Create);

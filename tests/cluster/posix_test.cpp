@@ -1,5 +1,6 @@
 // A whole cluster (master, one agent with posix isolation, an SDK scheduler,
-// real executors): what is left of a container when its executor dies.
+// real executors): what is left of a container when its executor dies, and
+// disk/du's quota on what a task writes into its sandbox.
 #include <signal.h>
 
 #include <fstream>
@@ -85,6 +86,63 @@ TEST_F(PosixClusterTest, KilledExecutorTakesItsTaskAndTheTasksChildrenAlong) {
     }
     return false;
   }));
+}
+
+class DiskQuotaClusterTest : public PosixClusterTest {
+ protected:
+  void AdjustAgent(int, agent::AgentOptions& options) override {
+    options.isolation = "posix,disk/du";
+    options.container_disk_watch_interval = 0.05;
+  }
+
+  // The /monitor/statistics entry of the executor running `task_id`, or null.
+  json StatisticsOf(const TaskId& task_id) {
+    json executor = ExecutorOf(task_id);
+    auto body = HttpGet("127.0.0.1", agents_[0]->http_port(), "/monitor/statistics");
+    if (executor.is_null() || !body.ok()) return nullptr;
+    for (const auto& entry : json::parse(*body)) {
+      if (entry["executor_id"] == executor["id"]) return entry["statistics"];
+    }
+    return nullptr;
+  }
+};
+
+// A16: the agent measures each sandbox and, as Mesos's disk/du does, ends the
+// container of a task that writes past its `disk` (TASK_FAILED,
+// REASON_CONTAINER_LIMITATION_DISK, the use and the limit in the message); a
+// task within its `disk` is measured, reported, and left to finish.
+TEST_F(DiskQuotaClusterTest, ATaskWritingPastItsDiskFailsAndOneWithinItFinishes) {
+  Recorder recorder;
+  auto& driver = StartDriver(&recorder);
+  ASSERT_TRUE(recorder.WaitForOffers(1));
+  TaskInfo within = Command("within",
+                            "head -c 2097152 /dev/zero > data && "
+                            "while [ ! -f done ]; do sleep 0.05; done",
+                            "cpus:0.5;mem:64;disk:10");
+  TaskInfo over = Command("over", "head -c 20971520 /dev/zero > data; exec sleep 600",
+                          "cpus:0.5;mem:64;disk:10");
+  driver.Launch(recorder.offers().back(), {within, over});
+
+  ASSERT_TRUE(recorder.WaitForState("over", TaskState::kFailed));
+  TaskStatus failed = *recorder.Find("over", TaskState::kFailed);
+  EXPECT_EQ(failed.reason, Reason::kContainerLimitationDisk) << ToString(failed.reason);
+  EXPECT_NE(failed.message.find("disk usage "), std::string::npos) << failed.message;
+  EXPECT_NE(failed.message.find("exceeds the container's disk limit of 10.0 MiB"),
+            std::string::npos)
+      << failed.message;
+
+  ASSERT_TRUE(recorder.WaitForState("within", TaskState::kRunning));
+  json statistics;
+  ASSERT_TRUE(WaitFor([&] {
+    statistics = StatisticsOf("within");
+    return !statistics.is_null() && statistics.value("disk_used_bytes", uint64_t{0}) >= (2u << 20);
+  })) << statistics.dump();
+  EXPECT_EQ(statistics["disk_limit_bytes"].get<uint64_t>(), 10u << 20);
+  EXPECT_LT(statistics["disk_used_bytes"].get<uint64_t>(), 10u << 20);
+  std::string sandbox = ExecutorOf("within")["sandbox"];
+  std::ofstream(sandbox + "/done").put('x');
+  ASSERT_TRUE(recorder.WaitForState("within", TaskState::kFinished));
+  EXPECT_FALSE(recorder.Find("within", TaskState::kFailed).has_value());
 }
 
 }  // namespace

@@ -80,6 +80,21 @@ TEST(Codec, SchedulerCallsRoundTrip) {
   EXPECT_EQ(r.tasks[0].second, "a1");
 }
 
+// Every reason crosses the wire by its ordinal, the disk limit (disk/du) with
+// Mesos's spelling.
+TEST(Codec, EveryReasonRoundTrips) {
+  for (int i = 0; i < kReasonCount; ++i) {
+    TaskStatus status;
+    status.task_id = "t1";
+    status.uuid = "u-1";
+    status.reason = static_cast<Reason>(i);
+    auto update = std::get<event::Update>(
+        RoundTrip<SchedulerEvent>(Message(SchedulerEvent(event::Update{status}))));
+    EXPECT_EQ(update.status.reason, status.reason) << ToString(status.reason);
+  }
+  EXPECT_STREQ(ToString(Reason::kContainerLimitationDisk), "REASON_CONTAINER_LIMITATION_DISK");
+}
+
 TEST(Codec, EventsAndAgentMessagesRoundTrip) {
   TaskStatus status;
   status.task_id = "t1";

@@ -82,9 +82,9 @@ class ExecutorManagerTest : public ::testing::Test {
   void Make(const std::string& default_user) {
     manager_.reset();
     checkpoint_.reset();
-    std::string checkpoint_dir = dir_.path() + "/checkpoint" + std::to_string(generation_++);
-    std::filesystem::create_directories(checkpoint_dir);
-    auto checkpoint = Checkpoint::Open(checkpoint_dir);
+    checkpoint_dir_ = dir_.path() + "/checkpoint" + std::to_string(generation_++);
+    std::filesystem::create_directories(checkpoint_dir_);
+    auto checkpoint = Checkpoint::Open(checkpoint_dir_);
     ASSERT_TRUE(checkpoint.ok()) << checkpoint.error();
     checkpoint_ = std::move(*checkpoint);
     ExecutorManagerOptions options;
@@ -94,6 +94,25 @@ class ExecutorManagerTest : public ::testing::Test {
     options.default_user = default_user;
     effects_ = FakeEffects();
     manager_ = std::make_unique<ExecutorManager>(options, &effects_, checkpoint_);
+    manager_->set_agent_id("agent-1");
+  }
+
+  // A new manager on the same checkpoint, as after an agent restart.
+  void Restart() {
+    manager_.reset();
+    checkpoint_.reset();
+    auto checkpoint = Checkpoint::Open(checkpoint_dir_);
+    ASSERT_TRUE(checkpoint.ok()) << checkpoint.error();
+    checkpoint_ = std::move(*checkpoint);
+    auto state = checkpoint_->Recover();
+    ASSERT_TRUE(state.ok()) << state.error();
+    effects_ = FakeEffects();
+    ExecutorManagerOptions options;
+    options.work_dir = dir_.path();
+    options.executor_path = "/bin/true";
+    options.executor_endpoint = "ipc:///nowhere";
+    manager_ = std::make_unique<ExecutorManager>(options, &effects_, checkpoint_);
+    manager_->Recover(*state, 0);
     manager_->set_agent_id("agent-1");
   }
 
@@ -138,6 +157,7 @@ class ExecutorManagerTest : public ::testing::Test {
 
   stoa::testing::TempDir dir_;
   int generation_ = 0;
+  std::string checkpoint_dir_;
   FakeEffects effects_;
   std::shared_ptr<Checkpoint> checkpoint_;
   std::unique_ptr<ExecutorManager> manager_;
@@ -239,6 +259,47 @@ TEST_F(ExecutorManagerTest, AKillOfAnUnknownTaskGetsATerminalUpdate) {
   manager_->KillTask("fw", "ghost", 0);
   ASSERT_EQ(effects_.updates.size(), 2u);
   EXPECT_EQ(effects_.updates[1].status.state, TaskState::kDropped);
+}
+
+// That terminal update is checkpointed like any other: an agent restarted
+// before the master acknowledged it sends it again (the same uuid), and once
+// acknowledged it is gone from the checkpoint too.
+TEST_F(ExecutorManagerTest, TheUpdateForAnUnknownTaskSurvivesARestartUntilAcknowledged) {
+  manager_->KillTask("other-fw", "ghost", 100);
+  ASSERT_EQ(effects_.updates.size(), 1u);
+  std::string uuid = effects_.updates[0].status.uuid;
+  Restart();
+  auto heads = manager_->PendingHeads();
+  ASSERT_EQ(heads.size(), 1u);
+  EXPECT_EQ(heads[0].framework_id, "other-fw");
+  EXPECT_EQ(heads[0].status.task_id, "ghost");
+  EXPECT_EQ(heads[0].status.state, TaskState::kLost);
+  EXPECT_EQ(heads[0].status.uuid, uuid);
+  ASSERT_EQ(manager_->DueUpdates(100).size(), 1u);  // and resent until acknowledged
+  manager_->Acknowledge({"other-fw", "ghost", uuid}, 200);
+  EXPECT_EQ(manager_->PendingUpdateCount(), 0u);
+  Restart();
+  EXPECT_EQ(manager_->PendingUpdateCount(), 0u);
+}
+
+// A16: a task killed while its container is provisioned (its image being
+// unpacked) ends at once; the container is then not launched, and the
+// executor and its books go once the kill is acknowledged.
+TEST_F(ExecutorManagerTest, AnExecutorShutDownWhileItsContainerIsProvisionedIsNotLaunched) {
+  manager_->RunTask(Group({Task("t1", "cpus:0.5;mem:64")}), 0);
+  ASSERT_EQ(effects_.launches.size(), 1u);
+  ContainerId container = effects_.launches[0].container_id;
+  EXPECT_TRUE(manager_->LaunchWanted("fw", "ex", container));
+  manager_->KillTask("fw", "t1", 0);
+  ASSERT_EQ(effects_.updates.size(), 1u);
+  EXPECT_EQ(effects_.updates[0].status.state, TaskState::kKilled);
+  EXPECT_FALSE(manager_->LaunchWanted("fw", "ex", container));
+  manager_->OnLaunchAbandoned("fw", "ex", container, 0);
+  EXPECT_TRUE(effects_.destroyed.empty());                 // there is no container to destroy
+  EXPECT_NE(manager_->FindExecutor("fw", "ex"), nullptr);  // until the kill is acknowledged
+  manager_->Acknowledge({"fw", "t1", effects_.updates[0].status.uuid}, 0);
+  EXPECT_EQ(manager_->FindExecutor("fw", "ex"), nullptr);
+  EXPECT_EQ(effects_.sandboxes_done.size(), 1u);
 }
 
 // A29: a task that names no user runs as the default user, not as whoever the

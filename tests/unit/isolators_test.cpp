@@ -634,6 +634,9 @@ TEST_F(IsolationTest, PosixLaunchesWithoutIsolationAndReportsTheExitStatus) {
   auto usage = containerizer->Usage("usage");
   ASSERT_TRUE(usage.ok()) << usage.error();
   EXPECT_GE(usage->processes.value_or(0), 1u);
+  // Resident memory from /proc/<pid>/stat's rss field (pages), not its vsize (bytes).
+  EXPECT_GT(usage->mem_rss_bytes.value_or(0), 0u);
+  EXPECT_LT(usage->mem_rss_bytes.value_or(0), uint64_t{256} << 20);
   ASSERT_TRUE(containerizer->Destroy("usage"));
   ASSERT_TRUE(containerizer->Wait("usage", 30).has_value());
 }
@@ -662,6 +665,43 @@ TEST_F(IsolationTest, AFailedLaunchSaysWhyAndLeavesNothing) {
   ASSERT_FALSE(unknown.ok());
   EXPECT_NE(unknown.error().find("unknown isolator 'cgroups/gpu'"), std::string::npos)
       << unknown.error();
+}
+
+// posix isolates nothing: it goes only with isolators that confine no
+// process, such as disk/du.
+TEST_F(IsolationTest, PosixGoesOnlyWithIsolatorsThatConfineNoProcess) {
+  EXPECT_NE(Make("posix,disk/du"), nullptr);
+  ContainerizerOptions options;
+  options.work_dir = work_dir_;
+  options.isolation = "posix,namespaces/pid";
+  auto mixed = Containerizer::Create(options);
+  ASSERT_FALSE(mixed.ok());
+  EXPECT_NE(mixed.error().find("confine no process (disk/du)"), std::string::npos) << mixed.error();
+}
+
+// disk/du without --enforce_container_disk_quota: the sandbox's use is
+// measured and reported, and the container over its `disk` goes on.
+TEST_F(IsolationTest, DiskUseOverTheLimitIsOnlyReportedWhenNotEnforced) {
+  Containerizer* containerizer = Make("posix,disk/du", [](ContainerizerOptions& o) {
+    o.container_disk_watch_interval = 0.05;
+    o.enforce_container_disk_quota = false;
+  });
+  ASSERT_NE(containerizer, nullptr);
+  auto config = Shell("measured",
+                      "head -c 3145728 /dev/zero > data; while [ ! -f done ]; do sleep 0.05; done",
+                      "cpus:1;mem:128;disk:1");
+  ASSERT_TRUE(containerizer->Launch(config, nullptr).ok());
+  Result<isolators::ResourceStatistics> usage = Status::Error("not asked yet");
+  ASSERT_TRUE(WaitFor([&] {
+    usage = containerizer->Usage("measured");
+    return usage.ok() && usage->disk_used_bytes.value_or(0) >= (3u << 20);
+  })) << (usage.ok() ? "" : usage.error());
+  EXPECT_EQ(usage->disk_limit_bytes.value_or(0), 1u << 20);
+  std::ofstream(config.sandbox + "/done").put('x');
+  auto termination = containerizer->Wait("measured", 30);
+  ASSERT_TRUE(termination.has_value());
+  EXPECT_EQ(termination->wait_status, 0) << termination->Describe();
+  EXPECT_FALSE(termination->limitation.has_value()) << termination->Describe();
 }
 
 TEST_F(IsolationTest, PosixDestroyLeavesNoProcessOfTheContainerBehind) {

@@ -1,8 +1,9 @@
 // The sandbox service on a real directory tree: /files/read stays inside the
 // one sandbox it names, never follows a symlink a task planted and never
 // blocks on a FIFO (A4); sandboxes are collected after gc_delay, sooner as the
-// disk fills, oldest first, symlink-safe, never while live (A16). Time is
-// passed in, never slept.
+// disk fills, oldest first, symlink-safe, never while live, and a failed
+// removal is retried (A16); a sandbox's disk use is measured as du does,
+// without following links. Time is passed in, never slept.
 #include "agent/sandbox.hpp"
 
 #include <fcntl.h>
@@ -20,6 +21,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "common/safe_fs.hpp"
 #include "tests/test_util.hpp"
 
 namespace stoa::agent {
@@ -170,9 +172,9 @@ TEST_F(SandboxTest, ASandboxIsRemovedGcDelayAfterItsExecutorEnded) {
   SandboxGc gc(work_, {100, 0.1});
   EXPECT_DOUBLE_EQ(gc.MaxAge(0), 90);  // Mesos: delay * (1 - headroom - usage)
   ASSERT_TRUE(gc.Schedule(mine_, 1000).ok());
-  EXPECT_TRUE(gc.Collect(1089, 0, {}).empty());
+  EXPECT_TRUE(gc.Collect(1089, 0, {}).removed.empty());
   EXPECT_TRUE(fs::exists(mine_));
-  EXPECT_EQ(gc.Collect(1090, 0, {}), std::vector<std::string>{mine_});
+  EXPECT_EQ(gc.Collect(1090, 0, {}).removed, std::vector<std::string>{mine_});
   EXPECT_FALSE(fs::exists(mine_));
   EXPECT_FALSE(fs::exists(work_ + "/frameworks/fw1"));  // its empty parents too
   EXPECT_TRUE(fs::exists(theirs_));
@@ -186,10 +188,11 @@ TEST_F(SandboxTest, AFullerDiskCollectsSoonerOldestFirst) {
   ASSERT_TRUE(gc.Schedule(older, 0).ok());
   ASSERT_TRUE(gc.Schedule(mine_, 30).ok());
   ASSERT_TRUE(gc.Schedule(theirs_, 45).ok());
-  EXPECT_TRUE(gc.Collect(50, 0, {}).empty());                           // max age 90
-  EXPECT_EQ(gc.Collect(50, 0.5, {}), std::vector<std::string>{older});  // max age 40
+  EXPECT_TRUE(gc.Collect(50, 0, {}).removed.empty());                           // max age 90
+  EXPECT_EQ(gc.Collect(50, 0.5, {}).removed, std::vector<std::string>{older});  // max age 40
   std::vector<std::string> expected = {mine_, theirs_};
-  EXPECT_EQ(gc.Collect(50, 0.95, {}), expected);  // over the watermark: everything, oldest first
+  EXPECT_EQ(gc.Collect(50, 0.95, {}).removed,
+            expected);  // over the watermark: everything, oldest first
 }
 
 TEST_F(SandboxTest, CollectionNeverFollowsSymlinksNorTouchesLiveSandboxes) {
@@ -199,7 +202,7 @@ TEST_F(SandboxTest, CollectionNeverFollowsSymlinksNorTouchesLiveSandboxes) {
   SandboxGc gc(work_, {0, 0});
   ASSERT_TRUE(gc.Schedule(mine_, 0).ok());
   ASSERT_TRUE(gc.Schedule(theirs_, 0).ok());
-  EXPECT_EQ(gc.Collect(1, 0, {theirs_}), std::vector<std::string>{mine_});
+  EXPECT_EQ(gc.Collect(1, 0, {theirs_}).removed, std::vector<std::string>{mine_});
   EXPECT_FALSE(fs::exists(mine_));
   EXPECT_TRUE(fs::exists(host_ + "/shadow"));
   EXPECT_TRUE(fs::exists(theirs_ + "/secret"));  // live: kept
@@ -213,8 +216,86 @@ TEST_F(SandboxTest, SandboxesLeftBeforeARestartAreCollectedByAge) {
   SandboxGc gc(work_, {100, 0});
   gc.ScheduleLeftovers({theirs_});  // theirs_ belongs to a recovered executor
   EXPECT_EQ(gc.scheduled(), 1u);
-  EXPECT_EQ(gc.Collect(1100, 0, {theirs_}), std::vector<std::string>{mine_});
+  EXPECT_EQ(gc.Collect(1100, 0, {theirs_}).removed, std::vector<std::string>{mine_});
   EXPECT_TRUE(fs::exists(theirs_));
+}
+
+// A16: a sandbox that cannot be removed is tried again at the next collection
+// (a tree nested deeper than RemoveTreeAt goes fails for real), and given up
+// on, left in place, after kRemovalAttempts.
+TEST_F(SandboxTest, AFailedRemovalIsRetriedLaterThenGivenUp) {
+  std::string deep = mine_;
+  for (int i = 0; i < 300; ++i) deep += "/d";
+  fs::create_directories(deep);
+  SandboxGc gc(work_, {0, 0});
+  ASSERT_TRUE(gc.Schedule(mine_, 0).ok());
+  SandboxGc::Collection first = gc.Collect(1, 0, {});
+  EXPECT_TRUE(first.removed.empty());
+  ASSERT_EQ(first.failed.size(), 1u);
+  EXPECT_EQ(first.failed[0].first, mine_);
+  EXPECT_NE(first.failed[0].second.find("deeper than 256"), std::string::npos)
+      << first.failed[0].second;
+  EXPECT_TRUE(first.given_up.empty());
+  EXPECT_EQ(gc.scheduled(), 1u);  // due again
+  fs::remove_all(mine_ + "/d");   // what was in the way is gone
+  EXPECT_EQ(gc.Collect(2, 0, {}).removed, std::vector<std::string>{mine_});
+  EXPECT_FALSE(fs::exists(mine_));
+
+  // One that keeps failing is tried kRemovalAttempts times in all.
+  std::string stuck = SandboxPath(work_, "fw3", "ex3", "c3");
+  deep = stuck;
+  for (int i = 0; i < 300; ++i) deep += "/d";
+  fs::create_directories(deep);
+  ASSERT_TRUE(gc.Schedule(stuck, 0).ok());
+  for (int attempt = 1; attempt < SandboxGc::kRemovalAttempts; ++attempt) {
+    SandboxGc::Collection again = gc.Collect(10 + attempt, 0, {});
+    ASSERT_EQ(again.failed.size(), 1u) << "attempt " << attempt;
+    EXPECT_TRUE(again.given_up.empty()) << "attempt " << attempt;
+  }
+  SandboxGc::Collection last = gc.Collect(100, 0, {});
+  EXPECT_EQ(last.given_up, std::vector<std::string>{stuck});
+  EXPECT_EQ(gc.scheduled(), 0u);
+  EXPECT_TRUE(gc.Collect(101, 0, {}).failed.empty());
+  EXPECT_TRUE(fs::exists(stuck));
+}
+
+// ---- measuring a sandbox's disk use (disk/du) ----
+
+// What du reports for `path`: bytes of allocated blocks, every inode once,
+// symlinks not followed, the reference MeasureTree must agree with.
+uint64_t DuBytes(const std::string& path) {
+  std::string command = "du -s -B1 '" + path + "'";
+  FILE* out = popen(command.c_str(), "r");
+  unsigned long long bytes = 0;
+  if (out == nullptr || fscanf(out, "%llu", &bytes) != 1) bytes = 0;
+  if (out != nullptr) pclose(out);
+  return bytes;
+}
+
+TEST_F(SandboxTest, MeasuringCountsEachInodeOnceAndNeverFollowsALink) {
+  std::string big = host_ + "/big";
+  std::ofstream(big) << std::string(4 << 20, 'h');  // outside the sandbox
+  Write(mine_ + "/data", std::string(1 << 20, 'x'));
+  ASSERT_EQ(link((mine_ + "/data").c_str(), (mine_ + "/hardlink").c_str()), 0);
+  fs::create_symlink(big, mine_ + "/to-host-file");
+  fs::create_directory_symlink(host_, mine_ + "/to-host-dir");
+  // Deeper than the walk keeps open (it comes back up through "..").
+  std::string deep = mine_;
+  for (int i = 0; i < 150; ++i) deep += "/level";
+  Write(deep + "/bottom", std::string(512 << 10, 'y'));
+  Write(mine_ + "/level/beside", std::string(256 << 10, 'z'));
+  ASSERT_EQ(mkfifo((mine_ + "/fifo").c_str(), 0600), 0);  // looked at, never opened
+
+  Result<UniqueFd> dir = OpenDirectory(mine_);
+  ASSERT_TRUE(dir.ok()) << dir.error();
+  Result<TreeUsage> usage = MeasureTree(dir->get());
+  ASSERT_TRUE(usage.ok()) << usage.error();
+  EXPECT_EQ(usage->bytes, DuBytes(mine_));
+  // The data once, the deep file and the other one; not the host's 4 MiB.
+  EXPECT_GE(usage->bytes, uint64_t{(1 << 20) + (512 << 10) + (256 << 10)});
+  EXPECT_LT(usage->bytes, uint64_t{4 << 20});
+  // The sandbox, 150 levels, stdout, data (one inode), 2 links, bottom, beside, fifo.
+  EXPECT_EQ(usage->inodes, 1u + 150 + 1 + 1 + 2 + 1 + 1 + 1);
 }
 
 }  // namespace
