@@ -3,10 +3,11 @@
 #include <leveldb/db.h>
 #include <leveldb/write_batch.h>
 
-#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <mutex>
+#include <string_view>
+#include <vector>
 
 #include "common/zookeeper.hpp"
 
@@ -78,30 +79,39 @@ class LevelDbStorage : public Storage {
                   : Status::Error("LevelDB delete of '" + key + "' failed: " + s.ToString());
   }
 
-  Result<std::vector<std::string>> List(const std::string& prefix) override {
+  Result<std::map<std::string, StoredValue>> Scan(const std::string& prefix) override {
     std::lock_guard<std::mutex> lock(mutex_);
-    std::vector<std::string> keys;
+    std::map<std::string, StoredValue> entries;
     std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
     for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
-      keys.push_back(it->key().ToString());
+      std::string key = it->key().ToString();
+      auto value = Decode(key, std::string_view(it->value().data(), it->value().size()));
+      if (!value.ok()) return value.status();
+      entries.emplace(std::move(key), std::move(*value));
     }
     if (!it->status().ok()) return Status::Error("LevelDB scan failed: " + it->status().ToString());
-    return keys;
+    return entries;
   }
 
  private:
-  Result<std::optional<StoredValue>> GetLocked(const std::string& key) {
-    std::string stored;
-    leveldb::Status s = db_->Get(leveldb::ReadOptions(), key, &stored);
-    if (s.IsNotFound()) return std::optional<StoredValue>();
-    if (!s.ok()) return Status::Error("LevelDB read of '" + key + "' failed: " + s.ToString());
+  static Result<StoredValue> Decode(const std::string& key, std::string_view stored) {
     if (stored.size() < sizeof(int64_t)) {
       return Status::Error("LevelDB value of '" + key + "' is corrupt (shorter than its version)");
     }
     StoredValue value;
     std::memcpy(&value.version, stored.data(), sizeof(int64_t));
-    value.value = stored.substr(sizeof(int64_t));
-    return std::optional<StoredValue>(std::move(value));
+    value.value = std::string(stored.substr(sizeof(int64_t)));
+    return value;
+  }
+
+  Result<std::optional<StoredValue>> GetLocked(const std::string& key) {
+    std::string stored;
+    leveldb::Status s = db_->Get(leveldb::ReadOptions(), key, &stored);
+    if (s.IsNotFound()) return std::optional<StoredValue>();
+    if (!s.ok()) return Status::Error("LevelDB read of '" + key + "' failed: " + s.ToString());
+    auto value = Decode(key, stored);
+    if (!value.ok()) return value.status();
+    return std::optional<StoredValue>(std::move(*value));
   }
 
   std::mutex mutex_;
@@ -158,41 +168,52 @@ class ZooKeeperStorage : public Storage {
     return s;
   }
 
-  Result<std::vector<std::string>> List(const std::string& prefix) override {
-    // Keys are paths: list the deepest directory the prefix names, recursively.
-    std::vector<std::string> keys;
-    std::string directory =
-        prefix.substr(0, prefix.rfind('/') == std::string::npos ? 0 : prefix.rfind('/'));
-    if (Status s = Walk(directory, &keys); !s.ok()) return s;
-    std::vector<std::string> matching;
-    for (auto& key : keys) {
-      if (key.rfind(prefix, 0) == 0) matching.push_back(std::move(key));
+  // Keys are paths: from the deepest directory the prefix names, each level
+  // is listed and read in one pipelined batch. A znode with children is a
+  // directory, one without is a key.
+  Result<std::map<std::string, StoredValue>> Scan(const std::string& prefix) override {
+    size_t slash = prefix.rfind('/');
+    std::vector<std::string> directories{slash == std::string::npos ? "" : prefix.substr(0, slash)};
+    std::map<std::string, StoredValue> entries;
+    bool top = true;
+    while (!directories.empty()) {
+      std::vector<std::string> paths;
+      for (const auto& directory : directories) paths.push_back(DirectoryPath(directory));
+      auto listed = zookeeper_->ChildrenMany(paths);
+      if (!listed.ok()) return listed.status();
+      std::vector<std::string> keys;
+      for (size_t i = 0; i < directories.size(); ++i) {
+        if (!(*listed)[i].has_value()) continue;  // removed meanwhile, or nothing stored yet
+        for (const auto& child : *(*listed)[i]) {
+          std::string key = directories[i].empty() ? child : directories[i] + "/" + child;
+          // Below the top level every key is under the prefix.
+          if (!top || key.starts_with(prefix)) keys.push_back(std::move(key));
+        }
+      }
+      paths.clear();
+      for (const auto& key : keys) paths.push_back(Path(key));
+      auto nodes = zookeeper_->GetMany(paths);
+      if (!nodes.ok()) return nodes.status();
+      directories.clear();
+      for (size_t i = 0; i < keys.size(); ++i) {
+        auto& node = (*nodes)[i];
+        if (!node.has_value()) continue;  // removed meanwhile
+        if (node->children > 0) {
+          directories.push_back(std::move(keys[i]));
+        } else {
+          entries.emplace(std::move(keys[i]),
+                          StoredValue{std::move(node->data), node->version + 1});
+        }
+      }
+      top = false;
     }
-    std::sort(matching.begin(), matching.end());
-    return matching;
+    return entries;
   }
 
  private:
   std::string Path(const std::string& key) const { return root_ + "/" + key; }
-
-  Status Walk(const std::string& directory, std::vector<std::string>* keys) {
-    std::string path = directory.empty() ? root_ : Path(directory);
-    auto children = zookeeper_->Children(path);
-    if (!children.ok()) {
-      auto exists = zookeeper_->Get(path);
-      if (exists.ok() && !exists->has_value()) return Status::Ok();  // nothing stored yet
-      return children.status();
-    }
-    for (const auto& child : *children) {
-      std::string key = directory.empty() ? child : directory + "/" + child;
-      auto grandchildren = zookeeper_->Children(Path(key));
-      if (grandchildren.ok() && !grandchildren->empty()) {
-        if (Status s = Walk(key, keys); !s.ok()) return s;
-      } else {
-        keys->push_back(key);
-      }
-    }
-    return Status::Ok();
+  std::string DirectoryPath(const std::string& directory) const {
+    return directory.empty() ? root_ : Path(directory);
   }
 
   ZooKeeper* zookeeper_;

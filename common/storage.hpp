@@ -8,10 +8,10 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
-#include <vector>
 
 #include "common/status.hpp"
 
@@ -39,8 +39,11 @@ class Storage {
                               int64_t expected_version) = 0;
   // Deletes `key` if its version is `expected_version`. Deleting an absent key is OK.
   virtual Status Delete(const std::string& key, int64_t expected_version) = 0;
-  // Keys that start with `prefix`, sorted.
-  virtual Result<std::vector<std::string>> List(const std::string& prefix) = 0;
+  // Every key that starts with `prefix`, with its value. One call reads them
+  // all: over ZooKeeper the reads are pipelined, so a registry of N keys costs
+  // about N / ZooKeeper::kReadWindow round trips. A key removed meanwhile is
+  // left out; any read that fails fails the whole scan.
+  virtual Result<std::map<std::string, StoredValue>> Scan(const std::string& prefix) = 0;
 };
 
 // Keys are paths of printable segments separated by '/', e.g. "agents/agent-1".

@@ -2,6 +2,7 @@
 
 #include <zookeeper/zookeeper.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <cstring>
@@ -49,6 +50,100 @@ ZkCode Classify(int rc) {
 
 Status Failed(const std::string& what, const std::string& path, int rc) {
   return Status::Error("ZooKeeper " + what + " '" + path + "' failed: " + zerror(rc));
+}
+
+// Asynchronous reads with a bounded number in flight. Completions run on the
+// client's completion thread and hand their result to Finish; Run returns only
+// once every read it issued has completed, so the contexts it lent the client
+// outlive them. A read of a missing znode leaves its result empty.
+template <typename T>
+class ReadPipeline {
+ public:
+  struct Request {
+    ReadPipeline* pipeline;
+    size_t index;
+  };
+
+  explicit ReadPipeline(size_t count) : results_(count) {
+    requests_.reserve(count);
+    for (size_t i = 0; i < count; ++i) requests_.push_back({this, i});
+  }
+
+  // `issue(request)` starts one read with `&request` as its completion data
+  // and returns the client's code. Returns ZOK or the first failure.
+  template <typename Issue>
+  int Run(size_t window, Issue issue) {
+    window = std::max<size_t>(window, 1);
+    std::unique_lock<std::mutex> lock(mutex_);
+    for (const Request& request : requests_) {
+      room_.wait(lock, [&] { return in_flight_ < window || rc_ != ZOK; });
+      if (rc_ != ZOK) break;
+      ++in_flight_;
+      lock.unlock();
+      int rc = issue(request);
+      lock.lock();
+      if (rc != ZOK) {  // never queued: no completion will come for it
+        --in_flight_;
+        Fail(request.index, rc);
+      }
+    }
+    room_.wait(lock, [&] { return in_flight_ == 0; });
+    return rc_;
+  }
+
+  size_t failed_index() const { return failed_index_; }
+  std::vector<std::optional<T>> TakeResults() { return std::move(results_); }
+
+  // From a completion: `store(slot)` fills the read's result when it succeeded.
+  template <typename Store>
+  static void Finish(const void* data, int rc, Store store) {
+    const auto* request = static_cast<const Request*>(data);
+    ReadPipeline* pipeline = request->pipeline;
+    std::lock_guard<std::mutex> lock(pipeline->mutex_);
+    if (rc == ZOK) {
+      store(pipeline->results_[request->index]);
+    } else if (rc != ZNONODE) {
+      pipeline->Fail(request->index, rc);
+    }
+    --pipeline->in_flight_;
+    pipeline->room_.notify_all();
+  }
+
+ private:
+  void Fail(size_t index, int rc) {  // REQUIRES: mutex_ held
+    if (rc_ != ZOK) return;
+    rc_ = rc;
+    failed_index_ = index;
+  }
+
+  std::vector<Request> requests_;
+  std::vector<std::optional<T>> results_;
+  std::mutex mutex_;
+  std::condition_variable room_;
+  size_t in_flight_ = 0;
+  int rc_ = ZOK;
+  size_t failed_index_ = 0;
+};
+
+using NodePipeline = ReadPipeline<ZooKeeper::Node>;
+using ChildrenPipeline = ReadPipeline<std::vector<std::string>>;
+
+void OnNode(int rc, const char* value, int value_len, const struct Stat* stat, const void* data) {
+  NodePipeline::Finish(data, rc, [&](std::optional<ZooKeeper::Node>& slot) {
+    slot.emplace();
+    if (value != nullptr && value_len > 0) slot->data.assign(value, static_cast<size_t>(value_len));
+    slot->version = stat->version;
+    slot->children = stat->numChildren;
+  });
+}
+
+void OnChildren(int rc, const struct String_vector* strings, const void* data) {
+  ChildrenPipeline::Finish(data, rc, [&](std::optional<std::vector<std::string>>& slot) {
+    slot.emplace();
+    for (int i = 0; strings != nullptr && i < strings->count; ++i) {
+      slot->emplace_back(strings->data[i]);
+    }
+  });
 }
 
 }  // namespace
@@ -244,6 +339,26 @@ Result<std::vector<std::string>> ZooKeeper::Children(const std::string& path,
   for (int i = 0; i < children.count; ++i) names.emplace_back(children.data[i]);
   deallocate_String_vector(&children);
   return names;
+}
+
+Result<std::vector<std::optional<ZooKeeper::Node>>> ZooKeeper::GetMany(
+    const std::vector<std::string>& paths, size_t window) {
+  NodePipeline pipeline(paths.size());
+  int rc = pipeline.Run(window, [&](const NodePipeline::Request& request) {
+    return zoo_aget(impl_->handle, paths[request.index].c_str(), 0, &OnNode, &request);
+  });
+  if (rc != ZOK) return Failed("get", paths[pipeline.failed_index()], rc);
+  return pipeline.TakeResults();
+}
+
+Result<std::vector<std::optional<std::vector<std::string>>>> ZooKeeper::ChildrenMany(
+    const std::vector<std::string>& paths, size_t window) {
+  ChildrenPipeline pipeline(paths.size());
+  int rc = pipeline.Run(window, [&](const ChildrenPipeline::Request& request) {
+    return zoo_aget_children(impl_->handle, paths[request.index].c_str(), 0, &OnChildren, &request);
+  });
+  if (rc != ZOK) return Failed("list", paths[pipeline.failed_index()], rc);
+  return pipeline.TakeResults();
 }
 
 bool ZooKeeper::expired() const { return impl_->is_expired.load(); }

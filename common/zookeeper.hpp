@@ -5,6 +5,8 @@
 // never call back into ZooKeeper from them.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -60,6 +62,21 @@ class ZooKeeper {
   // thread, the next time the children change (or the session goes).
   Result<std::vector<std::string>> Children(const std::string& path,
                                             std::function<void()> watch = {});
+
+  // Reads of many znodes at once, pipelined: up to `window` requests are in
+  // flight, so N reads cost about N / window round trips instead of N. Each
+  // result is in the order of `paths`, nullopt for a znode that does not exist.
+  // Any other failure is the result, naming its path; no partial answer.
+  struct Node {
+    std::string data;
+    int32_t version = 0;
+    int32_t children = 0;  // how many children it has
+  };
+  static constexpr size_t kReadWindow = 256;
+  Result<std::vector<std::optional<Node>>> GetMany(const std::vector<std::string>& paths,
+                                                   size_t window = kReadWindow);
+  Result<std::vector<std::optional<std::vector<std::string>>>> ChildrenMany(
+      const std::vector<std::string>& paths, size_t window = kReadWindow);
 
   // The server expired the session: every call fails; make a new session.
   bool expired() const;

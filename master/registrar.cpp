@@ -25,14 +25,11 @@ Result<Registry> Registrar::Recover(double now) {
   std::map<FrameworkId, double> removed_times;
   versions_.clear();
   for (const char* prefix : {kAgents, kFrameworks, kRemovedFrameworks, kWeights, kQuotas}) {
-    auto keys = storage_->List(prefix);
-    if (!keys.ok()) return Status::Error("cannot read the registry: " + keys.error());
-    for (const auto& key : *keys) {
-      auto stored = storage_->Get(key);
-      if (!stored.ok()) return Status::Error("cannot read the registry: " + stored.error());
-      if (!stored->has_value()) continue;  // removed while we listed
-      versions_[key] = (*stored)->version;
-      const std::string& value = (*stored)->value;
+    auto entries = storage_->Scan(prefix);
+    if (!entries.ok()) return Status::Error("cannot read the registry: " + entries.error());
+    for (const auto& [key, stored] : *entries) {
+      versions_[key] = stored.version;
+      const std::string& value = stored.value;
       std::string id = key.substr(std::string(prefix).size());
       if (prefix == kAgents) {
         auto record = DecodeAgentRecord(value);

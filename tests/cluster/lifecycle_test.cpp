@@ -82,8 +82,8 @@ class BreakableStorage : public Storage {
     if (broken) return Status::Error("the disk is full");
     return real_->Delete(key, expected_version);
   }
-  Result<std::vector<std::string>> List(const std::string& prefix) override {
-    return real_->List(prefix);
+  Result<std::map<std::string, StoredValue>> Scan(const std::string& prefix) override {
+    return real_->Scan(prefix);
   }
 
  private:

@@ -3,6 +3,7 @@
 #include "master/registrar.hpp"
 
 #include <gtest/gtest.h>
+#include <zookeeper/zookeeper.h>
 
 #include "common/duration.hpp"
 #include "common/zookeeper.hpp"
@@ -111,6 +112,90 @@ TEST(Registrar, WhatItWritesANewMasterRecovers) {
   EXPECT_EQ(registry->quotas["web"], *Resources::Parse("cpus:8;mem:4096"));
   // Updating after recovery uses the recovered versions.
   EXPECT_TRUE(registrar.PutAgent(Agent("a1", AgentRecord::State::kUnreachable)).ok());
+}
+
+// A znode under `path` that nobody may read, made through a raw client: the
+// one read failure a test can cause on demand, in the middle of a recovery.
+Status CreateUnreadable(const std::string& servers, const std::string& path) {
+  zhandle_t* handle = zookeeper_init(
+      servers.c_str(), [](zhandle_t*, int, int, const char*, void*) {}, 10000, nullptr, nullptr, 0);
+  if (handle == nullptr) return Status::Error("cannot start a raw ZooKeeper session");
+  bool connected = stoa::testing::WaitFor([&] { return zoo_state(handle) == ZOO_CONNECTED_STATE; });
+  struct ACL write_only = {ZOO_PERM_WRITE | ZOO_PERM_DELETE | ZOO_PERM_ADMIN, ZOO_ANYONE_ID_UNSAFE};
+  struct ACL_vector acl = {1, &write_only};
+  int rc =
+      connected ? zoo_create(handle, path.c_str(), "x", 1, &acl, 0, nullptr, 0) : ZCONNECTIONLOSS;
+  zookeeper_close(handle);
+  return rc == ZOK ? Status::Ok() : Status::Error(std::string("raw create failed: ") + zerror(rc));
+}
+
+// A new leader reads a registry of thousands of entries (more than one window
+// of pipelined reads) and gets every one back with its version; a read that
+// fails fails the recovery, since a short registry would forget agents.
+TEST(Registrar, RecoversEveryEntryOfALargeRegistryOverZooKeeperOrFails) {
+  stoa::testing::TempDir dir;
+  stoa::testing::ZooKeeperServer server(dir.path());
+  ASSERT_TRUE(server.error().empty()) << server.error();
+  constexpr int kAgents = 1500;
+  constexpr int kFrameworks = 600;
+  auto agent = [](int i) {
+    AgentRecord record =
+        Agent("agent-" + std::to_string(i),
+              i % 3 == 0 ? AgentRecord::State::kUnreachable : AgentRecord::State::kAdmitted);
+    record.info.resources = *Resources::Parse("cpus:" + std::to_string(i + 1) + ";mem:1024");
+    return record;
+  };
+  {
+    auto session = ZooKeeper::Connect(server.servers(), 10);
+    ASSERT_TRUE(session.ok()) << session.error();
+    Registrar writer(std::move(*OpenZooKeeperStorage(session->get(), "/stoa/registry")));
+    ASSERT_TRUE(writer.Recover().ok());
+    for (int i = 0; i < kAgents; ++i) ASSERT_TRUE(writer.PutAgent(agent(i)).ok()) << i;
+    for (int i = 0; i < kFrameworks; ++i) {
+      FrameworkInfo framework;
+      framework.id = "framework-" + std::to_string(i);
+      framework.name = "job " + std::to_string(i);
+      framework.failover_timeout_seconds = i;
+      ASSERT_TRUE(writer.PutFramework(framework).ok()) << i;
+      if (i % 2 == 1) {
+        ASSERT_TRUE(writer.RemoveFramework(framework.id).ok()) << i;
+      }
+    }
+  }
+
+  auto session = ZooKeeper::Connect(server.servers(), 10);
+  ASSERT_TRUE(session.ok()) << session.error();
+  Registrar leader(std::move(*OpenZooKeeperStorage(session->get(), "/stoa/registry")));
+  Result<Registry> registry = leader.Recover();
+  ASSERT_TRUE(registry.ok()) << registry.error();
+  ASSERT_EQ(registry->agents.size(), static_cast<size_t>(kAgents));
+  for (int i = 0; i < kAgents; ++i) {
+    AgentRecord expected = agent(i);
+    const AgentRecord& got = registry->agents[expected.info.id];
+    EXPECT_EQ(got.info.hostname, expected.info.hostname) << i;
+    EXPECT_EQ(got.info.resources, expected.info.resources) << i;
+    EXPECT_EQ(got.state, expected.state) << i;
+  }
+  ASSERT_EQ(registry->frameworks.size(), static_cast<size_t>(kFrameworks / 2));
+  ASSERT_EQ(registry->removed_frameworks.size(), static_cast<size_t>(kFrameworks / 2));
+  for (int i = 0; i < kFrameworks; ++i) {
+    std::string id = "framework-" + std::to_string(i);
+    if (i % 2 == 1) {
+      EXPECT_TRUE(registry->removed_frameworks.count(id)) << id;
+      continue;
+    }
+    EXPECT_EQ(registry->frameworks[id].name, "job " + std::to_string(i));
+    EXPECT_DOUBLE_EQ(registry->frameworks[id].failover_timeout_seconds, i);
+  }
+  // The versions came back too: the new leader updates entries in place.
+  EXPECT_TRUE(leader.PutAgent(Agent("agent-0", AgentRecord::State::kGone)).ok());
+  EXPECT_TRUE(leader.PutAgent(Agent("agent-1499", AgentRecord::State::kGone)).ok());
+
+  ASSERT_TRUE(CreateUnreadable(server.servers(), "/stoa/registry/agents/agent-secret").ok());
+  Registrar next(std::move(*OpenZooKeeperStorage(session->get(), "/stoa/registry")));
+  Result<Registry> failed = next.Recover();
+  ASSERT_FALSE(failed.ok()) << "recovered " << failed->agents.size() << " agents";
+  EXPECT_NE(failed.error().find("agents/agent-secret"), std::string::npos) << failed.error();
 }
 
 TEST(Registrar, ADeposedMasterCannotOverwriteTheNewLeader) {

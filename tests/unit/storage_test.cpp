@@ -12,6 +12,13 @@
 namespace stoa {
 namespace {
 
+std::vector<std::string> Keys(const Result<std::map<std::string, StoredValue>>& entries) {
+  std::vector<std::string> keys;
+  if (!entries.ok()) return {"error: " + entries.error()};
+  for (const auto& [key, value] : *entries) keys.push_back(key);
+  return keys;
+}
+
 void CheckContract(Storage& storage) {
   EXPECT_FALSE(storage.Get("agents/a1")->has_value());
   Result<int64_t> v1 = storage.Set("agents/a1", "first", kNewKey);
@@ -38,15 +45,32 @@ void CheckContract(Storage& storage) {
   EXPECT_EQ((*storage.Get("frameworks/f1"))->value, binary);
   ASSERT_TRUE(storage.Set("agents/a2", "x", kNewKey).ok());
 
-  auto agents = storage.List("agents/");
+  auto agents = storage.Scan("agents/");
   ASSERT_TRUE(agents.ok()) << agents.error();
-  EXPECT_EQ(*agents, (std::vector<std::string>{"agents/a1", "agents/a2"}));
+  ASSERT_EQ(Keys(agents), (std::vector<std::string>{"agents/a1", "agents/a2"}));
+  EXPECT_EQ(agents->at("agents/a1").value, "second");
+  EXPECT_EQ(agents->at("agents/a1").version, 2);
+  EXPECT_EQ(agents->at("agents/a2").value, "x");
+  EXPECT_EQ(agents->at("agents/a2").version, 1);
 
   EXPECT_FALSE(storage.Delete("agents/a1", 1).ok());  // stale
   EXPECT_TRUE(storage.Delete("agents/a1", 2).ok());
   EXPECT_FALSE(storage.Get("agents/a1")->has_value());
   EXPECT_TRUE(storage.Delete("agents/never", 1).ok());
-  EXPECT_EQ(*storage.List("agents/"), (std::vector<std::string>{"agents/a2"}));
+  EXPECT_EQ(Keys(storage.Scan("agents/")), (std::vector<std::string>{"agents/a2"}));
+
+  // Keys nested deeper, and prefixes that end inside a segment or match nothing.
+  for (const char* key : {"state/f1/tasks/t1", "state/f1/tasks/t2", "state/f10/x", "state/f2/y"}) {
+    ASSERT_TRUE(storage.Set(key, std::string("value of ") + key, kNewKey).ok()) << key;
+  }
+  auto state = storage.Scan("state/f1");
+  EXPECT_EQ(Keys(state),
+            (std::vector<std::string>{"state/f1/tasks/t1", "state/f1/tasks/t2", "state/f10/x"}));
+  ASSERT_TRUE(state.ok());
+  EXPECT_EQ(state->at("state/f1/tasks/t2").value, "value of state/f1/tasks/t2");
+  EXPECT_EQ(Keys(storage.Scan("state/f1/")),
+            (std::vector<std::string>{"state/f1/tasks/t1", "state/f1/tasks/t2"}));
+  EXPECT_EQ(Keys(storage.Scan("nothing/")), std::vector<std::string>{});
 
   EXPECT_FALSE(storage.Set("/bad", "x", kNewKey).ok());
   EXPECT_FALSE(storage.Set("bad//key", "x", kNewKey).ok());
@@ -117,6 +141,52 @@ TEST(ZooKeeperSession, ShortOutageSuspendsButDoesNotExpire) {
   EXPECT_FALSE(zk.expired());
   EXPECT_EQ(expired, 0);
   EXPECT_EQ(suspended, 1);
+}
+
+// Pipelined reads answer in the order asked whatever the window, a missing
+// znode with an empty answer.
+TEST(ZooKeeperSession, PipelinedReadsAnswerInOrder) {
+  stoa::testing::TempDir dir;
+  stoa::testing::ZooKeeperServer server(dir.path());
+  ASSERT_TRUE(server.error().empty()) << server.error();
+  auto zookeeper = ZooKeeper::Connect(server.servers(), 10);
+  ASSERT_TRUE(zookeeper.ok()) << zookeeper.error();
+  ZooKeeper& zk = **zookeeper;
+  ASSERT_TRUE(zk.CreatePath("/many").ok());
+  std::vector<std::string> paths;
+  for (int i = 0; i < 300; ++i) {
+    std::string path = "/many/n" + std::to_string(i);
+    ASSERT_TRUE(zk.Create(path, "value " + std::to_string(i), false, false).ok());
+    paths.push_back(path);
+    if (i % 50 == 0) paths.push_back("/many/missing" + std::to_string(i));
+  }
+  ASSERT_TRUE(zk.Set("/many/n7", "changed", 0).ok());
+  for (size_t window : {size_t{1}, size_t{7}, size_t{1000}}) {
+    auto nodes = zk.GetMany(paths, window);
+    ASSERT_TRUE(nodes.ok()) << nodes.error();
+    ASSERT_EQ(nodes->size(), paths.size());
+    for (size_t i = 0; i < paths.size(); ++i) {
+      const auto& node = (*nodes)[i];
+      std::string name = paths[i].substr(std::string("/many/").size());
+      if (name.rfind("missing", 0) == 0) {
+        EXPECT_FALSE(node.has_value()) << paths[i];
+        continue;
+      }
+      ASSERT_TRUE(node.has_value()) << paths[i];
+      EXPECT_EQ(node->data, name == "n7" ? "changed" : "value " + name.substr(1)) << paths[i];
+      EXPECT_EQ(node->version, name == "n7" ? 1 : 0) << paths[i];
+      EXPECT_EQ(node->children, 0) << paths[i];
+    }
+  }
+  auto children = zk.ChildrenMany({"/many", "/many/n0", "/nowhere"}, 2);
+  ASSERT_TRUE(children.ok()) << children.error();
+  ASSERT_EQ(children->size(), 3u);
+  ASSERT_TRUE((*children)[0].has_value());
+  EXPECT_EQ((*children)[0]->size(), 300u);
+  ASSERT_TRUE((*children)[1].has_value());
+  EXPECT_TRUE((*children)[1]->empty());
+  EXPECT_FALSE((*children)[2].has_value());
+  EXPECT_TRUE(zk.GetMany({})->empty());
 }
 
 TEST(ZooKeeperUrl, ParsesAndRefuses) {
