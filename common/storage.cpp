@@ -136,9 +136,12 @@ class ZooKeeperStorage : public Storage {
     if (Status s = ValidateStorageKey(key); !s.ok()) return s;
     ZkCode code;
     if (expected_version == kNewKey) {
-      auto parent = Path(key).substr(0, Path(key).rfind('/'));
-      if (Status s = zookeeper_->CreatePath(parent); !s.ok()) return s;
       auto created = zookeeper_->Create(Path(key), value, false, false, &code);
+      if (code == ZkCode::kNoNode) {  // the first key of its directory: make the directory
+        auto parent = Path(key).substr(0, Path(key).rfind('/'));
+        if (Status s = zookeeper_->CreatePath(parent); !s.ok()) return s;
+        created = zookeeper_->Create(Path(key), value, false, false, &code);
+      }
       if (code == ZkCode::kNodeExists) {
         return Status::Error("refused to write '" + key +
                              "': it already exists (another writer created it: is another "
