@@ -162,12 +162,10 @@ struct ZooKeeper::Impl {
   std::chrono::steady_clock::time_point disconnected_since;
   std::thread watchdog;
 
-  void Expire() {  // REQUIRES: mutex held
-    bool first = !is_expired.exchange(true);
-    connected = false;
-    if (first && on_expired) on_expired();
-  }
-
+  // The session's own thread: it reports a suspension and the expiry, each
+  // callback with no lock held and off the client's event thread, so that a
+  // callback may call back into the session and a slow one stalls no event.
+  //
   // The client only hears that its session expired once it reaches a server
   // again, and it notices a lost connection only about 2/3 of the session
   // timeout after it last heard the server, when the server may expire the
@@ -177,16 +175,24 @@ struct ZooKeeper::Impl {
   // the real expiry, which the client reports once it reaches a server again.
   void Watch() {
     std::unique_lock<std::mutex> lock(mutex);
-    while (!stopping && !is_expired) {
-      changed.wait_for(lock, std::chrono::milliseconds(50));
+    while (!stopping) {
+      if (is_expired) {
+        lock.unlock();
+        if (on_expired) on_expired();
+        return;
+      }
       int negotiated_ms = zoo_recv_timeout(handle);
       double timeout = negotiated_ms > 0 ? negotiated_ms / 1000.0 : session_timeout;
-      if (!connected && !stopping && !suspended_reported &&
+      if (!connected && !suspended_reported &&
           std::chrono::steady_clock::now() - disconnected_since >
               std::chrono::duration<double>(timeout / 3)) {
         suspended_reported = true;
+        lock.unlock();
         if (on_suspended) on_suspended();
+        lock.lock();
+        continue;
       }
+      changed.wait_for(lock, std::chrono::milliseconds(50));
     }
   }
 
@@ -198,7 +204,8 @@ struct ZooKeeper::Impl {
       impl->connected = true;
       impl->suspended_reported = false;
     } else if (state == ZOO_EXPIRED_SESSION_STATE || state == ZOO_AUTH_FAILED_STATE) {
-      impl->Expire();
+      impl->is_expired = true;
+      impl->connected = false;
     } else if (impl->connected) {
       impl->connected = false;
       impl->disconnected_since = std::chrono::steady_clock::now();

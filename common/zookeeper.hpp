@@ -1,8 +1,8 @@
-// A ZooKeeper session (the C client, multi-threaded flavour) with synchronous
-// calls for the few operations Stoa needs. Calls block the calling thread, so
-// they belong in a helper actor or thread, never in a main actor's handler.
-// Watch callbacks run on the client's own thread: hand their work elsewhere and
-// never call back into ZooKeeper from them.
+// A ZooKeeper session (the C client, multi-threaded flavour) with blocking
+// calls for the few operations Stoa needs, and pipelined batches of reads.
+// Calls block the calling thread, so they belong in a helper actor or thread,
+// never in a main actor's handler. Watch callbacks run on the client's event
+// thread: hand their work elsewhere and never call back into ZooKeeper from them.
 #pragma once
 
 #include <cstddef>
@@ -30,11 +30,13 @@ enum class ZkCode { kOk, kNoNode, kNodeExists, kBadVersion, kNotEmpty, kOther };
 
 class ZooKeeper {
  public:
-  // Called on a client thread: `on_expired` once the server has expired the
-  // session (it is gone for good); `on_suspended` when the connection has been
-  // down for a third of the session timeout, after which the session may
-  // expire without this client hearing of it in time. A leader steps down on
-  // the second; standbys and detectors act only on the first.
+  // `on_expired`: once the server has expired the session (it is gone for
+  // good); `on_suspended`: when the connection has been down for a third of
+  // the session timeout, after which the session may expire without this
+  // client hearing of it in time. A leader steps down on the second; standbys
+  // and detectors act only on the first. Both run on the session's own thread,
+  // one at a time, with no lock held and off the client's event thread: they
+  // may call back into the session (but must not destroy it).
   using ExpiredCallback = std::function<void()>;
 
   // Opens a session; waits up to the session timeout for it to be established.

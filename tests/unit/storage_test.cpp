@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
+#include <future>
 
 #include "common/zookeeper.hpp"
 #include "tests/test_util.hpp"
@@ -141,6 +143,49 @@ TEST(ZooKeeperSession, ShortOutageSuspendsButDoesNotExpire) {
   EXPECT_FALSE(zk.expired());
   EXPECT_EQ(expired, 0);
   EXPECT_EQ(suspended, 1);
+}
+
+// A leader's on_suspended may look through the session once ZooKeeper is
+// back (is my znode still there?). That read is answered on the client's
+// event thread, which must not be waiting for the callback to finish.
+TEST(ZooKeeperSession, ACallbackCanReadThroughItsSession) {
+  stoa::testing::TempDir dir;
+  stoa::testing::ZooKeeperServer server(dir.path());
+  ASSERT_TRUE(server.error().empty()) << server.error();
+  std::atomic<ZooKeeper*> session{nullptr};
+  std::atomic<bool> suspended{false}, returned{false}, read_back{false};
+  std::future<Result<std::vector<std::optional<ZooKeeper::Node>>>> stuck;
+  auto on_suspended = [&] {
+    suspended = true;
+    // Each read runs on a helper thread so that a deadlock fails the test
+    // instead of hanging it. A read may wait out the client's own operation
+    // timeout (2/3 of the session timeout) while it reconnects.
+    stoa::testing::WaitFor(
+        [&] {
+          auto read =
+              std::async(std::launch::async, [&] { return session.load()->GetMany({"/member"}); });
+          if (read.wait_for(std::chrono::seconds(30)) != std::future_status::ready) {
+            stuck = std::move(read);  // the callback gives up; the read ends once it returns
+            return true;
+          }
+          auto nodes = read.get();
+          read_back = nodes.ok() && (*nodes)[0].has_value();
+          return read_back.load();
+        },
+        std::chrono::seconds(90));
+    returned = true;
+  };
+  auto zookeeper = ZooKeeper::Connect(server.servers(), 20, {}, on_suspended);
+  ASSERT_TRUE(zookeeper.ok()) << zookeeper.error();
+  session = zookeeper->get();
+  ASSERT_TRUE((*zookeeper)->Create("/member", "me", /*ephemeral=*/true, false).ok());
+
+  server.Stop();
+  ASSERT_TRUE(stoa::testing::WaitFor([&] { return suspended.load(); }));
+  ASSERT_TRUE(server.Start()) << server.error();
+  ASSERT_TRUE(stoa::testing::WaitFor([&] { return returned.load(); }, std::chrono::seconds(120)));
+  EXPECT_TRUE(read_back) << "the callback's read through its session never came back";
+  EXPECT_FALSE(stuck.valid()) << "the read deadlocked with the callback";
 }
 
 // Pipelined reads answer in the order asked whatever the window, a missing
