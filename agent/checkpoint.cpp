@@ -1,6 +1,7 @@
 #include "agent/checkpoint.hpp"
 
 #include <leveldb/db.h>
+#include <leveldb/write_batch.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -21,18 +22,37 @@ constexpr const char* kEpoch = "agent/epoch";
 constexpr const char* kExecutors = "executors/";
 constexpr const char* kTasks = "tasks/";
 constexpr const char* kUnknownTasks = "unknown_tasks/";
+
+std::string TaskKey(const TaskRecord& record) {
+  return kTasks + record.task.framework_id + "/" + record.task.info.task_id;
+}
 }  // namespace
 
 struct Checkpoint::Impl {
   std::unique_ptr<leveldb::DB> db;
 
-  Status Put(const std::string& key, const std::string& value) {
-    leveldb::Status s = db->Put(leveldb::WriteOptions(), key, value);
+  // Synced: the record is on disk before the agent acts on it (sends the
+  // update on, acknowledges the executor). LevelDB appends to one log, so the
+  // sync also makes every earlier write durable.
+  Status Write(leveldb::WriteBatch& batch, const std::string& what) {
+    leveldb::WriteOptions options;
+    options.sync = true;
+    leveldb::Status s = db->Write(options, &batch);
     return s.ok() ? Status::Ok()
-                  : Status::Error("checkpoint write of '" + key + "' failed: " + s.ToString());
+                  : Status::Error("checkpoint write of '" + what + "' failed: " + s.ToString());
   }
-  Status Delete(const std::string& key) {
-    leveldb::Status s = db->Delete(leveldb::WriteOptions(), key);
+  Status Put(const std::string& key, const std::string& value) {
+    leveldb::WriteBatch batch;
+    batch.Put(key, value);
+    return Write(batch, key);
+  }
+  // Not synced unless asked: a delete lost in a host crash brings back a
+  // finished record, which recovery finds finished and deletes again; the next
+  // sync takes it.
+  Status Delete(const std::string& key, bool sync = false) {
+    leveldb::WriteOptions options;
+    options.sync = sync;
+    leveldb::Status s = db->Delete(options, key);
     return s.ok() ? Status::Ok()
                   : Status::Error("checkpoint delete of '" + key + "' failed: " + s.ToString());
   }
@@ -97,15 +117,20 @@ Result<RecoveredState> Checkpoint::Recover() {
 }
 
 Status Checkpoint::SetAgentId(const AgentId& agent_id) {
-  if (Status s = impl_->Put(kAgentId, agent_id); !s.ok()) return s;
-  return impl_->Put(kBootId, BootId());
+  leveldb::WriteBatch batch;  // the id and its boot together
+  batch.Put(kAgentId, agent_id);
+  batch.Put(kBootId, BootId());
+  return impl_->Write(batch, kAgentId);
 }
 
 Status Checkpoint::SetEpoch(uint64_t epoch) { return impl_->Put(kEpoch, std::to_string(epoch)); }
 
-Status Checkpoint::PutExecutor(const ExecutorRecord& record) {
-  return impl_->Put(kExecutors + record.info.framework_id + "/" + record.info.executor_id,
-                    EncodeRecord(record));
+Status Checkpoint::PutExecutor(const ExecutorRecord& record, const std::vector<TaskRecord>& tasks) {
+  leveldb::WriteBatch batch;
+  std::string key = kExecutors + record.info.framework_id + "/" + record.info.executor_id;
+  batch.Put(key, EncodeRecord(record));
+  for (const auto& task : tasks) batch.Put(TaskKey(task), EncodeRecord(task));
+  return impl_->Write(batch, key);
 }
 
 Status Checkpoint::RemoveExecutor(const FrameworkId& framework_id, const ExecutorId& executor_id) {
@@ -113,8 +138,7 @@ Status Checkpoint::RemoveExecutor(const FrameworkId& framework_id, const Executo
 }
 
 Status Checkpoint::PutTask(const TaskRecord& record) {
-  return impl_->Put(kTasks + record.task.framework_id + "/" + record.task.info.task_id,
-                    EncodeRecord(record));
+  return impl_->Put(TaskKey(record), EncodeRecord(record));
 }
 
 Status Checkpoint::RemoveTask(const FrameworkId& framework_id, const TaskId& task_id) {
@@ -127,7 +151,8 @@ Status Checkpoint::PutUnknownTask(const TaskRecord& record) {
 }
 
 Status Checkpoint::RemoveUnknownTask(const FrameworkId& framework_id, const TaskId& task_id) {
-  return impl_->Delete(kUnknownTasks + framework_id + "/" + task_id);
+  // Synced: this removal is what records the acknowledgement of its update.
+  return impl_->Delete(kUnknownTasks + framework_id + "/" + task_id, /*sync=*/true);
 }
 
 std::string BootId() {

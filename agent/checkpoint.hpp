@@ -1,9 +1,11 @@
 // The agent's checkpoint: what it needs to find its executors and tasks again
 // after a restart (kill -9, upgrade): its id and the boot it ran in, each
 // executor (with its container and pid) and each task with its unacknowledged
-// status updates (also those of tasks it never knew but reported on). Kept in LevelDB under
-// <work_dir>/meta. Writes are not fsynced: they survive the agent's death, and a host crash ends
-// the tasks anyway.
+// status updates (also those of tasks it never knew but reported on). Kept in
+// LevelDB under <work_dir>/meta. What a Set or Put writes is fsynced before it
+// returns, so that after a host crash the agent reports what its tasks last
+// said (a FINISHED stays FINISHED, not LOST). Removals of finished tasks and
+// executors are not: one lost brings back a finished record, removed again.
 #pragma once
 
 #include <memory>
@@ -35,7 +37,8 @@ class Checkpoint {
   Result<RecoveredState> Recover();
   Status SetAgentId(const AgentId& agent_id);
   Status SetEpoch(uint64_t epoch);
-  Status PutExecutor(const ExecutorRecord& record);
+  // The executor's record with those of `tasks`, in one write (one fsync).
+  Status PutExecutor(const ExecutorRecord& record, const std::vector<TaskRecord>& tasks = {});
   Status RemoveExecutor(const FrameworkId& framework_id, const ExecutorId& executor_id);
   Status PutTask(const TaskRecord& record);
   Status RemoveTask(const FrameworkId& framework_id, const TaskId& task_id);

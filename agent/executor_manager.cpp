@@ -612,8 +612,11 @@ void ExecutorManager::CheckpointExecutor(const FrameworkId& framework_id,
   ExecutorRecord record{executor->info,         frameworks_[framework_id].info,
                         executor->container_id, static_cast<int32_t>(executor->pid),
                         executor->sandbox,      executor->secret};
-  if (Status s = checkpoint_->PutExecutor(record); !s.ok()) log_->error("{}", s.message());
-  for (const auto& [task_id, task] : executor->tasks) CheckpointTask(task);
+  std::vector<TaskRecord> tasks;
+  for (const auto& [task_id, task] : executor->tasks) {
+    tasks.push_back({task, updates_.Pending(framework_id, task_id)});
+  }
+  if (Status s = checkpoint_->PutExecutor(record, tasks); !s.ok()) log_->error("{}", s.message());
 }
 
 void ExecutorManager::Recover(const RecoveredState& state, double now) {
