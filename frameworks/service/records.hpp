@@ -1,0 +1,47 @@
+// What the service framework keeps about what it runs: a record per task it
+// launched (written before the launch) and one per deployment in progress
+// (written with the change that started it). With the apps, these are its
+// whole state; everything else is learned again from the master.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "frameworks/service/path_id.hpp"
+#include "protocols/messages.hpp"
+
+namespace stoa::service {
+
+struct TaskRecord {
+  TaskId id;
+  PathId app_id;
+  std::string version;  // the app's version it was launched from
+  std::string
+      config_version;  // the app's lastConfigChangeAt then: tasks of older ones are replaced
+  AgentId agent_id;
+  std::string host;
+  std::vector<int> ports;  // host ports, in the order of the app's port definitions
+  TaskState state = TaskState::kStaging;
+  double staged_at = 0;          // seconds since the epoch
+  double started_at = 0;         // first RUNNING; 0: not yet
+  double unreachable_since = 0;  // 0: reachable
+  bool kill_requested = false;   // the service decided to kill it (written before the kill)
+  std::string message;           // of the last status update
+
+  bool operator==(const TaskRecord&) const = default;
+};
+
+// A change to an app being carried out, as /v2/deployments shows it.
+struct Deployment {
+  std::string id;
+  std::string version;  // the app version it deploys
+  PathId app_id;
+  // One action per step: StartApplication, ScaleApplication, RestartApplication,
+  // StopApplication. The last step is the one that runs until the app's goal is met.
+  std::vector<std::string> steps;
+  double started_at = 0;
+
+  bool operator==(const Deployment&) const = default;
+};
+
+}  // namespace stoa::service

@@ -1,0 +1,155 @@
+#include "frameworks/service/store.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "frameworks/service/records_json.hpp"
+
+namespace stoa::service {
+
+using json = nlohmann::json;
+
+namespace {
+
+constexpr const char* kFrameworkKey = "framework/id";
+
+std::string AppKey(const PathId& id) { return "apps/" + id.SafePath(); }
+std::string VersionsPrefix(const PathId& id) { return "versions/" + id.SafePath() + "/"; }
+std::string TaskKey(const TaskId& id) { return "tasks/" + id; }
+std::string DeploymentKey(const std::string& id) { return "deployments/" + id; }
+
+}  // namespace
+
+ServiceStore::ServiceStore(std::unique_ptr<Storage> storage) : storage_(std::move(storage)) {}
+
+Result<int64_t> ServiceStore::VersionOf(const std::string& key) {
+  if (auto it = versions_.find(key); it != versions_.end()) return it->second;
+  auto current = storage_->Get(key);
+  if (!current.ok()) return current.status();
+  int64_t version = current->has_value() ? (*current)->version : kNewKey;
+  versions_[key] = version;
+  return version;
+}
+
+Status ServiceStore::Put(const std::string& key, const std::string& value) {
+  auto version = VersionOf(key);
+  if (!version.ok()) return version.status();
+  auto written = storage_->Set(key, value, *version);
+  if (!written.ok()) {
+    versions_.erase(key);  // read it again next time
+    return written.status();
+  }
+  versions_[key] = *written;
+  return Status::Ok();
+}
+
+Status ServiceStore::Remove(const std::string& key) {
+  auto version = VersionOf(key);
+  if (!version.ok()) return version.status();
+  if (*version == kNewKey) return Status::Ok();
+  Status s = storage_->Delete(key, *version);
+  versions_.erase(key);
+  return s;
+}
+
+Result<ServiceStore::Contents> ServiceStore::Load() {
+  Contents contents;
+  auto framework = storage_->Get(kFrameworkKey);
+  if (!framework.ok()) return framework.status();
+  if (framework->has_value()) {
+    contents.framework_id = (*framework)->value;
+    versions_[kFrameworkKey] = (*framework)->version;
+  }
+  // Each prefix's records, parsed by `parse` (which says why it skips one).
+  auto each = [&](const std::string& prefix, auto parse) -> Status {
+    auto stored = storage_->Scan(prefix);
+    if (!stored.ok()) return stored.status();
+    for (const auto& [key, record] : *stored) {
+      versions_[key] = record.version;
+      json value = json::parse(record.value, nullptr, false);
+      if (value.is_discarded()) {
+        contents.skipped.push_back(key + ": not JSON");
+        continue;
+      }
+      if (std::string why = parse(value); !why.empty())
+        contents.skipped.push_back(key + ": " + why);
+    }
+    return Status::Ok();
+  };
+  Status s = each("apps/", [&](const json& value) -> std::string {
+    auto app = ParseStoredApp(value);
+    if (!app.ok()) return app.error();
+    contents.apps.push_back(std::move(*app));
+    return "";
+  });
+  if (!s.ok()) return s;
+  s = each("tasks/", [&](const json& value) -> std::string {
+    auto task = ParseTaskRecord(value);
+    if (!task.ok()) return task.error();
+    contents.tasks.push_back(std::move(*task));
+    return "";
+  });
+  if (!s.ok()) return s;
+  s = each("deployments/", [&](const json& value) -> std::string {
+    auto deployment = ParseDeployment(value);
+    if (!deployment.ok()) return deployment.error();
+    contents.deployments.push_back(std::move(*deployment));
+    return "";
+  });
+  if (!s.ok()) return s;
+  return contents;
+}
+
+Status ServiceStore::PutFrameworkId(const FrameworkId& id) { return Put(kFrameworkKey, id); }
+
+Status ServiceStore::PutApp(const AppDefinition& app) {
+  std::string value = StoredAppJson(app).dump();
+  if (Status s = Put(VersionsPrefix(app.id) + app.version, value); !s.ok()) return s;
+  return Put(AppKey(app.id), value);
+}
+
+Status ServiceStore::DeleteApp(const PathId& id) {
+  // The current definition goes first: an app without it is gone, whatever
+  // versions a failure leaves behind (they are removed with the next delete).
+  if (Status s = Remove(AppKey(id)); !s.ok()) return s;
+  auto stored = storage_->Scan(VersionsPrefix(id));
+  if (!stored.ok()) return stored.status();
+  for (const auto& [key, value] : *stored) {
+    versions_[key] = value.version;
+    if (Status s = Remove(key); !s.ok()) return s;
+  }
+  return Status::Ok();
+}
+
+Result<std::vector<std::string>> ServiceStore::AppVersions(const PathId& id) {
+  auto stored = storage_->Scan(VersionsPrefix(id));
+  if (!stored.ok()) return stored.status();
+  std::vector<std::string> versions;  // the map is sorted, and ISO 8601 sorts as time does
+  for (const auto& [key, value] : *stored)
+    versions.push_back(key.substr(VersionsPrefix(id).size()));
+  return versions;
+}
+
+Result<std::optional<AppDefinition>> ServiceStore::AppAtVersion(const PathId& id,
+                                                                const std::string& version) {
+  auto stored = storage_->Get(VersionsPrefix(id) + version);
+  if (!stored.ok()) return stored.status();
+  if (!stored->has_value()) return std::optional<AppDefinition>();
+  json value = json::parse((*stored)->value, nullptr, false);
+  auto app = ParseStoredApp(value);
+  if (!app.ok()) return app.status();
+  return std::optional<AppDefinition>(std::move(*app));
+}
+
+Status ServiceStore::PutTask(const TaskRecord& task) {
+  return Put(TaskKey(task.id), TaskRecordJson(task).dump());
+}
+
+Status ServiceStore::DeleteTask(const TaskId& id) { return Remove(TaskKey(id)); }
+
+Status ServiceStore::PutDeployment(const Deployment& deployment) {
+  return Put(DeploymentKey(deployment.id), DeploymentJson(deployment).dump());
+}
+
+Status ServiceStore::DeleteDeployment(const std::string& id) { return Remove(DeploymentKey(id)); }
+
+}  // namespace stoa::service
