@@ -1,0 +1,223 @@
+// The core's recovery, subscription and the loop that keeps every app at its
+// plan (kills, expunges, deployments done, whether offers are wanted).
+#include "frameworks/service/core.hpp"
+
+#include "common/logging.hpp"
+#include "frameworks/service/planner.hpp"
+
+namespace stoa::service {
+
+ServiceCore::ServiceCore(ServiceStore* store, SchedulerActions* actions, CoreOptions options,
+                         std::function<double()> clock)
+    : store_(store), actions_(actions), options_(std::move(options)), clock_(std::move(clock)) {}
+
+Status ServiceCore::Recover() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto contents = store_->Load();
+  if (!contents.ok()) return Status::Error("cannot read the service's state: " + contents.error());
+  auto log = Logger("service");
+  for (const auto& why : contents->skipped) log->error("skipped an unreadable record: {}", why);
+  framework_id_ = contents->framework_id;
+  for (auto& app : contents->apps) {
+    versions_.Observe(app.version);
+    PathId id = app.id;
+    apps_[id] = std::move(app);
+  }
+  double now = Now();
+  for (auto& task : contents->tasks) {
+    TaskEntry entry;
+    entry.record = std::move(task);
+    entry.confirmed = false;  // until the master says how it is
+    entry.last_update = now;
+    tasks_[entry.record.id] = std::move(entry);
+  }
+  for (auto& deployment : contents->deployments) {
+    versions_.Observe(deployment.version);
+    deployments_[deployment.id] = std::move(deployment);
+  }
+  log->info("recovered {} apps, {} tasks and {} deployments (framework {})", apps_.size(),
+            tasks_.size(), deployments_.size(),
+            framework_id_.empty() ? "not yet registered" : framework_id_);
+  return Status::Ok();
+}
+
+FrameworkId ServiceCore::framework_id() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return framework_id_;
+}
+
+void ServiceCore::Subscribed(const FrameworkId& framework_id) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (framework_id != framework_id_) {
+    // Before any launch: a restart must fail over to this framework, or its
+    // tasks would be orphaned.
+    if (Status s = store_->PutFrameworkId(framework_id); !s.ok()) {
+      options_.on_fatal("cannot store the framework id " + framework_id + ": " + s.message());
+      return;
+    }
+    framework_id_ = framework_id;
+  }
+  Logger("service")->info("subscribed as framework {}; reconciling {} tasks", framework_id,
+                          tasks_.size());
+  subscribed_ = true;
+  suppressed_ = false;
+  // Explicit reconciliation of every task we hold, then an implicit one to
+  // learn of tasks we do not (which are killed).
+  for (auto& [id, entry] : tasks_) entry.confirmed = false;
+  implicit_done_ = false;
+  ReconcileUnconfirmed();
+  Converge();
+}
+
+void ServiceCore::Disconnected() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  subscribed_ = false;
+}
+
+void ServiceCore::ReconcileUnconfirmed() {
+  std::vector<std::pair<TaskId, AgentId>> pairs;
+  for (const auto& [id, entry] : tasks_) {
+    if (!entry.confirmed) pairs.emplace_back(id, entry.record.agent_id);
+  }
+  double now = Now();
+  if (!pairs.empty()) {
+    actions_->Reconcile(pairs);
+    last_explicit_reconcile_ = now;
+  } else if (!implicit_done_) {
+    actions_->Reconcile({});
+    implicit_done_ = true;
+    last_implicit_reconcile_ = now;
+  }
+}
+
+std::vector<const TaskRecord*> ServiceCore::TasksOf(const PathId& app) const {
+  std::vector<const TaskRecord*> tasks;
+  for (const auto& [id, entry] : tasks_) {
+    if (entry.record.app_id == app) tasks.push_back(&entry.record);
+  }
+  return tasks;
+}
+
+std::vector<std::string> ServiceCore::DeploymentsOf(const PathId& app) const {
+  std::vector<std::string> ids;
+  for (const auto& [id, deployment] : deployments_) {
+    if (deployment.app_id == app) ids.push_back(id);
+  }
+  return ids;
+}
+
+bool ServiceCore::PutTaskOrDie(const TaskRecord& record) {
+  if (Status s = store_->PutTask(record); !s.ok()) {
+    options_.on_fatal("cannot store the record of task " + record.id + ": " + s.message());
+    return false;
+  }
+  return true;
+}
+
+void ServiceCore::KillTask(TaskEntry& entry) {
+  if (!entry.record.kill_requested) {
+    entry.record.kill_requested = true;
+    if (!PutTaskOrDie(entry.record)) return;
+    Logger("service")->info("killing task {} of {}", entry.record.id,
+                            entry.record.app_id.ToString());
+  }
+  actions_->Kill(entry.record.id, entry.record.agent_id);
+  entry.last_kill_sent = Now();
+}
+
+void ServiceCore::ForgetTask(const TaskId& id) {
+  if (Status s = store_->DeleteTask(id); !s.ok()) {
+    // Harmless: after a restart the master says the task is gone, and the record goes then.
+    Logger("service")->warn("cannot delete the record of ended task {}: {}", id, s.message());
+  }
+  tasks_.erase(id);
+}
+
+void ServiceCore::Converge() {
+  double now = Now();
+  std::map<PathId, int> wanted;
+  std::set<PathId> goals;
+  std::set<PathId> seen;
+  auto apply = [&](const PathId& id, const AppPlan& plan) {
+    for (const auto& task_id : plan.kills) {
+      auto it = tasks_.find(task_id);
+      if (it != tasks_.end()) KillTask(it->second);
+    }
+    for (const auto& task_id : plan.expunges) {
+      auto it = tasks_.find(task_id);
+      if (it == tasks_.end()) continue;
+      Logger("service")->info("task {} of {} was unreachable too long; forgetting it", task_id,
+                              id.ToString());
+      actions_->Kill(task_id, it->second.record.agent_id);  // should it ever come back
+      ForgetTask(task_id);
+    }
+    if (plan.goal_reached) goals.insert(id);
+  };
+  for (const auto& [id, app] : apps_) {
+    AppPlan plan = PlanApp(&app, TasksOf(id), now);
+    wanted[id] = plan.launches;
+    seen.insert(id);
+    apply(id, plan);
+  }
+  // Tasks of apps that are gone (deleted, or unknown after a restart).
+  std::set<PathId> orphans;
+  for (const auto& [task_id, entry] : tasks_) {
+    if (!apps_.count(entry.record.app_id)) orphans.insert(entry.record.app_id);
+  }
+  for (const auto& id : orphans) apply(id, PlanApp(nullptr, TasksOf(id), now));
+  for (auto it = deployments_.begin(); it != deployments_.end();) {
+    const PathId& app = it->second.app_id;
+    bool done = goals.count(app) > 0 || (!seen.count(app) && TasksOf(app).empty());
+    if (!done) {
+      ++it;
+      continue;
+    }
+    if (Status s = store_->DeleteDeployment(it->first); !s.ok()) {
+      Logger("service")->warn("cannot delete finished deployment {}: {}", it->first, s.message());
+      ++it;
+      continue;
+    }
+    Logger("service")->info("deployment {} of {} finished", it->first, app.ToString());
+    it = deployments_.erase(it);
+  }
+  UpdateOfferInterest(wanted);
+}
+
+void ServiceCore::UpdateOfferInterest(const std::map<PathId, int>& wanted) {
+  if (!subscribed_) return;
+  double now = Now();
+  int now_total = 0;
+  bool later = false;
+  for (const auto& [id, count] : wanted) {
+    if (count <= 0) continue;
+    auto app = apps_.find(id);
+    if (app == apps_.end()) continue;
+    if (delays_.NotBefore(app->second) <= now) {
+      now_total += count;
+    } else {
+      later = true;
+    }
+  }
+  if (now_total > 0) {
+    // New work (or more of it) may fit where offers were refused before:
+    // revive, at most once per min_revive_interval, and again while it waits.
+    if (suppressed_ || now_total > last_wanted_ || now - last_revive_ >= options_.revive_repeat) {
+      revive_pending_ = true;
+    }
+  } else if (!later && !suppressed_) {
+    actions_->Suppress();
+    suppressed_ = true;
+    revive_pending_ = false;
+  }
+  last_wanted_ = now_total;
+  if (revive_pending_ && now - last_revive_ >= options_.min_revive_interval) Revive();
+}
+
+void ServiceCore::Revive() {
+  actions_->Revive();
+  suppressed_ = false;
+  revive_pending_ = false;
+  last_revive_ = Now();
+}
+
+}  // namespace stoa::service

@@ -1,0 +1,171 @@
+// The service framework's core: its apps, task records, deployments and
+// launch delays, changed by the API (create, update, scale, delete, kill) and
+// by the master's events (offers, status updates), always through the store
+// first. Thread-safe: the driver's thread and the HTTP threads call it; each
+// call holds one lock, never blocks on the network (store writes aside) and
+// acts on the master only through SchedulerActions.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "frameworks/service/actions.hpp"
+#include "frameworks/service/app_json.hpp"
+#include "frameworks/service/launch_delay.hpp"
+#include "frameworks/service/records.hpp"
+#include "frameworks/service/store.hpp"
+#include "frameworks/service/timestamp.hpp"
+
+namespace stoa::service {
+
+struct CoreOptions {
+  double decline_seconds = 120;        // refuse filter for offers with nothing to run on them
+  double min_revive_interval = 5;      // at most one revive per this (a later one is deferred)
+  double revive_repeat = 30;           // revive again while work waits for offers
+  double reconcile_retry = 5;          // ask again about tasks the master has not answered for
+  double reconcile_interval = 600;     // an implicit reconciliation this often
+  double kill_retry = 10;              // resend a kill not yet confirmed
+  double launch_confirm_timeout = 60;  // a launched task silent this long is asked about
+  int service_port_min = 10000;        // service ports for port 0 come from [min, max)
+  int service_port_max = 20000;
+  // A store write the service cannot go on without failed (a task record, the
+  // framework id): memory and storage would disagree. Production exits here.
+  std::function<void(const std::string&)> on_fatal;
+};
+
+// The last task of an app that failed (lastTaskFailure).
+struct TaskFailure {
+  TaskId task_id;
+  PathId app_id;
+  std::string host;
+  AgentId agent_id;
+  std::string message;
+  TaskState state = TaskState::kFailed;
+  double timestamp = 0;
+  std::string version;
+};
+
+struct AppView {
+  AppDefinition app;
+  std::vector<TaskRecord> tasks;  // not terminal
+  std::vector<std::string> deployment_ids;
+  std::optional<TaskFailure> last_failure;
+};
+
+struct ServiceView {
+  FrameworkId framework_id;
+  bool subscribed = false;
+  std::vector<AppView> apps;  // by id
+  std::vector<Deployment> deployments;
+};
+
+// Why the core refused an API call; the HTTP layer maps it to a status code.
+enum class Refusal { kNone, kNotFound, kConflict, kLocked, kInvalid, kUnavailable };
+
+struct ChangeOutcome {
+  Refusal refusal = Refusal::kNone;
+  std::string message;
+  std::vector<std::string> blocking_deployments;  // kLocked
+  ValidationErrors errors;                        // kInvalid
+  bool created = false;
+  AppDefinition app;              // the app as it is now (deleted: as it was)
+  Deployment deployment;          // the change's deployment
+  std::vector<TaskRecord> tasks;  // the tasks a kill chose
+};
+
+class ServiceCore {
+ public:
+  // REQUIRES: `store` and `actions` outlive the core. `clock`: seconds since the epoch.
+  ServiceCore(ServiceStore* store, SchedulerActions* actions, CoreOptions options,
+              std::function<double()> clock);
+
+  // Loads the stored state. Call once, before anything else.
+  Status Recover();
+  // The framework id to subscribe with (empty: a new framework).
+  FrameworkId framework_id() const;
+
+  // ---- the master's events (from the driver's thread) ----
+  void Subscribed(const FrameworkId& framework_id);
+  void Disconnected();
+  void Offers(const std::vector<Offer>& offers);
+  void Update(const TaskStatus& status);
+  // Timers: retries, reconciliation, unreachable tasks, deferred revives.
+  void Tick();
+
+  // ---- the API ----
+  // POST /v2/apps: `app` as parsed.
+  ChangeOutcome CreateApp(AppDefinition app);
+  // PUT/PATCH /v2/apps/{id}: `build` makes the new definition from the
+  // current one (null when there is none). Creates only with `allow_create`.
+  using Builder = std::function<ParsedApp(const AppDefinition* current)>;
+  ChangeOutcome UpdateApp(const PathId& id, const Builder& build, bool force, bool allow_create);
+  ChangeOutcome DeleteApp(const PathId& id, bool force);
+  // POST /v2/apps/{id}/restart: every task is replaced.
+  ChangeOutcome RestartApp(const PathId& id, bool force);
+  // DELETE /v2/apps/{id}/tasks[/{task}]: kills the app's tasks that `pick`
+  // chooses (an unknown task id: kNotFound); with `scale` the app shrinks by
+  // as many, else they are replaced.
+  ChangeOutcome KillTasks(const PathId& id, const std::function<bool(const TaskRecord&)>& pick,
+                          bool scale, bool force);
+
+  ServiceView View() const;
+  std::optional<AppView> ViewApp(const PathId& id) const;
+
+ private:
+  struct TaskEntry {
+    TaskRecord record;
+    bool confirmed = true;  // the master told us of it since we subscribed
+    double last_update = 0;
+    double last_kill_sent = 0;
+  };
+
+  // All below: REQUIRES mutex_ held.
+  std::vector<const TaskRecord*> TasksOf(const PathId& app) const;
+  void Converge();
+  void KillTask(TaskEntry& entry);
+  void ForgetTask(const TaskId& id);
+  bool PutTaskOrDie(const TaskRecord& record);
+  void LaunchOn(const Offer& offer, std::map<PathId, int>& wanted);
+  void UpdateOfferInterest(const std::map<PathId, int>& wanted);
+  void Revive();
+  void ReconcileUnconfirmed();
+  std::vector<std::string> DeploymentsOf(const PathId& app) const;
+  // Writes `app` (and `deployment`), superseding the app's other deployments.
+  ChangeOutcome Commit(AppDefinition app, Deployment deployment, bool created);
+  ChangeOutcome Locked(const PathId& id) const;
+  Status AssignServicePorts(AppDefinition& app, const AppDefinition* current) const;
+  void RecordFailure(const TaskRecord& record, const TaskStatus& status);
+  double Now() const { return clock_(); }
+
+  ServiceStore* store_;
+  SchedulerActions* actions_;
+  CoreOptions options_;
+  std::function<double()> clock_;
+
+  mutable std::mutex mutex_;
+  FrameworkId framework_id_;
+  bool subscribed_ = false;
+  std::map<PathId, AppDefinition> apps_;
+  std::map<TaskId, TaskEntry> tasks_;
+  std::map<std::string, Deployment> deployments_;
+  std::map<PathId, TaskFailure> failures_;
+  LaunchDelays delays_;
+  VersionClock versions_;
+
+  // Offers: whether we asked for them and when.
+  bool suppressed_ = false;
+  bool revive_pending_ = false;
+  double last_revive_ = -1e18;
+  int last_wanted_ = 0;  // launches wanted at once, as of the last look
+  // Reconciliation.
+  double last_explicit_reconcile_ = 0;
+  double last_implicit_reconcile_ = 0;
+  bool implicit_done_ = false;
+};
+
+}  // namespace stoa::service

@@ -1,0 +1,187 @@
+// The core's side of the master's events: offers become launches (each task
+// recorded before it is launched), status updates move task records along,
+// and the timers retry what the master has not answered.
+#include "common/logging.hpp"
+#include "frameworks/service/core.hpp"
+#include "frameworks/service/offer_matcher.hpp"
+#include "frameworks/service/planner.hpp"
+#include "frameworks/service/task_builder.hpp"
+
+namespace stoa::service {
+namespace {
+
+// Ends that slow the next launch down (Marathon's: not a kill, not a lost agent).
+bool DelaysRelaunch(TaskState state) {
+  return state == TaskState::kFailed || state == TaskState::kFinished ||
+         state == TaskState::kError || state == TaskState::kDropped || state == TaskState::kGone;
+}
+
+bool Progresses(TaskState state) {
+  return state == TaskState::kStaging || state == TaskState::kStarting ||
+         state == TaskState::kRunning;
+}
+
+}  // namespace
+
+void ServiceCore::Offers(const std::vector<Offer>& offers) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  double now = Now();
+  std::map<PathId, int> wanted;
+  for (const auto& [id, app] : apps_) {
+    int launches = PlanApp(&app, TasksOf(id), now).launches;
+    if (launches > 0 && delays_.NotBefore(app) <= now) wanted[id] = launches;
+  }
+  for (const auto& offer : offers) LaunchOn(offer, wanted);
+  // Apps in backoff still want their launches, later.
+  for (const auto& [id, app] : apps_) {
+    if (!wanted.count(id)) wanted[id] = PlanApp(&app, TasksOf(id), now).launches;
+  }
+  UpdateOfferInterest(wanted);
+}
+
+void ServiceCore::LaunchOn(const Offer& offer, std::map<PathId, int>& wanted) {
+  double now = Now();
+  Resources available = offer.resources;
+  AgentFacts agent{offer.hostname, {}};
+  std::vector<TaskInfo> launches;
+  for (auto& [id, count] : wanted) {
+    if (count <= 0) continue;
+    const AppDefinition& app = apps_.at(id);
+    std::vector<AgentFacts> placed;
+    for (const TaskRecord* task : TasksOf(id)) {
+      if (IsActive(*task, &app, now)) placed.push_back(AgentFacts{task->host, {}});
+    }
+    while (count > 0) {
+      Result<InstanceMatch> match = MatchInstance(app, available, agent, placed);
+      if (!match.ok()) break;
+      TaskEntry entry;
+      TaskRecord& record = entry.record;
+      record.id = NewTaskId(id);
+      record.app_id = id;
+      record.version = app.version;
+      record.config_version = app.version_info.last_config_change_at;
+      record.agent_id = offer.agent_id;
+      record.host = offer.hostname;
+      record.ports = match->host_ports;
+      record.staged_at = now;
+      entry.last_update = now;
+      if (!PutTaskOrDie(record)) return;  // written before the launch it records
+      launches.push_back(BuildTask(app, record, *match));
+      std::string ports;
+      for (int port : record.ports) ports += (ports.empty() ? "" : ",") + std::to_string(port);
+      Logger("service")->info("launching task {} of {} on {} (ports {})", record.id, id.ToString(),
+                              offer.hostname, ports.empty() ? "none" : ports);
+      tasks_[record.id] = std::move(entry);
+      available -= match->resources;
+      placed.push_back(agent);
+      --count;
+    }
+  }
+  bool more = false;
+  for (const auto& [id, count] : wanted) more = more || count > 0;
+  if (launches.empty()) {
+    actions_->Decline(offer.id, options_.decline_seconds);
+  } else {
+    // What is left of the offer comes back soon while work still waits.
+    actions_->Launch(offer, std::move(launches), more ? 5 : options_.decline_seconds);
+  }
+}
+
+void ServiceCore::Update(const TaskStatus& status) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto log = Logger("service");
+  double now = Now();
+  auto it = tasks_.find(status.task_id);
+  if (it == tasks_.end()) {
+    if (!IsTerminal(status.state) && status.state != TaskState::kUnknown) {
+      log->warn("task {} on agent {} is {} but no app of ours has it; killing it", status.task_id,
+                status.agent_id, ToString(status.state));
+      actions_->Kill(status.task_id, status.agent_id);
+    }
+    return;
+  }
+  TaskEntry& entry = it->second;
+  TaskRecord& record = entry.record;
+  entry.confirmed = true;
+  entry.last_update = now;
+  auto app = apps_.find(record.app_id);
+  if (IsTerminal(status.state) || status.state == TaskState::kUnknown) {
+    if (!record.kill_requested) {
+      log->info("task {} of {} is {}: {}", record.id, record.app_id.ToString(),
+                ToString(status.state), status.message);
+      if (app != apps_.end() && DelaysRelaunch(status.state)) delays_.Failed(app->second, now);
+      RecordFailure(record, status);
+    }
+    ForgetTask(record.id);
+    Converge();
+    return;
+  }
+  bool changed = false;
+  if (status.state == TaskState::kUnreachable) {
+    if (record.unreachable_since == 0) {
+      record.unreachable_since = now;
+      changed = true;
+    }
+  } else if (record.unreachable_since != 0) {
+    record.unreachable_since = 0;
+    changed = true;
+  }
+  if (status.state == TaskState::kRunning && record.started_at == 0) {
+    record.started_at = status.timestamp > 0 ? status.timestamp : now;
+    changed = true;
+  }
+  if (record.state != status.state) {
+    if (app != apps_.end() && Progresses(status.state)) delays_.Progressed(app->second, now);
+    record.state = status.state;
+    changed = true;
+  }
+  record.message = status.message;
+  if (changed && !PutTaskOrDie(record)) return;
+  Converge();
+}
+
+void ServiceCore::RecordFailure(const TaskRecord& record, const TaskStatus& status) {
+  TaskFailure failure;
+  failure.task_id = record.id;
+  failure.app_id = record.app_id;
+  failure.host = record.host;
+  failure.agent_id = record.agent_id;
+  failure.message = status.message;
+  failure.state = status.state;
+  failure.timestamp = status.timestamp > 0 ? status.timestamp : Now();
+  failure.version = record.version;
+  failures_[record.app_id] = std::move(failure);
+}
+
+void ServiceCore::Tick() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  double now = Now();
+  if (subscribed_) {
+    for (auto& [id, entry] : tasks_) {
+      // A launch the master never answered is asked about, like a recovered task.
+      if (entry.record.state == TaskState::kStaging && entry.confirmed &&
+          now - entry.last_update >= options_.launch_confirm_timeout) {
+        entry.confirmed = false;
+        entry.last_update = now;
+      }
+      if (entry.record.kill_requested && now - entry.last_kill_sent >= options_.kill_retry) {
+        actions_->Kill(id, entry.record.agent_id);
+        entry.last_kill_sent = now;
+      }
+    }
+    bool unconfirmed = false;
+    for (const auto& [id, entry] : tasks_) unconfirmed = unconfirmed || !entry.confirmed;
+    if ((unconfirmed && now - last_explicit_reconcile_ >= options_.reconcile_retry) ||
+        (!unconfirmed && !implicit_done_)) {
+      ReconcileUnconfirmed();
+    }
+    if (implicit_done_ && now - last_implicit_reconcile_ >= options_.reconcile_interval) {
+      actions_->Reconcile({});
+      last_implicit_reconcile_ = now;
+    }
+  }
+  delays_.CleanUp(now);
+  Converge();
+}
+
+}  // namespace stoa::service

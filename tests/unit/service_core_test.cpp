@@ -1,0 +1,347 @@
+// The service core on a real LevelDB store, with the master's side recorded
+// and time moved by hand: launches are recorded before they are sent, failed
+// tasks come back after their backoff, scaling and deleting kill the right
+// tasks, and a restarted core reconciles and keeps what still runs.
+#include <gtest/gtest.h>
+
+#include "frameworks/service/app_json.hpp"
+#include "frameworks/service/core.hpp"
+#include "tests/test_util.hpp"
+
+namespace stoa::service {
+namespace {
+
+using json = nlohmann::json;
+
+class Recorder : public SchedulerActions {
+ public:
+  explicit Recorder(ServiceStore** store) : store_(store) {}
+  void Launch(const Offer& offer, std::vector<TaskInfo> tasks, double) override {
+    // Each task's record must be in the store by the time it is launched.
+    auto contents = (*store_)->Load();
+    for (const auto& task : tasks) {
+      bool stored = false;
+      for (const auto& record : contents->tasks) stored = stored || record.id == task.task_id;
+      EXPECT_TRUE(stored) << task.task_id << " launched before it was recorded";
+      launched.push_back(task);
+      launched_on.push_back(offer.agent_id);
+    }
+  }
+  void Decline(const OfferId& id, double refuse) override {
+    declined.push_back(id);
+    last_refuse = refuse;
+  }
+  void Kill(const TaskId& id, const AgentId&) override { killed.push_back(id); }
+  void Reconcile(const std::vector<std::pair<TaskId, AgentId>>& tasks) override {
+    reconciles.push_back(tasks);
+  }
+  void Revive() override { ++revives; }
+  void Suppress() override { ++suppresses; }
+
+  std::vector<TaskInfo> launched;
+  std::vector<AgentId> launched_on;
+  std::vector<OfferId> declined;
+  double last_refuse = 0;
+  std::vector<TaskId> killed;
+  std::vector<std::vector<std::pair<TaskId, AgentId>>> reconciles;
+  int revives = 0;
+  int suppresses = 0;
+
+ private:
+  ServiceStore** store_;
+};
+
+class ServiceCoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override { Open(); }
+
+  void Open() {
+    core_.reset();
+    store_.reset();
+    auto storage = OpenLevelDbStorage(dir_.path() + "/state");
+    ASSERT_TRUE(storage.ok()) << storage.error();
+    store_ = std::make_unique<ServiceStore>(std::move(*storage));
+    store_pointer_ = store_.get();
+    actions_ = std::make_unique<Recorder>(&store_pointer_);
+    CoreOptions options;
+    options.on_fatal = [](const std::string& why) { FAIL() << "fatal: " << why; };
+    core_ = std::make_unique<ServiceCore>(store_.get(), actions_.get(), options,
+                                          [this] { return now_; });
+    ASSERT_TRUE(core_->Recover().ok());
+  }
+
+  AppDefinition App(const std::string& text) {
+    ParsedApp parsed = ParseApp(json::parse(text));
+    EXPECT_TRUE(parsed.app.has_value()) << parsed.errors.Summary();
+    return parsed.app.value_or(AppDefinition{});
+  }
+
+  Offer MakeOffer(const std::string& agent,
+                  const std::string& resources = "cpus:4;mem:4096;disk:1000;ports:[31000-31009]") {
+    Offer offer;
+    offer.id = "offer-" + std::to_string(++offers_);
+    offer.agent_id = agent;
+    offer.hostname = "host-" + agent;
+    offer.resources = *Resources::Parse(resources);
+    return offer;
+  }
+
+  void Status(const TaskId& id, TaskState state, const std::string& message = "") {
+    TaskStatus status;
+    status.task_id = id;
+    status.state = state;
+    status.message = message;
+    status.timestamp = now_;
+    core_->Update(status);
+  }
+
+  std::vector<TaskRecord> Tasks(const std::string& app) {
+    auto view = core_->ViewApp(PathId::Parse(app));
+    return view ? view->tasks : std::vector<TaskRecord>{};
+  }
+
+  std::string Env(const TaskInfo& task, const std::string& name) {
+    for (const auto& [key, value] : task.command.environment) {
+      if (key == name) return value;
+    }
+    return "";
+  }
+
+  stoa::testing::TempDir dir_;
+  double now_ = 1000;
+  int offers_ = 0;
+  std::unique_ptr<ServiceStore> store_;
+  ServiceStore* store_pointer_ = nullptr;
+  std::unique_ptr<Recorder> actions_;
+  std::unique_ptr<ServiceCore> core_;
+};
+
+TEST_F(ServiceCoreTest, LaunchesInstancesWithPortsAndFinishesTheDeployment) {
+  core_->Subscribed("framework-1");
+  EXPECT_EQ(actions_->suppresses, 1);  // nothing to run yet
+  ChangeOutcome created =
+      core_->CreateApp(App(R"({"id": "/web", "cmd": "serve", "instances": 3, "cpus": 1,
+                              "mem": 128, "ports": [0]})"));
+  ASSERT_EQ(created.refusal, Refusal::kNone) << created.message;
+  EXPECT_TRUE(created.created);
+  EXPECT_EQ(created.app.port_definitions[0].port, 10000);  // a service port was assigned
+  EXPECT_EQ(created.deployment.steps.back(), "ScaleApplication");
+  EXPECT_EQ(actions_->revives, 1);
+
+  core_->Offers({MakeOffer("a1")});
+  ASSERT_EQ(actions_->launched.size(), 3u);
+  std::set<std::string> ports;
+  for (const auto& task : actions_->launched) {
+    ports.insert(Env(task, "PORT0"));
+    EXPECT_EQ(Env(task, "HOST"), "host-a1");
+    EXPECT_EQ(Env(task, "MARATHON_APP_ID"), "/web");
+    EXPECT_EQ(Env(task, "MARATHON_APP_VERSION"), created.app.version);
+    EXPECT_EQ(Env(task, "PORT_10000"), Env(task, "PORT0"));
+  }
+  EXPECT_EQ(ports, (std::set<std::string>{"31000", "31001", "31002"}));
+  ASSERT_EQ(core_->View().deployments.size(), 1u);
+
+  for (const auto& task : actions_->launched) Status(task.task_id, TaskState::kRunning);
+  EXPECT_TRUE(core_->View().deployments.empty());  // all three run
+  for (const auto& task : Tasks("/web")) EXPECT_EQ(task.started_at, now_);
+  core_->Offers({MakeOffer("a2")});
+  EXPECT_EQ(actions_->declined.size(), 1u);
+  EXPECT_EQ(actions_->last_refuse, 120);
+  EXPECT_EQ(actions_->suppresses, 2);  // and nothing more to run
+}
+
+TEST_F(ServiceCoreTest, AFailedTaskIsReplacedAfterItsBackoff) {
+  core_->Subscribed("framework-1");
+  core_->CreateApp(App(R"({"id": "/web", "cmd": "serve", "backoffSeconds": 10, "cpus": 1})"));
+  core_->Offers({MakeOffer("a1")});
+  ASSERT_EQ(actions_->launched.size(), 1u);
+  TaskId first = actions_->launched[0].task_id;
+  Status(first, TaskState::kRunning);
+  Status(first, TaskState::kFailed, "exited with 1");
+  EXPECT_TRUE(Tasks("/web").empty());
+  auto view = core_->ViewApp(PathId::Parse("/web"));
+  ASSERT_TRUE(view->last_failure.has_value());
+  EXPECT_EQ(view->last_failure->task_id, first);
+  EXPECT_EQ(view->last_failure->message, "exited with 1");
+
+  core_->Offers({MakeOffer("a1")});  // within the backoff
+  EXPECT_EQ(actions_->launched.size(), 1u);
+  int revives = actions_->revives;
+  now_ += 10;
+  core_->Tick();  // the backoff is over: offers are wanted again
+  EXPECT_GT(actions_->revives, revives);
+  core_->Offers({MakeOffer("a1")});
+  ASSERT_EQ(actions_->launched.size(), 2u);
+  EXPECT_NE(actions_->launched[1].task_id, first);
+}
+
+TEST_F(ServiceCoreTest, AKilledTaskIsReplacedAndAScaleDownKillsTheYoungest) {
+  core_->Subscribed("framework-1");
+  core_->CreateApp(App(R"({"id": "/web", "cmd": "serve", "instances": 3, "cpus": 0.1})"));
+  for (int i = 0; i < 3; ++i) {
+    now_ += 1;
+    core_->Offers({MakeOffer("a" + std::to_string(i))});
+  }
+  ASSERT_EQ(actions_->launched.size(), 3u);
+  for (const auto& task : actions_->launched) Status(task.task_id, TaskState::kRunning);
+
+  // Killed by hand (not scaled): the task goes, and another takes its place.
+  TaskId victim = actions_->launched[0].task_id;
+  ChangeOutcome killed = core_->KillTasks(
+      PathId::Parse("/web"), [&](const TaskRecord& t) { return t.id == victim; }, false, false);
+  ASSERT_EQ(killed.tasks.size(), 1u);
+  EXPECT_EQ(actions_->killed, (std::vector<TaskId>{victim}));
+  core_->Offers({MakeOffer("a9")});
+  ASSERT_EQ(actions_->launched.size(), 4u);
+  Status(victim, TaskState::kKilled);
+  EXPECT_FALSE(core_->ViewApp(PathId::Parse("/web"))->last_failure.has_value());
+  Status(actions_->launched[3].task_id, TaskState::kRunning);
+  EXPECT_EQ(Tasks("/web").size(), 3u);
+
+  // Scaled to 1: the two youngest go.
+  ChangeOutcome scaled = core_->UpdateApp(
+      PathId::Parse("/web"),
+      [&](const AppDefinition* current) {
+        return ParseApp(MergeAppUpdate(AppSpecJson(*current), json{{"instances", 1}}));
+      },
+      false, false);
+  ASSERT_EQ(scaled.refusal, Refusal::kNone) << scaled.message;
+  EXPECT_EQ(scaled.deployment.steps, (std::vector<std::string>{"ScaleApplication"}));
+  EXPECT_EQ(scaled.app.version_info.last_config_change_at,
+            core_->ViewApp(PathId::Parse("/web"))->app.version_info.last_config_change_at);
+  ASSERT_EQ(actions_->killed.size(), 3u);
+  std::set<TaskId> expected = {actions_->launched[2].task_id, actions_->launched[3].task_id};
+  EXPECT_EQ(std::set<TaskId>(actions_->killed.begin() + 1, actions_->killed.end()), expected);
+  EXPECT_EQ(core_->View().deployments.size(), 1u);
+  for (const auto& id : expected) Status(id, TaskState::kKilled);
+  EXPECT_TRUE(core_->View().deployments.empty());
+}
+
+TEST_F(ServiceCoreTest, ChangesAreLockedByADeploymentUnlessForced) {
+  core_->Subscribed("framework-1");
+  core_->CreateApp(App(R"({"id": "/web", "cmd": "serve", "instances": 2, "cpus": 0.1})"));
+  auto scale = [](int n) {
+    return [n](const AppDefinition* current) {
+      return ParseApp(MergeAppUpdate(AppSpecJson(*current), json{{"instances", n}}));
+    };
+  };
+  ChangeOutcome locked = core_->UpdateApp(PathId::Parse("/web"), scale(5), false, false);
+  EXPECT_EQ(locked.refusal, Refusal::kLocked);
+  ASSERT_EQ(locked.blocking_deployments.size(), 1u);
+  ChangeOutcome forced = core_->UpdateApp(PathId::Parse("/web"), scale(5), true, false);
+  ASSERT_EQ(forced.refusal, Refusal::kNone);
+  auto deployments = core_->View().deployments;
+  ASSERT_EQ(deployments.size(), 1u);  // the forced one superseded the first
+  EXPECT_EQ(deployments[0].id, forced.deployment.id);
+  EXPECT_EQ(core_->CreateApp(App(R"({"id": "/web", "cmd": "x"})")).refusal, Refusal::kConflict);
+  EXPECT_EQ(core_->CreateApp(App(R"({"id": "/web/sub", "cmd": "x"})")).refusal, Refusal::kConflict);
+  EXPECT_EQ(core_->DeleteApp(PathId::Parse("/nope"), true).refusal, Refusal::kNotFound);
+  EXPECT_EQ(core_->DeleteApp(PathId::Parse("/web"), false).refusal, Refusal::kLocked);
+}
+
+TEST_F(ServiceCoreTest, DeletingAnAppKillsItsTasksAndEndsWhenTheyAreGone) {
+  core_->Subscribed("framework-1");
+  core_->CreateApp(App(R"({"id": "/web", "cmd": "serve", "instances": 2, "cpus": 0.1})"));
+  core_->Offers({MakeOffer("a1")});
+  for (const auto& task : actions_->launched) Status(task.task_id, TaskState::kRunning);
+  ChangeOutcome deleted = core_->DeleteApp(PathId::Parse("/web"), true);
+  ASSERT_EQ(deleted.refusal, Refusal::kNone) << deleted.message;
+  EXPECT_EQ(deleted.deployment.steps, (std::vector<std::string>{"StopApplication"}));
+  EXPECT_FALSE(core_->ViewApp(PathId::Parse("/web")).has_value());
+  EXPECT_EQ(actions_->killed.size(), 2u);
+  ASSERT_EQ(core_->View().deployments.size(), 1u);
+  for (const auto& task : actions_->launched) Status(task.task_id, TaskState::kKilled);
+  EXPECT_TRUE(core_->View().deployments.empty());
+  EXPECT_TRUE(store_->Load()->tasks.empty());
+  EXPECT_TRUE(store_->Load()->apps.empty());
+}
+
+TEST_F(ServiceCoreTest, AConfigChangeReplacesEveryTask) {
+  core_->Subscribed("framework-1");
+  core_->CreateApp(App(R"({"id": "/web", "cmd": "v1", "instances": 2, "cpus": 0.1})"));
+  core_->Offers({MakeOffer("a1")});
+  for (const auto& task : actions_->launched) Status(task.task_id, TaskState::kRunning);
+  ChangeOutcome changed = core_->UpdateApp(
+      PathId::Parse("/web"),
+      [](const AppDefinition* current) {
+        return ParseApp(MergeAppUpdate(AppSpecJson(*current), json{{"cmd", "v2"}}));
+      },
+      false, false);
+  ASSERT_EQ(changed.refusal, Refusal::kNone);
+  EXPECT_EQ(changed.deployment.steps, (std::vector<std::string>{"RestartApplication"}));
+  EXPECT_EQ(changed.app.version_info.last_config_change_at, changed.app.version);
+  EXPECT_TRUE(actions_->killed.empty());  // the old ones serve until new ones run
+  core_->Offers({MakeOffer("a2")});
+  ASSERT_EQ(actions_->launched.size(), 4u);
+  EXPECT_EQ(actions_->launched[2].command.value, "v2");
+  Status(actions_->launched[2].task_id, TaskState::kRunning);
+  EXPECT_EQ(actions_->killed.size(), 1u);
+  Status(actions_->launched[3].task_id, TaskState::kRunning);
+  EXPECT_EQ(actions_->killed.size(), 2u);
+  for (const auto& id : actions_->killed) Status(id, TaskState::kKilled);
+  EXPECT_TRUE(core_->View().deployments.empty());
+  EXPECT_EQ(Tasks("/web").size(), 2u);
+}
+
+TEST_F(ServiceCoreTest, ARestartedCoreReconcilesAdoptsAndKillsStrangers) {
+  core_->Subscribed("framework-1");
+  core_->CreateApp(App(R"({"id": "/web", "cmd": "serve", "instances": 2, "cpus": 0.1})"));
+  core_->Offers({MakeOffer("a1")});
+  for (const auto& task : actions_->launched) Status(task.task_id, TaskState::kRunning);
+  std::vector<TaskInfo> before = actions_->launched;
+
+  Open();  // a new process on the same state
+  EXPECT_EQ(core_->framework_id(), "framework-1");
+  core_->Subscribed("framework-1");
+  ASSERT_EQ(actions_->reconciles.size(), 1u);
+  EXPECT_EQ(actions_->reconciles[0].size(), 2u);  // explicit, for both tasks
+  EXPECT_EQ(actions_->reconciles[0][0].second, "a1");
+  // The master knows one of them; of the other it says nothing yet.
+  Status(before[0].task_id, TaskState::kRunning);
+  now_ += 5;
+  core_->Tick();
+  ASSERT_EQ(actions_->reconciles.size(), 2u);
+  ASSERT_EQ(actions_->reconciles[1].size(), 1u);  // asked again about the silent one
+  EXPECT_EQ(actions_->reconciles[1][0].first, before[1].task_id);
+  Status(before[1].task_id, TaskState::kUnknown);  // it is gone
+  now_ += 1;
+  core_->Tick();
+  ASSERT_EQ(actions_->reconciles.size(), 3u);
+  EXPECT_TRUE(actions_->reconciles[2].empty());  // then implicit
+  // A task of ours the records do not hold is killed.
+  TaskStatus stranger;
+  stranger.task_id = "web.instance-stranger";
+  stranger.agent_id = "a7";
+  stranger.state = TaskState::kRunning;
+  core_->Update(stranger);
+  EXPECT_EQ(actions_->killed, (std::vector<TaskId>{"web.instance-stranger"}));
+  // The adopted one stays; the gone one is replaced.
+  EXPECT_EQ(Tasks("/web").size(), 1u);
+  core_->Offers({MakeOffer("a1")});
+  ASSERT_EQ(actions_->launched.size(), 1u);
+  EXPECT_EQ(Tasks("/web").size(), 2u);
+}
+
+TEST_F(ServiceCoreTest, UnreachableTasksAreReplacedAfterInactiveAfterSeconds) {
+  core_->Subscribed("framework-1");
+  core_->CreateApp(App(R"({"id": "/web", "cmd": "serve", "cpus": 0.1,
+    "unreachableStrategy": {"inactiveAfterSeconds": 30, "expungeAfterSeconds": 60}})"));
+  core_->Offers({MakeOffer("a1")});
+  TaskId first = actions_->launched[0].task_id;
+  Status(first, TaskState::kRunning);
+  Status(first, TaskState::kUnreachable);
+  core_->Offers({MakeOffer("a2")});
+  EXPECT_EQ(actions_->launched.size(), 1u);
+  now_ += 30;
+  core_->Tick();
+  core_->Offers({MakeOffer("a2")});
+  ASSERT_EQ(actions_->launched.size(), 2u);
+  EXPECT_EQ(actions_->launched_on[1], "a2");
+  now_ += 30;
+  core_->Tick();  // expunged: forgotten, and killed should it come back
+  EXPECT_EQ(actions_->killed, (std::vector<TaskId>{first}));
+  EXPECT_EQ(Tasks("/web").size(), 1u);
+}
+
+}  // namespace
+}  // namespace stoa::service
