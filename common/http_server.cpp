@@ -14,6 +14,34 @@ HttpResponse JsonError(int status, const std::string& message) {
   return response;
 }
 
+namespace {
+
+// The query string of `target`, split at the first '=' of each pair, so that a
+// value may hold '=' unencoded (?label=tier==web), as Java servers read it.
+std::vector<std::pair<std::string, std::string>> ParseQuery(const std::string& target) {
+  std::vector<std::pair<std::string, std::string>> query;
+  size_t start = target.find('?');
+  if (start == std::string::npos) return query;
+  std::string text = target.substr(start + 1);
+  size_t at = 0;
+  while (at <= text.size()) {
+    size_t end = text.find('&', at);
+    if (end == std::string::npos) end = text.size();
+    std::string pair = text.substr(at, end - at);
+    if (!pair.empty()) {
+      size_t equals = pair.find('=');
+      std::string key = pair.substr(0, equals);
+      std::string value = equals == std::string::npos ? "" : pair.substr(equals + 1);
+      query.emplace_back(httplib::detail::decode_url(key, true),
+                         httplib::detail::decode_url(value, true));
+    }
+    at = end + 1;
+  }
+  return query;
+}
+
+}  // namespace
+
 struct HttpServer::Impl {
   httplib::Server server;
   std::thread thread;
@@ -34,7 +62,11 @@ void HttpServer::Route(const std::string& method, const std::string& path, Handl
     request.method = req.method;
     request.path = req.path;
     request.body = req.body;
-    for (const auto& [key, value] : req.params) request.params[key] = value;
+    request.query = ParseQuery(req.target);
+    for (const auto& [key, value] : request.query) {
+      request.params.emplace(key, value);  // the first of a repeated name
+    }
+    for (size_t i = 1; i < req.matches.size(); ++i) request.matches.push_back(req.matches[i]);
     HttpResponse response;
     try {
       response = handler(request);
@@ -53,6 +85,8 @@ void HttpServer::Route(const std::string& method, const std::string& path, Handl
     impl_->server.Delete(path, adapter);
   } else if (method == "PUT") {
     impl_->server.Put(path, adapter);
+  } else if (method == "PATCH") {
+    impl_->server.Patch(path, adapter);
   }
 }
 
@@ -104,6 +138,31 @@ Result<std::string> HttpGet(const std::string& host, int port, const std::string
 Result<std::string> HttpPost(const std::string& host, int port, const std::string& path,
                              int* status_code) {
   return Request("POST", host, port, path, status_code);
+}
+
+Result<HttpReply> HttpCall(const std::string& method, const std::string& host, int port,
+                           const std::string& path, const std::string& body) {
+  httplib::Client client(host, port);
+  client.set_connection_timeout(5);
+  client.set_read_timeout(30);
+  const char* type = "application/json";
+  httplib::Result result = [&] {
+    if (method == "GET") return client.Get(path);
+    if (method == "POST") return client.Post(path, body, type);
+    if (method == "PUT") return client.Put(path, body, type);
+    if (method == "PATCH") return client.Patch(path, body, type);
+    if (method == "DELETE") return client.Delete(path, body, type);
+    return httplib::Result(std::unique_ptr<httplib::Response>(), httplib::Error::Unknown);
+  }();
+  std::string url = "http://" + host + ":" + std::to_string(port) + path;
+  if (!result) {
+    return Status::Error(method + " " + url + " failed: " + httplib::to_string(result.error()));
+  }
+  HttpReply reply;
+  reply.status = result->status;
+  reply.body = result->body;
+  for (const auto& [key, value] : result->headers) reply.headers.emplace(key, value);
+  return reply;
 }
 
 }  // namespace stoa

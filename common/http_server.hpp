@@ -7,6 +7,8 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "common/status.hpp"
 
@@ -15,7 +17,11 @@ namespace stoa {
 struct HttpRequest {
   std::string method;
   std::string path;
-  std::map<std::string, std::string> params;  // query string
+  std::map<std::string, std::string> params;  // query string (the first value of each name)
+  // Every name=value of the query string in order, repeated names included
+  // (?embed=a&embed=b).
+  std::vector<std::pair<std::string, std::string>> query;
+  std::vector<std::string> matches;  // the route pattern's capture groups
   std::string body;
 };
 
@@ -37,7 +43,9 @@ class HttpServer {
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
 
-  // Registers `handler` for GET (or POST, ...) on exactly `path`.
+  // Registers `handler` for GET (or POST, PUT, PATCH, DELETE) on the paths that
+  // `path`, a regular expression, matches as a whole ("/state", "/v2/apps/(.+)").
+  // Routes of one method are tried in the order they were registered.
   void Route(const std::string& method, const std::string& path, Handler handler);
   // Binds ip:port (port 0 picks a free one) and serves on a background thread.
   Status Start(const std::string& ip, int port);
@@ -55,5 +63,15 @@ Result<std::string> HttpGet(const std::string& host, int port, const std::string
 // The same for a POST with an empty body.
 Result<std::string> HttpPost(const std::string& host, int port, const std::string& path,
                              int* status_code = nullptr);
+
+struct HttpReply {
+  int status = 0;
+  std::string body;
+  std::map<std::string, std::string> headers;
+};
+// A blocking request with any method and a JSON body (empty: none), for tests
+// and the CLI; an error only when no answer came.
+Result<HttpReply> HttpCall(const std::string& method, const std::string& host, int port,
+                           const std::string& path, const std::string& body = "");
 
 }  // namespace stoa

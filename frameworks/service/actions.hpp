@@ -22,9 +22,10 @@ class SchedulerActions {
   virtual void Suppress() = 0;
 };
 
+// REQUIRES: set_driver before the first call.
 class DriverActions : public SchedulerActions {
  public:
-  explicit DriverActions(sdk::SchedulerDriver* driver) : driver_(driver) {}
+  void set_driver(sdk::SchedulerDriver* driver) { driver_ = driver; }
   void Launch(const Offer& offer, std::vector<TaskInfo> tasks, double refuse_seconds) override {
     driver_->Launch(offer, std::move(tasks), refuse_seconds);
   }
@@ -41,7 +42,7 @@ class DriverActions : public SchedulerActions {
   void Suppress() override { driver_->Suppress(); }
 
  private:
-  sdk::SchedulerDriver* driver_;
+  sdk::SchedulerDriver* driver_ = nullptr;
 };
 
 }  // namespace stoa::service

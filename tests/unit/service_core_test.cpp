@@ -178,9 +178,9 @@ TEST_F(ServiceCoreTest, AFailedTaskIsReplacedAfterItsBackoff) {
 TEST_F(ServiceCoreTest, AKilledTaskIsReplacedAndAScaleDownKillsTheYoungest) {
   core_->Subscribed("framework-1");
   core_->CreateApp(App(R"({"id": "/web", "cmd": "serve", "instances": 3, "cpus": 0.1})"));
-  for (int i = 0; i < 3; ++i) {
+  for (int i = 0; i < 3; ++i) {  // one instance per offer, a second apart
     now_ += 1;
-    core_->Offers({MakeOffer("a" + std::to_string(i))});
+    core_->Offers({MakeOffer("a" + std::to_string(i), "cpus:0.1;mem:512;ports:[31000-31009]")});
   }
   ASSERT_EQ(actions_->launched.size(), 3u);
   for (const auto& task : actions_->launched) Status(task.task_id, TaskState::kRunning);
@@ -191,6 +191,7 @@ TEST_F(ServiceCoreTest, AKilledTaskIsReplacedAndAScaleDownKillsTheYoungest) {
       PathId::Parse("/web"), [&](const TaskRecord& t) { return t.id == victim; }, false, false);
   ASSERT_EQ(killed.tasks.size(), 1u);
   EXPECT_EQ(actions_->killed, (std::vector<TaskId>{victim}));
+  now_ += 1;
   core_->Offers({MakeOffer("a9")});
   ASSERT_EQ(actions_->launched.size(), 4u);
   Status(victim, TaskState::kKilled);

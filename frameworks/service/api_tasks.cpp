@@ -1,0 +1,148 @@
+// /v2/apps/{id}/tasks, /v2/tasks, /v2/deployments, /v2/info, /v2/leader and
+// /ping; and AddServiceApi, which puts every route in its order.
+#include <algorithm>
+
+#include "frameworks/service/api.hpp"
+#include "frameworks/service/api_json.hpp"
+#include "frameworks/service/api_util.hpp"
+
+namespace stoa::service {
+
+using json = nlohmann::json;
+
+void AddAppRoutes(HttpServer& server, ServiceCore* core);
+
+namespace {
+
+HttpResponse AppTasks(ServiceCore* core, const HttpRequest& request) {
+  PathId id = PathId::Parse(request.matches.at(0));
+  auto view = core->ViewApp(id);
+  if (!view) return MessageResponse(404, "App '" + id.ToString() + "' does not exist");
+  json tasks = json::array();
+  for (const auto& task : view->tasks) tasks.push_back(TaskJson(task, &view->app));
+  return JsonResponse(200, {{"tasks", tasks}});
+}
+
+// DELETE /v2/apps/{id}/tasks[/{task}]: `task_id` empty for all (or ?host=).
+HttpResponse KillAppTasks(ServiceCore* core, const HttpRequest& request,
+                          const std::string& task_id) {
+  HttpResponse error;
+  auto scale = BoolParam(request, "scale", false, &error);
+  if (!scale) return error;
+  auto force = BoolParam(request, "force", false, &error);
+  if (!force) return error;
+  auto wipe = BoolParam(request, "wipe", false, &error);
+  if (!wipe) return error;
+  if (*scale && *wipe)
+    return MessageResponse(400, "You cannot use scale and wipe at the same time.");
+  PathId id = PathId::Parse(request.matches.at(0));
+  std::string host = request.params.count("host") ? request.params.at("host") : "";
+  auto pick = [&](const TaskRecord& task) {
+    if (!task_id.empty()) return task.id == task_id;
+    return host.empty() || host == "*" || task.host == host;
+  };
+  auto view = core->ViewApp(id);
+  ChangeOutcome outcome = core->KillTasks(id, pick, *scale, *force);
+  if (outcome.refusal != Refusal::kNone) return RefusalResponse(outcome);
+  if (!task_id.empty() && outcome.tasks.empty()) {
+    return MessageResponse(404, "Task '" + task_id + "' does not exist");
+  }
+  if (*scale) return DeploymentResponse(200, outcome.deployment);
+  const AppDefinition* app = view ? &view->app : nullptr;
+  if (!task_id.empty()) return JsonResponse(200, {{"task", TaskJson(outcome.tasks[0], app)}});
+  json tasks = json::array();
+  for (const auto& task : outcome.tasks) tasks.push_back(TaskJson(task, app));
+  return JsonResponse(200, {{"tasks", tasks}});
+}
+
+HttpResponse AllTasks(ServiceCore* core, const HttpRequest& request) {
+  std::vector<std::string> statuses = ParamValues(request, "status");
+  for (const auto& value : ParamValues(request, "status[]")) statuses.push_back(value);
+  auto wanted = [&](TaskState state) {
+    if (statuses.empty()) return true;
+    for (const auto& status : statuses) {
+      if (status == "running" && state == TaskState::kRunning) return true;
+      if (status == "staging" && (state == TaskState::kStaging || state == TaskState::kStarting)) {
+        return true;
+      }
+    }
+    return false;
+  };
+  json tasks = json::array();
+  for (const auto& view : core->View().apps) {
+    for (const auto& task : view.tasks) {
+      if (wanted(task.state)) tasks.push_back(TaskJson(task, &view.app));
+    }
+  }
+  return JsonResponse(200, {{"tasks", tasks}});
+}
+
+HttpResponse Deployments(ServiceCore* core) {
+  json out = json::array();
+  for (const auto& deployment : core->View().deployments)
+    out.push_back(DeploymentInfoJson(deployment));
+  return JsonResponse(200, out);
+}
+
+std::string Leader(const ApiInfo& info) {
+  return info.hostname + ":" + std::to_string(info.http_port ? info.http_port() : 0);
+}
+
+HttpResponse Info(ServiceCore* core, const ApiInfo& info) {
+  ServiceView view = core->View();
+  json marathon_config = {
+      {"master", info.master},
+      {"framework_name", info.framework_name},
+      {"failover_timeout", static_cast<int64_t>(info.failover_timeout_seconds)},
+      {"checkpoint", true},
+      {"executor", "//cmd"},
+      {"hostname", info.hostname},
+      {"ha", false},
+      {"decline_offer_duration", static_cast<int64_t>(info.decline_offer_seconds * 1000)},
+      {"local_port_min", info.service_port_min},
+      {"local_port_max", info.service_port_max},
+      {"mesos_role", nullptr},
+      {"mesos_user", info.user},
+      {"features", json::array()},
+      {"webui_url", nullptr}};
+  json zookeeper_config = json::object();
+  if (!info.zk.empty()) zookeeper_config["zk"] = info.zk;
+  return JsonResponse(
+      200, {{"name", info.framework_name},
+            // The Marathon API level this service speaks, for clients that look.
+            {"version", "1.4.0"},
+            {"elected", true},
+            {"leader", Leader(info)},
+            {"frameworkId", view.framework_id.empty() ? json(nullptr) : json(view.framework_id)},
+            {"marathon_config", marathon_config},
+            {"zookeeper_config", zookeeper_config},
+            {"http_config", {{"http_port", info.http_port ? info.http_port() : 0}}}});
+}
+
+}  // namespace
+
+void AddServiceApi(HttpServer& server, ServiceCore* core, const ApiInfo* info) {
+  // The tasks routes first: "/v2/apps/(.+)" would match them too.
+  server.Route("GET", "/v2/apps/(.+)/tasks/?",
+               [core](const HttpRequest& r) { return AppTasks(core, r); });
+  server.Route("DELETE", "/v2/apps/(.+)/tasks/([^/]+)",
+               [core](const HttpRequest& r) { return KillAppTasks(core, r, r.matches.at(1)); });
+  server.Route("DELETE", "/v2/apps/(.+)/tasks/?",
+               [core](const HttpRequest& r) { return KillAppTasks(core, r, ""); });
+  AddAppRoutes(server, core);
+  server.Route("GET", "/v2/tasks/?", [core](const HttpRequest& r) { return AllTasks(core, r); });
+  server.Route("GET", "/v2/deployments/?",
+               [core](const HttpRequest&) { return Deployments(core); });
+  server.Route("GET", "/v2/info/?", [core, info](const HttpRequest&) { return Info(core, *info); });
+  server.Route("GET", "/v2/leader/?", [info](const HttpRequest&) {
+    return JsonResponse(200, {{"leader", Leader(*info)}});
+  });
+  server.Route("GET", "/ping", [](const HttpRequest&) {
+    HttpResponse response;
+    response.content_type = "text/plain";
+    response.body = "pong";
+    return response;
+  });
+}
+
+}  // namespace stoa::service

@@ -1,0 +1,48 @@
+// The service framework as a whole, as `stoa service` runs it: its state in
+// Storage (LevelDB under the work directory, or ZooKeeper with --zk), the
+// core, the SDK driver that subscribes it (failing over to its stored
+// framework id, with a week's failover timeout as Marathon), the HTTP API and
+// a ticker for the core's timers.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "common/status.hpp"
+#include "frameworks/service/core.hpp"
+
+namespace stoa::service {
+
+struct ServiceOptions {
+  std::string master;  // HOST:PORT, zk://..., or inproc://... in tests
+  std::string ip = "127.0.0.1";
+  int http_port = 8080;  // 0 picks a free one
+  std::string work_dir = "/var/lib/stoa/service";
+  std::string zk;  // zk://HOST:PORT/PATH: the state in ZooKeeper under PATH/state
+  double zk_session_timeout = 10;
+  std::string framework_name = "stoa-service";
+  std::string user;      // the framework's user (tasks without one run as it); default: ours
+  std::string hostname;  // advertised in /v2/info and to the master; default: ip
+  double failover_timeout = 7 * 24 * 3600;
+  double tick_interval = 0.25;
+  CoreOptions core;  // core.on_fatal: called when state and storage would disagree
+};
+
+class Service {
+ public:
+  static Result<std::unique_ptr<Service>> Start(ServiceOptions options);
+  ~Service();  // stops without tearing the framework down: a restart fails over to it
+  Service(const Service&) = delete;
+  Service& operator=(const Service&) = delete;
+
+  int http_port() const;
+  ServiceCore& core();
+
+ private:
+  struct Impl;
+  explicit Service(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace stoa::service
