@@ -1,0 +1,206 @@
+// The service framework as an operator runs it: `stoa master`, `stoa agent`
+// and `stoa service` as real processes on loopback, driven over plain HTTP as
+// a Marathon user would with curl.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "common/http_server.hpp"
+#include "tests/test_util.hpp"
+
+namespace stoa {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+using stoa::testing::FreePort;
+using stoa::testing::Process;
+using stoa::testing::WaitFor;
+
+class ServiceClusterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    bin_ = stoa::testing::BinDir();
+    int master_port = FreePort();
+    master_http_ = FreePort();
+    master_ = "127.0.0.1:" + std::to_string(master_port);
+    processes_.push_back(std::make_unique<Process>(
+        std::vector<std::string>{
+            bin_ + "/stoa", "master", "--ip=127.0.0.1", "--port=" + std::to_string(master_port),
+            "--http_port=" + std::to_string(master_http_), "--work_dir=" + dir_.path() + "/master",
+            "--allocation_interval=100ms", "--agent_ping_timeout=500ms",
+            "--framework_heartbeat_interval=500ms"},
+        dir_.path() + "/master.log"));
+    processes_.push_back(std::make_unique<Process>(
+        std::vector<std::string>{
+            bin_ + "/stoa", "agent", "--master=" + master_, "--ip=127.0.0.1",
+            "--port=" + std::to_string(FreePort()), "--http_port=" + std::to_string(FreePort()),
+            "--work_dir=" + dir_.path() + "/agent", "--hostname=node0",
+            "--resources=cpus:2;mem:2048;disk:1024;ports:[31000-31099]",
+            "--status_update_retry_interval=1secs", "--cgroups_root=" + cgroups_.name()},
+        dir_.path() + "/agent.log"));
+    service_http_ = FreePort();
+    StartService();
+    ASSERT_TRUE(WaitFor([&] { return Get("/v2/info").value("frameworkId", json()).is_string(); }))
+        << Log("service");
+  }
+
+  void StartService() {
+    service_ = std::make_unique<Process>(
+        std::vector<std::string>{bin_ + "/stoa", "service", "--master=" + master_, "--ip=127.0.0.1",
+                                 "--http_port=" + std::to_string(service_http_),
+                                 "--work_dir=" + dir_.path() + "/service",
+                                 "--min_revive_offers_interval=200ms"},
+        dir_.path() + "/service.log");
+  }
+
+  HttpReply Call(const std::string& method, const std::string& path, const std::string& body = "") {
+    auto reply = HttpCall(method, "127.0.0.1", service_http_, path, body);
+    return reply.ok() ? *reply : HttpReply{};
+  }
+  json Get(const std::string& path) {
+    HttpReply reply = Call("GET", path);
+    return reply.status == 200 ? json::parse(reply.body, nullptr, false) : json::object();
+  }
+
+  // The app's tasks by id, as /v2/apps/{id}/tasks shows them.
+  std::map<std::string, json> Tasks(const std::string& app) {
+    std::map<std::string, json> tasks;
+    for (const auto& task : Get("/v2/apps" + app + "/tasks").value("tasks", json::array())) {
+      tasks[task["id"]] = task;
+    }
+    return tasks;
+  }
+  bool AllRunning(const std::string& app, size_t count) {
+    auto tasks = Tasks(app);
+    if (tasks.size() != count) return false;
+    for (const auto& [id, task] : tasks) {
+      if (task["state"] != "TASK_RUNNING") return false;
+    }
+    return Get("/v2/deployments").empty();
+  }
+
+  // The sandbox directory of `task` on the agent.
+  std::string Sandbox(const std::string& task) {
+    for (const auto& entry : fs::recursive_directory_iterator(dir_.path() + "/agent")) {
+      if (entry.path().filename() == "stdout" &&
+          entry.path().string().find("/" + task) != std::string::npos) {
+        return entry.path().parent_path().string();
+      }
+    }
+    return "";
+  }
+  std::string Read(const std::string& path) {
+    std::ifstream in(path);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }
+  std::string Log(const std::string& name) { return Read(dir_.path() + "/" + name + ".log"); }
+
+  stoa::testing::CgroupRoot cgroups_;
+  stoa::testing::TempDir dir_;
+  std::string bin_;
+  std::string master_;
+  int master_http_ = 0;
+  int service_http_ = 0;
+  std::vector<std::unique_ptr<Process>> processes_;
+  std::unique_ptr<Process> service_;
+};
+
+TEST_F(ServiceClusterTest, RunsScalesHealsSurvivesARestartAndDeletesAnApp) {
+  const std::string app = R"({"id": "/test/web", "instances": 3, "cpus": 0.1, "mem": 32,
+    "cmd": "echo PORT0=$PORT0 PORTS=$PORTS HOST=$HOST APP=$MARATHON_APP_ID; sleep 1000",
+    "portDefinitions": [{"port": 0, "name": "http"}]})";
+  HttpReply created = Call("POST", "/v2/apps", app);
+  ASSERT_EQ(created.status, 201) << created.body << Log("service");
+  EXPECT_FALSE(created.headers["Marathon-Deployment-Id"].empty());
+  ASSERT_TRUE(WaitFor([&] { return AllRunning("/test/web", 3); }))
+      << Get("/v2/apps/test/web").dump() << Log("service");
+
+  // Each task was given its host port in PORT0, and the ports differ.
+  std::set<int> ports;
+  for (const auto& [id, task] : Tasks("/test/web")) {
+    ASSERT_EQ(task["ports"].size(), 1u) << task.dump();
+    int port = task["ports"][0];
+    EXPECT_GE(port, 31000);
+    EXPECT_LE(port, 31099);
+    ports.insert(port);
+    EXPECT_EQ(task["host"], "node0");
+    std::string sandbox = Sandbox(id);
+    ASSERT_FALSE(sandbox.empty()) << id;
+    ASSERT_TRUE(WaitFor([&] { return !Read(sandbox + "/stdout").empty(); }));
+    EXPECT_EQ(Read(sandbox + "/stdout"), "PORT0=" + std::to_string(port) + " PORTS=" +
+                                             std::to_string(port) + " HOST=node0 APP=/test/web\n");
+  }
+  EXPECT_EQ(ports.size(), 3u);
+
+  // Scale to 5 (a partial update), and the two new ones run too.
+  HttpReply scaled = Call("PUT", "/v2/apps/test/web?force=False", R"({"instances": 5})");
+  ASSERT_EQ(scaled.status, 200) << scaled.body;
+  EXPECT_EQ(json::parse(scaled.body)["deploymentId"], scaled.headers["Marathon-Deployment-Id"]);
+  ASSERT_TRUE(WaitFor([&] { return AllRunning("/test/web", 5); }))
+      << Get("/v2/apps/test/web").dump();
+
+  // A task killed by hand (its processes, SIGKILL) is replaced.
+  auto before = Tasks("/test/web");
+  std::string victim = before.begin()->first;
+  stoa::testing::KillProcessesUnder(Sandbox(victim));
+  ASSERT_TRUE(WaitFor([&] {
+    auto tasks = Tasks("/test/web");
+    return !tasks.count(victim) && AllRunning("/test/web", 5);
+  })) << Get("/v2/apps/test/web").dump()
+      << Log("service");
+  json shown = Get("/v2/apps/test/web");
+  EXPECT_EQ(shown["app"]["lastTaskFailure"]["taskId"], victim) << shown.dump();
+
+  // The service killed with SIGKILL and started again fails over to its
+  // framework and adopts the tasks: the same ids, still running.
+  std::string framework = Get("/v2/info")["frameworkId"];
+  auto running = Tasks("/test/web");
+  service_->Kill(SIGKILL);
+  service_->Wait();
+  StartService();
+  ASSERT_TRUE(WaitFor([&] { return Get("/v2/info").value("frameworkId", json()) == framework; }))
+      << Log("service");
+  ASSERT_TRUE(WaitFor([&] { return AllRunning("/test/web", 5); })) << Log("service");
+  auto adopted = Tasks("/test/web");
+  ASSERT_EQ(adopted.size(), running.size());
+  for (const auto& [id, task] : running) EXPECT_TRUE(adopted.count(id)) << id;
+
+  // Deleted: 404 at once, and every task is killed.
+  HttpReply deleted = Call("DELETE", "/v2/apps/test/web");
+  ASSERT_EQ(deleted.status, 200) << deleted.body;
+  HttpReply gone = Call("GET", "/v2/apps/test/web");
+  EXPECT_EQ(gone.status, 404);
+  EXPECT_EQ(json::parse(gone.body)["message"], "App '/test/web' does not exist");
+  ASSERT_TRUE(WaitFor([&] {
+    auto state = HttpGet("127.0.0.1", master_http_, "/state");
+    if (!state.ok()) return false;
+    json master = json::parse(*state, nullptr, false);
+    for (const auto& f : master.value("frameworks", json::array())) {
+      if (f["id"] == framework && !f["tasks"].empty()) return false;
+    }
+    return true;
+  })) << HttpGet("127.0.0.1", master_http_, "/state").status().ToString();
+  EXPECT_TRUE(Get("/v2/deployments").empty());
+}
+
+TEST_F(ServiceClusterTest, RefusesAMalformedAppAndKeepsServing) {
+  HttpReply bad = Call("POST", "/v2/apps",
+                       R"({"id": "/bad", "cmd": "x", "cpus": -1,
+                           "constraints": [["hostname", "SOMETIMES"]]})");
+  ASSERT_EQ(bad.status, 422) << bad.body;
+  json body = json::parse(bad.body);
+  std::set<std::string> paths;
+  for (const auto& detail : body["details"]) paths.insert(detail["path"]);
+  EXPECT_EQ(paths, (std::set<std::string>{"/cpus", "/constraints(0)"}));
+  EXPECT_EQ(Call("POST", "/v2/apps", "{not json").status, 400);
+  EXPECT_EQ(Call("GET", "/ping").body, "pong");
+  EXPECT_TRUE(Get("/v2/apps")["apps"].empty());
+}
+
+}  // namespace
+}  // namespace stoa
