@@ -94,6 +94,22 @@ HttpResponse ChangeApp(ServiceCore* core, const HttpRequest& request, bool allow
     return JsonResponse(422, errors.Body());
   }
   PathId id = PathId::Parse(request.matches.at(0));
+  if (auto version = body->find("version"); version != body->end() && !version->is_null()) {
+    // As Marathon: a version names the definition to go back to, alone.
+    bool alone = std::all_of(body->items().begin(), body->items().end(), [](const auto& item) {
+      return item.key() == "version" || item.key() == "id";
+    });
+    if (!alone || !version->is_string()) {
+      ValidationErrors errors;
+      errors.Add("/",
+                 "The 'version' field may only be combined with the 'id' field: it "
+                 "rolls the app back to that version");
+      return JsonResponse(422, errors.Body());
+    }
+    ChangeOutcome outcome = core->RollbackApp(id, version->get<std::string>(), *force);
+    if (outcome.refusal != Refusal::kNone) return RefusalResponse(outcome);
+    return DeploymentResponse(200, outcome.deployment);
+  }
   auto build = [&](const AppDefinition* current) {
     if (current != nullptr && *partial)
       return ParseApp(MergeAppUpdate(AppSpecJson(*current), *body));
@@ -106,6 +122,23 @@ HttpResponse ChangeApp(ServiceCore* core, const HttpRequest& request, bool allow
   HttpResponse response = DeploymentResponse(outcome.created ? 201 : 200, outcome.deployment);
   if (outcome.created) response.headers["Location"] = "/v2/apps" + id.ToString();
   return response;
+}
+
+HttpResponse AppVersions(ServiceCore* core, const HttpRequest& request) {
+  PathId id = PathId::Parse(request.matches.at(0));
+  auto versions = core->AppVersions(id);
+  if (!versions) return MessageResponse(404, "App '" + id.ToString() + "' does not exist");
+  return JsonResponse(200, {{"versions", *versions}});
+}
+
+HttpResponse AppAtVersion(ServiceCore* core, const HttpRequest& request) {
+  PathId id = PathId::Parse(request.matches.at(0));
+  const std::string& version = request.matches.at(1);
+  auto app = core->AppAtVersion(id, version);
+  if (!app) {
+    return MessageResponse(404, "App '" + id.ToString() + "' does not exist in version " + version);
+  }
+  return JsonResponse(200, AppJson(*app));
 }
 
 HttpResponse DeleteApp(ServiceCore* core, const HttpRequest& request) {
@@ -136,6 +169,8 @@ void AddAppRoutes(HttpServer& server, ServiceCore* core) {
   route("GET", "/v2/apps/?", ListApps);
   route("POST", "/v2/apps/?", CreateApp);
   route("POST", "/v2/apps/(.+)/restart/?", RestartApp);
+  route("GET", "/v2/apps/(.+)/versions/?", AppVersions);
+  route("GET", "/v2/apps/(.+)/versions/([^/]+)", AppAtVersion);
   route("GET", "/v2/apps/(.+)", ShowApp);
   server.Route("PUT", "/v2/apps/(.+)",
                [core](const HttpRequest& r) { return ChangeApp(core, r, true); });

@@ -107,6 +107,12 @@ class ServiceCore {
   ChangeOutcome DeleteApp(const PathId& id, bool force);
   // POST /v2/apps/{id}/restart: every task is replaced.
   ChangeOutcome RestartApp(const PathId& id, bool force);
+  // PUT /v2/apps/{id} with {"version": ...}: the app as it was at `version`
+  // (an unknown version: kNotFound).
+  ChangeOutcome RollbackApp(const PathId& id, const std::string& version, bool force);
+  // GET /v2/apps/{id}/versions[/{version}]: nullopt when the app is unknown.
+  std::optional<std::vector<std::string>> AppVersions(const PathId& id);
+  std::optional<AppDefinition> AppAtVersion(const PathId& id, const std::string& version);
   // DELETE /v2/apps/{id}/tasks[/{task}]: kills the app's tasks that `pick`
   // chooses (an unknown task id: kNotFound); with `scale` the app shrinks by
   // as many, else they are replaced.

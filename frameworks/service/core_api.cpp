@@ -179,6 +179,53 @@ ChangeOutcome ServiceCore::RestartApp(const PathId& id, bool force) {
                 false);
 }
 
+ChangeOutcome ServiceCore::RollbackApp(const PathId& id, const std::string& version, bool force) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto current = apps_.find(id);
+  if (current == apps_.end()) return UnknownApp(id);
+  if (!force && !DeploymentsOf(id).empty()) return Locked(id);
+  auto stored = store_->AppAtVersion(id, version);
+  if (!stored.ok())
+    return Refused(Refusal::kUnavailable, "cannot read the version: " + stored.error());
+  if (!stored->has_value()) {
+    return Refused(Refusal::kNotFound,
+                   "App '" + id.ToString() + "' does not exist in version " + version);
+  }
+  AppDefinition app = std::move(**stored);
+  std::string next = versions_.Next(Now());
+  app.version = next;
+  Deployment deployment{NewUuid(), next, id, {}, Now()};
+  if (OnlyScaled(current->second, app)) {
+    app.version_info = {next, current->second.version_info.last_config_change_at};
+    deployment.steps = {"ScaleApplication"};
+  } else {
+    app.version_info = {next, next};
+    deployment.steps = {"RestartApplication"};
+  }
+  return Commit(std::move(app), std::move(deployment), false);
+}
+
+std::optional<std::vector<std::string>> ServiceCore::AppVersions(const PathId& id) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!apps_.count(id)) return std::nullopt;
+  auto versions = store_->AppVersions(id);
+  if (!versions.ok()) {
+    Logger("service")->warn("cannot list the versions of {}: {}", id.ToString(), versions.error());
+    return std::vector<std::string>{};
+  }
+  std::reverse(versions->begin(), versions->end());  // newest first, as Marathon lists them
+  return std::move(*versions);
+}
+
+std::optional<AppDefinition> ServiceCore::AppAtVersion(const PathId& id,
+                                                       const std::string& version) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!apps_.count(id)) return std::nullopt;
+  auto stored = store_->AppAtVersion(id, version);
+  if (!stored.ok() || !stored->has_value()) return std::nullopt;
+  return std::move(**stored);
+}
+
 ChangeOutcome ServiceCore::DeleteApp(const PathId& id, bool force) {
   std::lock_guard<std::mutex> lock(mutex_);
   auto current = apps_.find(id);

@@ -255,6 +255,31 @@ TEST_F(ServiceApiTest, KillsTasksWithAndWithoutScaling) {
   EXPECT_EQ(Call("GET", "/v2/apps/nope/tasks").status, 404);
 }
 
+TEST_F(ServiceApiTest, ListsVersionsAndRollsBackToOne) {
+  ASSERT_EQ(Call("POST", "/v2/apps", R"({"id": "/web", "cmd": "v1", "cpus": 0.1})").status, 201);
+  std::string first = Json(Call("GET", "/v2/apps/web"))["app"]["version"];
+  ASSERT_EQ(Call("PUT", "/v2/apps/web?force=true", R"({"cmd": "v2"})").status, 200);
+  json versions = Json(Call("GET", "/v2/apps/web/versions"));
+  ASSERT_EQ(versions["versions"].size(), 2u);
+  EXPECT_EQ(versions["versions"][1], first);  // newest first
+  json old = Json(Call("GET", "/v2/apps/web/versions/" + first));
+  EXPECT_EQ(old["cmd"], "v1");
+  EXPECT_EQ(Call("GET", "/v2/apps/web/versions/2001-01-01T00:00:00.000Z").status, 404);
+  EXPECT_EQ(Call("GET", "/v2/apps/nope/versions").status, 404);
+
+  HttpReply mixed =
+      Call("PUT", "/v2/apps/web?force=true", R"({"version": ")" + first + R"(", "cmd": "v3"})");
+  EXPECT_EQ(mixed.status, 422);
+  HttpReply rolled = Call("PUT", "/v2/apps/web?force=true", R"({"version": ")" + first + R"("})");
+  ASSERT_EQ(rolled.status, 200) << rolled.body;
+  json app = Json(Call("GET", "/v2/apps/web"))["app"];
+  EXPECT_EQ(app["cmd"], "v1");
+  EXPECT_NE(app["version"], first);  // a rollback is a new version of its own
+  EXPECT_EQ(
+      Call("PUT", "/v2/apps/web?force=true", R"({"version": "2001-01-01T00:00:00.000Z"})").status,
+      404);
+}
+
 TEST_F(ServiceApiTest, AnswersInfoLeaderAndPing) {
   json info = Json(Call("GET", "/v2/info"));
   EXPECT_EQ(info["frameworkId"], "framework-1");
