@@ -9,7 +9,13 @@ namespace stoa::service {
 
 ServiceCore::ServiceCore(ServiceStore* store, SchedulerActions* actions, CoreOptions options,
                          std::function<double()> clock)
-    : store_(store), actions_(actions), options_(std::move(options)), clock_(std::move(clock)) {}
+    : store_(store), actions_(actions), options_(std::move(options)), clock_(std::move(clock)) {
+  if (!options_.on_fatal) {
+    options_.on_fatal = [](const std::string& why) {
+      Logger("service")->critical("{}: memory and storage may now disagree", why);
+    };
+  }
+}
 
 Status ServiceCore::Recover() {
   std::lock_guard<std::mutex> lock(mutex_);
