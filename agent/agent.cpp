@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <caf/all.hpp>
+#include <cctype>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
@@ -98,6 +99,34 @@ caf::behavior SandboxGcActor(caf::event_based_actor*, std::shared_ptr<SandboxGc>
         }
       },
   };
+}
+
+// "rack:r1;zone:a" as (name, value) pairs, as Mesos writes agent attributes.
+Result<Labels> ParseAttributes(const std::string& text) {
+  Labels attributes;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find(';', start);
+    if (end == std::string::npos) end = text.size();
+    std::string entry = text.substr(start, end - start);
+    start = end + 1;
+    if (entry.empty()) continue;
+    size_t colon = entry.find(':');
+    std::string name = entry.substr(0, colon);
+    bool named = !name.empty() && std::all_of(name.begin(), name.end(), [](unsigned char c) {
+      return std::isalnum(c) || c == '_' || c == '-' || c == '.';
+    });
+    if (colon == std::string::npos || !named || colon + 1 == entry.size()) {
+      return Status::Error("--attributes: '" + entry +
+                           "' is not NAME:VALUE (names are letters, digits, '_', '-', '.'), "
+                           "e.g. 'rack:r1;zone:a'");
+    }
+    for (const auto& [other, value] : attributes) {
+      if (other == name) return Status::Error("--attributes: '" + name + "' is given twice");
+    }
+    attributes.emplace_back(name, entry.substr(colon + 1));
+  }
+  return attributes;
 }
 
 std::string Hostname() {
@@ -566,6 +595,9 @@ Result<std::unique_ptr<Agent>> Agent::Start(caf::actor_system& system, const Age
   AgentInfo info;
   info.hostname = options.hostname.empty() ? Hostname() : options.hostname;
   info.resources = *Resources::Parse(*resources_text);
+  auto attributes = ParseAttributes(options.attributes);
+  if (!attributes.ok()) return attributes.status();
+  info.attributes = std::move(*attributes);
 
   ContainerizerOptions containerizer_options;
   containerizer_options.work_dir = options.work_dir;

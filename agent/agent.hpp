@@ -20,8 +20,10 @@ struct AgentOptions {
   std::string ip = "127.0.0.1";
   int http_port = 5053;  // 0 picks a free port; executors use ipc:// in the work dir
   std::string work_dir = "/var/lib/stoa/agent";
-  std::string resources;      // overrides what is detected, e.g. "cpus:4;mem:8192"
-  std::string hostname;       // defaults to the machine's
+  std::string resources;  // overrides what is detected, e.g. "cpus:4;mem:8192"
+  std::string hostname;   // defaults to the machine's
+  // "rack:r1;zone:a": told to frameworks with each offer, for placement constraints.
+  std::string attributes;
   std::string executor_path;  // defaults to stoa-executor next to this binary
   double registration_retry_interval = 1.0;
   double status_update_retry_interval = 10.0;       // the first resend; then doubling

@@ -320,6 +320,8 @@ void AddAgentCommand(CLI::App& app, int* exit_code) {
                   "Resources to offer, e.g. 'cpus:4;mem:8192;ports:[31000-32000]' (detected "
                   "when omitted; entries given here replace detected ones)");
   cmd->add_option("--hostname", o.hostname, "Hostname to advertise");
+  cmd->add_option("--attributes", o.attributes,
+                  "Attributes frameworks may place tasks by, e.g. 'rack:r1;zone:a'");
   cmd->add_option("--executor_path", o.executor_path,
                   "Path of stoa-executor (default: next to this binary)");
   cmd->add_option("--status_update_retry_interval", flags->status_update_retry_interval,

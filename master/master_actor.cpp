@@ -467,6 +467,7 @@ void MasterActor::OnAllocations(Allocations& allocations, double seconds) {
     offer.resources = std::move(allocation.resources);
     offer.agent_http_address = agent->info.http_address;
     offer.role = allocation.role;
+    offer.attributes = agent->info.attributes;
     offers_.Add(offer, Now());
     if (options_.offer_timeout > 0) {
       delayed_send(this, TimerSpan(options_.offer_timeout), rescind_atom::value, offer.id);

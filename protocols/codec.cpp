@@ -330,6 +330,7 @@ void Put(proto::Offer::Builder b, const Offer& o) {
   PUT_RESOURCES(b, Resources, o.resources);
   b.setAgentHttpAddress(T(o.agent_http_address));
   b.setRole(T(o.role));
+  PutLabels(b.initAttributes(o.attributes.size()), o.attributes);
 }
 Offer Get(proto::Offer::Reader b) {
   Offer o;
@@ -340,6 +341,7 @@ Offer Get(proto::Offer::Reader b) {
   o.resources = GetResources(b.getResources());
   o.agent_http_address = S(b.getAgentHttpAddress());
   o.role = S(b.getRole());
+  o.attributes = GetLabels(b.getAttributes());
   return o;
 }
 

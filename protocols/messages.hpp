@@ -167,7 +167,8 @@ struct Offer {
   std::string hostname;
   Resources resources;
   std::string agent_http_address;
-  std::string role;  // the role its resources are allocated to
+  std::string role;   // the role its resources are allocated to
+  Labels attributes;  // the agent's, for placement constraints
 };
 
 struct Operation {

@@ -13,6 +13,8 @@ struct Offer {
   agentHttpAddress @5 :Text;
   # The role the resources are allocated to (Mesos's allocation_info.role).
   role @6 :Text;
+  # The agent's attributes (--attributes), for placement constraints.
+  attributes @7 :List(Common.KeyValue);
 }
 
 struct Operation {

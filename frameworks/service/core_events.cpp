@@ -43,13 +43,14 @@ void ServiceCore::LaunchOn(const Offer& offer, std::map<PathId, int>& wanted) {
   double now = Now();
   Resources available = offer.resources;
   AgentFacts agent{offer.hostname, {}};
+  for (const auto& [name, value] : offer.attributes) agent.attributes[name] = value;
   std::vector<TaskInfo> launches;
   for (auto& [id, count] : wanted) {
     if (count <= 0) continue;
     const AppDefinition& app = apps_.at(id);
     std::vector<AgentFacts> placed;
     for (const TaskRecord* task : TasksOf(id)) {
-      if (IsActive(*task, &app, now)) placed.push_back(AgentFacts{task->host, {}});
+      if (IsActive(*task, &app, now)) placed.push_back(AgentFacts{task->host, task->attributes});
     }
     while (count > 0) {
       Result<InstanceMatch> match = MatchInstance(app, available, agent, placed);
@@ -62,6 +63,7 @@ void ServiceCore::LaunchOn(const Offer& offer, std::map<PathId, int>& wanted) {
       record.config_version = app.version_info.last_config_change_at;
       record.agent_id = offer.agent_id;
       record.host = offer.hostname;
+      record.attributes = agent.attributes;
       record.ports = match->host_ports;
       record.staged_at = now;
       entry.last_update = now;

@@ -4,6 +4,7 @@
 // whole state; everything else is learned again from the master.
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,7 @@ struct TaskRecord {
       config_version;  // the app's lastConfigChangeAt then: tasks of older ones are replaced
   AgentId agent_id;
   std::string host;
+  std::map<std::string, std::string> attributes;  // the agent's, for constraints
   std::vector<int> ports;  // host ports, in the order of the app's port definitions
   TaskState state = TaskState::kStaging;
   double staged_at = 0;          // seconds since the epoch

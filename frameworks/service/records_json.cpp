@@ -21,6 +21,7 @@ json TaskRecordJson(const TaskRecord& task) {
           {"configVersion", task.config_version},
           {"agentId", task.agent_id},
           {"host", task.host},
+          {"attributes", task.attributes},
           {"ports", task.ports},
           {"state", ToString(task.state)},
           {"stagedAt", task.staged_at},
@@ -39,6 +40,7 @@ Result<TaskRecord> ParseTaskRecord(const json& in) {
     task.config_version = in.at("configVersion").get<std::string>();
     task.agent_id = in.at("agentId").get<std::string>();
     task.host = in.at("host").get<std::string>();
+    task.attributes = in.value("attributes", std::map<std::string, std::string>{});
     task.ports = in.at("ports").get<std::vector<int>>();
     auto state = TaskStateNamed(in.at("state").get<std::string>());
     if (!state) return Status::Error("unknown task state " + in.at("state").dump());

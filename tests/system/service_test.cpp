@@ -39,7 +39,7 @@ class ServiceClusterTest : public ::testing::Test {
         std::vector<std::string>{
             bin_ + "/stoa", "agent", "--master=" + master_, "--ip=127.0.0.1",
             "--port=" + std::to_string(FreePort()), "--http_port=" + std::to_string(FreePort()),
-            "--work_dir=" + dir_.path() + "/agent", "--hostname=node0",
+            "--work_dir=" + dir_.path() + "/agent", "--hostname=node0", "--attributes=rack:r1",
             "--resources=cpus:2;mem:2048;disk:1024;ports:[31000-31099]",
             "--status_update_retry_interval=1secs", "--cgroups_root=" + cgroups_.name()},
         dir_.path() + "/agent.log"));
@@ -186,6 +186,29 @@ TEST_F(ServiceClusterTest, RunsScalesHealsSurvivesARestartAndDeletesAnApp) {
     return true;
   })) << HttpGet("127.0.0.1", master_http_, "/state").status().ToString();
   EXPECT_TRUE(Get("/v2/deployments").empty());
+}
+
+// Constraints see the agent's --attributes: an app held to another rack gets
+// no task, while one held to the agent's runs.
+TEST_F(ServiceClusterTest, PlacesByAgentAttributes) {
+  ASSERT_EQ(Call("POST", "/v2/apps", R"({"id": "/elsewhere", "cmd": "sleep 1000", "cpus": 0.1,
+    "mem": 16, "constraints": [["rack", "CLUSTER", "r2"]]})")
+                .status,
+            201);
+  ASSERT_EQ(Call("POST", "/v2/apps", R"({"id": "/here", "cmd": "sleep 1000", "cpus": 0.1,
+    "mem": 16, "instances": 2, "constraints": [["rack", "CLUSTER", "r1"]]})")
+                .status,
+            201);
+  ASSERT_TRUE(WaitFor([&] { return Tasks("/here").size() == 2; })) << Log("service");
+  EXPECT_TRUE(Tasks("/elsewhere").empty());
+}
+
+TEST_F(ServiceClusterTest, AnAgentRefusesMalformedAttributes) {
+  Process agent({bin_ + "/stoa", "agent", "--master=" + master_, "--port=-1", "--http_port=0",
+                 "--work_dir=" + dir_.path() + "/bad-agent", "--attributes=rack:r1;zone"},
+                dir_.path() + "/bad-agent.log");
+  EXPECT_EQ(agent.Wait(), 1);
+  EXPECT_NE(agent.Output().find("'zone' is not NAME:VALUE"), std::string::npos) << agent.Output();
 }
 
 TEST_F(ServiceClusterTest, RefusesAMalformedAppAndKeepsServing) {

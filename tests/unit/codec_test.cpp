@@ -119,10 +119,12 @@ TEST(Codec, EventsAndAgentMessagesRoundTrip) {
   offer.id = "o1";
   offer.agent_id = "a1";
   offer.resources = *Resources::Parse("cpus:4;mem:2048;disk(web):100;ports:[31000-32000]");
+  offer.attributes = {{"rack", "r1"}, {"zone", "a"}};
   auto offers = std::get<event::Offers>(
       RoundTrip<SchedulerEvent>(Message(SchedulerEvent(event::Offers{{offer}}))));
   ASSERT_EQ(offers.offers.size(), 1u);
   EXPECT_EQ(offers.offers[0].resources, offer.resources);
+  EXPECT_EQ(offers.offers[0].attributes, offer.attributes);
 
   agentmsg::Register reg;
   reg.info.hostname = "node-1";

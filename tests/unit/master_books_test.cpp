@@ -196,9 +196,9 @@ TEST(AgentBookTest, GoneRecoveredAndDebts) {
 
 TEST(OfferBookTest, IndexesAndTheOfferedSumFollowAddAndTake) {
   OfferBook book;
-  Offer o1{"o1", "f1", "a1", "h", R("cpus:1;mem:100"), "", "*"};
-  Offer o2{"o2", "f1", "a1", "h", R("cpus:2"), "", "*"};
-  Offer o3{"o3", "f2", "a2", "h", R("mem:50"), "", "*"};
+  Offer o1{"o1", "f1", "a1", "h", R("cpus:1;mem:100"), "", "*", {}};
+  Offer o2{"o2", "f1", "a1", "h", R("cpus:2"), "", "*", {}};
+  Offer o3{"o3", "f2", "a2", "h", R("mem:50"), "", "*", {}};
   book.Add(o1, 0);
   book.Add(o2, 0);
   book.Add(o3, 0);
@@ -378,7 +378,9 @@ TEST_F(TaskBooksTest, DebtsAreReplayedOnReturn) {
 
 class AcceptPlanTest : public TaskBooksTest {
  protected:
-  AcceptPlanTest() { offers_.Add(Offer{"o1", "f1", "a1", "h", R("cpus:4;mem:4096"), "", "*"}, 0); }
+  AcceptPlanTest() {
+    offers_.Add(Offer{"o1", "f1", "a1", "h", R("cpus:4;mem:4096"), "", "*", {}}, 0);
+  }
   AcceptPlan Plan(const call::Accept& accept) {
     int n = 0;
     return PlanAccept(
@@ -446,7 +448,7 @@ TEST_F(AcceptPlanTest, GroupExecutorResourcesAreValidatedAndChargedOnce) {
 // The tasks of one ACCEPT are booked under one allocation role, so offers of
 // different roles cannot be combined (as Mesos refuses them).
 TEST_F(AcceptPlanTest, OffersOfDifferentRolesCannotBeCombined) {
-  offers_.Add(Offer{"o2", "f1", "a1", "h", R("cpus:1"), "", "analytics"}, 0);
+  offers_.Add(Offer{"o2", "f1", "a1", "h", R("cpus:1"), "", "analytics", {}}, 0);
   AcceptPlan plan = Plan(call::Accept{{"o1", "o2"}, {LaunchOf({TaskOf("t1")})}});
   EXPECT_FALSE(plan.offers_valid);
   EXPECT_TRUE(plan.launches.empty());

@@ -323,6 +323,26 @@ TEST_F(ServiceCoreTest, ARestartedCoreReconcilesAdoptsAndKillsStrangers) {
   EXPECT_EQ(Tasks("/web").size(), 2u);
 }
 
+TEST_F(ServiceCoreTest, PlacesByTheAgentsAttributesAndRemembersThem) {
+  core_->Subscribed("framework-1");
+  core_->CreateApp(App(R"({"id": "/web", "cmd": "serve", "instances": 3, "cpus": 0.1,
+    "constraints": [["rack", "LIKE", "r[12]"], ["rack", "MAX_PER", "1"]]})"));
+  auto rack = [&](const std::string& agent, const std::string& value) {
+    Offer offer = MakeOffer(agent);
+    offer.attributes = {{"rack", value}};
+    return offer;
+  };
+  core_->Offers({rack("a1", "r1"), rack("a2", "r1"), rack("a3", "r3"), MakeOffer("a4")});
+  ASSERT_EQ(actions_->launched.size(), 1u);  // r1 once; r3 and no rack at all are not r[12]
+  EXPECT_EQ(actions_->launched_on[0], "a1");
+  EXPECT_EQ(Tasks("/web")[0].attributes.at("rack"), "r1");
+  Open();  // the attributes of running tasks come back with their records
+  core_->Subscribed("framework-1");
+  core_->Offers({rack("a2", "r1"), rack("a5", "r2")});
+  ASSERT_EQ(actions_->launched.size(), 1u);
+  EXPECT_EQ(actions_->launched_on[0], "a5");
+}
+
 TEST_F(ServiceCoreTest, UnreachableTasksAreReplacedAfterInactiveAfterSeconds) {
   core_->Subscribed("framework-1");
   core_->CreateApp(App(R"({"id": "/web", "cmd": "serve", "cpus": 0.1,

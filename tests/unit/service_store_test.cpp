@@ -27,6 +27,7 @@ TaskRecord Task(const std::string& id, const std::string& app) {
   task.version = task.config_version = "2020-01-01T00:00:00.000Z";
   task.agent_id = "agent-1";
   task.host = "node1";
+  task.attributes = {{"rack", "r1"}};
   task.ports = {31000, 31001};
   task.state = TaskState::kRunning;
   task.staged_at = 1000.5;
