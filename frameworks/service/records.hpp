@@ -13,6 +13,20 @@
 
 namespace stoa::service {
 
+// What the executor's health and readiness checks last reported of a task.
+// Not stored: after a failover, reconciliation's answers report it again.
+struct TaskHealth {
+  bool reported = false;  // a health result came (apps without health checks: never)
+  bool alive = false;     // the last result
+  int consecutive_failures = 0;
+  double first_success = 0;  // seconds since the epoch; 0: never
+  double last_success = 0;
+  double last_failure = 0;
+  std::string last_failure_cause;
+  bool ready = false;  // the readiness check passed (apps without one: unused)
+  bool operator==(const TaskHealth&) const = default;
+};
+
 struct TaskRecord {
   TaskId id;
   PathId app_id;
@@ -29,6 +43,7 @@ struct TaskRecord {
   double unreachable_since = 0;  // 0: reachable
   bool kill_requested = false;   // the service decided to kill it (written before the kill)
   std::string message;           // of the last status update
+  TaskHealth health;             // not stored (see TaskHealth)
 
   bool operator==(const TaskRecord&) const = default;
 };
