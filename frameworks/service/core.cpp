@@ -226,4 +226,11 @@ void ServiceCore::Revive() {
   last_revive_ = Now();
 }
 
+void ServiceCore::Emit(const std::string& type, nlohmann::json event) const {
+  if (!options_.on_event) return;
+  event["eventType"] = type;
+  event["timestamp"] = FormatTimestamp(Now());
+  options_.on_event(event);
+}
+
 }  // namespace stoa::service

@@ -36,6 +36,10 @@ struct CoreOptions {
   // A store write the service cannot go on without failed (a task record, the
   // framework id): memory and storage would disagree. Production exits here.
   std::function<void(const std::string&)> on_fatal;
+  // Marathon's event bus (/v2/events): each event as Marathon's JSON body, with
+  // its "eventType" and "timestamp". Called with the core's lock held, in the
+  // order things happened: it must not block or call back into the core.
+  std::function<void(const nlohmann::json&)> on_event;
 };
 
 // The last task of an app that failed (lastTaskFailure).
@@ -147,6 +151,8 @@ class ServiceCore {
   Status AssignServicePorts(AppDefinition& app, const AppDefinition* current) const;
   void RecordFailure(const TaskRecord& record, const TaskStatus& status);
   double Now() const { return clock_(); }
+  // Publishes `event` (Marathon's body without eventType/timestamp) as `type`.
+  void Emit(const std::string& type, nlohmann::json event) const;
 
   ServiceStore* store_;
   SchedulerActions* actions_;
