@@ -19,6 +19,11 @@ namespace stoa::testing {
 
 namespace fs = std::filesystem;
 
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
 TempDir::TempDir() {
   std::string pattern = "/tmp/stoa-test-XXXXXX";
   char* made = mkdtemp(pattern.data());

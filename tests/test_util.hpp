@@ -36,6 +36,9 @@ class CgroupRoot {
   std::string name_;
 };
 
+// The whole of a file; empty when it cannot be read.
+std::string ReadFile(const std::string& path);
+
 // A TCP port on 127.0.0.1 that was free a moment ago.
 int FreePort();
 

@@ -19,18 +19,12 @@ using cluster::ClusterTest;
 using cluster::Command;
 using cluster::Recorder;
 using json = nlohmann::json;
+using stoa::testing::ReadFile;
 using stoa::testing::WaitFor;
 
 constexpr const char* kIsolation =
     "cgroups/cpu,cgroups/mem,cgroups/pids,namespaces/pid,namespaces/mount,namespaces/uts,"
     "namespaces/ipc,filesystem/linux";
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
 
 class IsolationClusterTest : public ClusterTest {
  protected:

@@ -15,14 +15,8 @@ using cluster::ClusterTest;
 using cluster::Command;
 using cluster::Recorder;
 using json = nlohmann::json;
+using stoa::testing::ReadFile;
 using stoa::testing::WaitFor;
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
 
 // Whether `pid` runs (exists and is not a zombie).
 bool Alive(pid_t pid) {

@@ -26,18 +26,12 @@ using cluster::ClusterTest;
 using cluster::Command;
 using cluster::Recorder;
 using json = nlohmann::json;
+using stoa::testing::ReadFile;
 using stoa::testing::WaitFor;
 
 constexpr const char* kIsolation =
     "cgroups/cpu,cgroups/mem,cgroups/pids,namespaces/pid,namespaces/mount,namespaces/uts,"
     "namespaces/ipc,filesystem/linux";
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
 
 // The FIFO the tar wrapper reads to its end before it unpacks one tarball.
 class Gate {

@@ -10,7 +10,7 @@
 #include <set>
 
 #include "common/http_server.hpp"
-#include "tests/test_util.hpp"
+#include "tests/system/local_cluster.hpp"
 
 namespace stoa {
 namespace {
@@ -21,28 +21,12 @@ using stoa::testing::FreePort;
 using stoa::testing::Process;
 using stoa::testing::WaitFor;
 
-class ServiceClusterTest : public ::testing::Test {
+class ServiceClusterTest : public ::testing::Test, protected stoa::testing::LocalCluster {
  protected:
   void SetUp() override {
-    bin_ = stoa::testing::BinDir();
-    int master_port = FreePort();
-    master_http_ = FreePort();
-    master_ = "127.0.0.1:" + std::to_string(master_port);
-    processes_.push_back(std::make_unique<Process>(
-        std::vector<std::string>{
-            bin_ + "/stoa", "master", "--ip=127.0.0.1", "--port=" + std::to_string(master_port),
-            "--http_port=" + std::to_string(master_http_), "--work_dir=" + dir_.path() + "/master",
-            "--allocation_interval=100ms", "--agent_ping_timeout=500ms",
-            "--framework_heartbeat_interval=500ms"},
-        dir_.path() + "/master.log"));
-    processes_.push_back(std::make_unique<Process>(
-        std::vector<std::string>{
-            bin_ + "/stoa", "agent", "--master=" + master_, "--ip=127.0.0.1",
-            "--port=" + std::to_string(FreePort()), "--http_port=" + std::to_string(FreePort()),
-            "--work_dir=" + dir_.path() + "/agent", "--hostname=node0", "--attributes=rack:r1",
-            "--resources=cpus:2;mem:2048;disk:1024;ports:[31000-31099]",
-            "--status_update_retry_interval=1secs", "--cgroups_root=" + cgroups_.name()},
-        dir_.path() + "/agent.log"));
+    StartMaster();
+    StartAgent("agent", {"--hostname=node0", "--attributes=rack:r1",
+                         "--resources=cpus:2;mem:2048;disk:1024;ports:[31000-31099]"});
     service_http_ = FreePort();
     StartService();
     ASSERT_TRUE(WaitFor([&] { return Get("/v2/info").value("frameworkId", json()).is_string(); }))
@@ -94,20 +78,9 @@ class ServiceClusterTest : public ::testing::Test {
     }
     return "";
   }
-  std::string Read(const std::string& path) {
-    std::ifstream in(path);
-    return std::string(std::istreambuf_iterator<char>(in), {});
-  }
-  std::string Log(const std::string& name) { return Read(dir_.path() + "/" + name + ".log"); }
 
-  stoa::testing::CgroupRoot cgroups_;
-  stoa::testing::TempDir dir_;
-  std::string bin_;
-  std::string master_;
-  int master_http_ = 0;
   int service_http_ = 0;
-  std::vector<std::unique_ptr<Process>> processes_;
-  std::unique_ptr<Process> service_;
+  std::unique_ptr<Process> service_;  // goes before the cluster's processes
 };
 
 TEST_F(ServiceClusterTest, RunsScalesHealsSurvivesARestartAndDeletesAnApp) {

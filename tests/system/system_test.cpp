@@ -13,7 +13,7 @@
 #include <regex>
 
 #include "common/http_server.hpp"
-#include "tests/test_util.hpp"
+#include "tests/system/local_cluster.hpp"
 
 namespace stoa {
 namespace {
@@ -24,65 +24,12 @@ using stoa::testing::FreePort;
 using stoa::testing::Process;
 using stoa::testing::WaitFor;
 
-class SystemTest : public ::testing::Test {
+class SystemTest : public ::testing::Test, protected stoa::testing::LocalCluster {
  protected:
   void SetUp() override {
-    bin_ = stoa::testing::BinDir();
-    master_port_ = FreePort();
-    master_http_ = FreePort();
-    master_ = "127.0.0.1:" + std::to_string(master_port_);
-    processes_.push_back(std::make_unique<Process>(
-        std::vector<std::string>{
-            bin_ + "/stoa", "master", "--ip=127.0.0.1", "--port=" + std::to_string(master_port_),
-            "--http_port=" + std::to_string(master_http_), "--work_dir=" + dir_.path() + "/master",
-            "--allocation_interval=100ms", "--agent_ping_timeout=500ms",
-            "--framework_heartbeat_interval=500ms"},
-        dir_.path() + "/master.log"));
-    for (int i = 0; i < 2; ++i) {
-      std::string name = "agent" + std::to_string(i);
-      processes_.push_back(std::make_unique<Process>(
-          std::vector<std::string>{
-              bin_ + "/stoa", "agent", "--master=" + master_, "--ip=127.0.0.1",
-              "--http_port=" + std::to_string(FreePort()), "--work_dir=" + dir_.path() + "/" + name,
-              "--resources=cpus:2;mem:2048;disk:1024", "--status_update_retry_interval=1secs",
-              "--cgroups_root=" + cgroups_.name()},
-          dir_.path() + "/" + name + ".log"));
-    }
+    StartMaster();
+    for (int i = 0; i < 2; ++i) StartAgent("agent" + std::to_string(i));
     ASSERT_TRUE(WaitFor([&] { return ActiveAgents() == 2; })) << Log("master");
-  }
-
-  json State() {
-    Result<std::string> body = HttpGet("127.0.0.1", master_http_, "/state");
-    if (!body.ok()) return json::object();
-    return json::parse(*body, nullptr, false);
-  }
-
-  int ActiveAgents() {
-    json state = State();
-    int active = 0;
-    if (state.contains("agents")) {
-      for (const auto& agent : state["agents"]) active += agent["active"].get<bool>() ? 1 : 0;
-    }
-    return active;
-  }
-
-  // Every task the master knows, by id.
-  std::map<std::string, json> Tasks() {
-    std::map<std::string, json> tasks;
-    json state = State();
-    for (const char* frameworks : {"frameworks", "completed_frameworks"}) {
-      for (const auto& framework : state.value(frameworks, json::array())) {
-        for (const char* list : {"tasks", "completed_tasks"}) {
-          for (const auto& task : framework[list]) tasks[task["id"]] = task;
-        }
-      }
-    }
-    return tasks;
-  }
-
-  std::string Log(const std::string& name) {
-    std::ifstream in(dir_.path() + "/" + name + ".log");
-    return std::string(std::istreambuf_iterator<char>(in), {});
   }
 
   int Run(std::vector<std::string> args, std::string* output) {
@@ -93,13 +40,6 @@ class SystemTest : public ::testing::Test {
     *output = process.Output();
     return code;
   }
-
-  stoa::testing::CgroupRoot cgroups_;  // removed after the processes below are gone
-  stoa::testing::TempDir dir_;
-  std::string bin_;
-  int master_port_ = 0, master_http_ = 0;
-  std::string master_;
-  std::vector<std::unique_ptr<Process>> processes_;
 };
 
 TEST_F(SystemTest, ExecuteRunsTwentyTasksToCompletion) {
@@ -110,7 +50,7 @@ TEST_F(SystemTest, ExecuteRunsTwentyTasksToCompletion) {
   ASSERT_EQ(code, 0) << output;
   EXPECT_NE(output.find("20 of 20 tasks finished"), std::string::npos) << output;
 
-  auto tasks = Tasks();
+  auto tasks = MasterTasks();
   int finished = 0;
   for (const auto& [id, task] : tasks) finished += task["state"] == "TASK_FINISHED" ? 1 : 0;
   EXPECT_EQ(finished, 20);
@@ -191,7 +131,7 @@ TEST_F(SystemTest, SchedulerKilledAndRestartedFindsItsTasksRunning) {
                                "--instances=2", "--command=sleep 300", "--failover_timeout=1mins"},
       out1);
   ASSERT_TRUE(WaitFor([&] {
-    auto tasks = Tasks();
+    auto tasks = MasterTasks();
     return tasks.size() == 2 && tasks.begin()->second["state"] == "TASK_RUNNING" &&
            tasks.rbegin()->second["state"] == "TASK_RUNNING";
   })) << scheduler->Output();
@@ -214,7 +154,7 @@ TEST_F(SystemTest, SchedulerKilledAndRestartedFindsItsTasksRunning) {
            out.find("task hello-2 TASK_RUNNING") != std::string::npos;
   })) << restarted.Output();
   EXPECT_NE(restarted.Output().find("framework_id " + framework_id), std::string::npos);
-  auto tasks = Tasks();
+  auto tasks = MasterTasks();
   EXPECT_EQ(tasks.size(), 2u);  // it adopted its tasks instead of launching new ones
   for (const auto& [id, task] : tasks) EXPECT_EQ(task["state"], "TASK_RUNNING") << id;
   EXPECT_EQ(State()["frameworks"][0]["connected"], true);

@@ -29,18 +29,12 @@ using agent::ContainerConfig;
 using agent::Containerizer;
 using agent::ContainerizerOptions;
 using agent::ContainerTermination;
+using stoa::testing::ReadFile;
 using stoa::testing::WaitFor;
 
 constexpr const char* kAllIsolators =
     "cgroups/cpu,cgroups/mem,cgroups/pids,namespaces/pid,namespaces/mount,namespaces/uts,"
     "namespaces/ipc,namespaces/net,filesystem/linux";
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
 
 std::string Helper() { return stoa::testing::BinDir() + "/stoa-isolation-helper"; }
 
