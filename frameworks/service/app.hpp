@@ -72,8 +72,10 @@ struct HostVolume {
   bool operator==(const HostVolume&) const = default;
 };
 
-// `container` of type MESOS: its host volumes are mounted; the rest is kept.
+// `container` of type MESOS: its root filesystem (Stoa's extension `rootfs`)
+// and host volumes are set up; the rest is kept.
 struct AppContainer {
+  std::string rootfs;  // a directory or tarball on the agent; empty: the host's filesystem
   std::vector<HostVolume> volumes;
   nlohmann::json given = nlohmann::json::object();  // the object as given, for responses
   bool operator==(const AppContainer&) const = default;
@@ -97,6 +99,10 @@ struct AppDefinition {
   double disk = 0;
   int gpus = 0;
   int instances = 1;
+  // Stoa's extension `global` (Docker Swarm's global mode): one instance on
+  // every agent the constraints allow, agents that join later included;
+  // `instances` is then 1 and not acted on.
+  bool global = false;
   std::vector<PortDefinition> port_definitions;
   bool require_ports = false;
   std::vector<Constraint> constraints;

@@ -419,6 +419,15 @@ std::optional<AppContainer> ParseContainer(FieldReader& reader) {
     errors->Add(item.PathOf("docker"),
                 "Stoa cannot run container images yet: leave out container.docker");
   }
+  if (auto rootfs = item.String("rootfs")) {
+    if (rootfs->empty() || rootfs->front() != '/' || rootfs->find("..") != std::string::npos) {
+      errors->Add(item.PathOf("rootfs"),
+                  "must be an absolute path without '..' on the agent (a directory or a "
+                  "tarball)");
+    } else {
+      container.rootfs = *rootfs;
+    }
+  }
   if (const json* mappings = item.Array("portMappings");
       mappings != nullptr && !mappings->empty()) {
     errors->Add(item.PathOf("portMappings"), "portMappings are not allowed with host networking");
@@ -438,11 +447,12 @@ std::optional<AppContainer> ParseContainer(FieldReader& reader) {
     auto mode = volume_reader.String("mode");
     if (!volume_reader.present("containerPath") || container_path == "") {
       errors->Add(volume_reader.PathOf("containerPath"), "is required and must not be empty");
-    } else if (container_path && (container_path->front() == '/' ||
-                                  container_path->find("..") != std::string::npos)) {
+    } else if (container_path && container_path->find("..") != std::string::npos) {
+      errors->Add(volume_reader.PathOf("containerPath"), "must not contain '..'");
+    } else if (container_path && container_path->front() == '/' && container.rootfs.empty()) {
       errors->Add(volume_reader.PathOf("containerPath"),
-                  "must be a relative path without '..' (a directory in the task's sandbox): "
-                  "apps have no root filesystem of their own yet");
+                  "must be relative (a directory in the task's sandbox) unless the container "
+                  "has a rootfs");
     }
     if (!volume_reader.present("hostPath") || host_path == "") {
       errors->Add(volume_reader.PathOf("hostPath"), "is required and must not be empty");

@@ -25,6 +25,7 @@ const std::set<std::string>& ActedFields() {
                                                "disk",
                                                "gpus",
                                                "instances",
+                                               "global",
                                                "portDefinitions",
                                                "ports",
                                                "requirePorts",
@@ -132,6 +133,12 @@ void ParseScalars(FieldReader& reader, AppDefinition* app) {
   if (auto instances = reader.Integer("instances", 0, kInt32Max)) {
     app->instances = static_cast<int>(*instances);
   }
+  if (auto global = reader.Bool("global")) app->global = *global;
+  if (app->global && app->instances != 1) {
+    reader.errors()->Add(reader.PathOf("instances"),
+                         "a global app runs one instance on every agent its constraints allow: "
+                         "leave out instances (or give 1)");
+  }
   if (auto backoff = reader.Integer("backoffSeconds", 0, kInt32Max)) {
     app->backoff_seconds = static_cast<int>(*backoff);
   }
@@ -226,6 +233,7 @@ json AppSpecJson(const AppDefinition& app) {
   out["disk"] = app.disk;
   out["gpus"] = app.gpus;
   out["instances"] = app.instances;
+  if (app.global) out["global"] = true;  // only where set: strict clients know no such key
   out["portDefinitions"] = PortDefinitionsJson(app.port_definitions);
   out["requirePorts"] = app.require_ports;
   out["constraints"] = ConstraintsJson(app.constraints);

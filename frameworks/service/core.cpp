@@ -160,7 +160,7 @@ void ServiceCore::Converge() {
     if (plan.goal_reached) goals.insert(id);
   };
   for (const auto& [id, app] : apps_) {
-    AppPlan plan = PlanApp(&app, TasksOf(id), now);
+    AppPlan plan = Plan(app, now);
     wanted[id] = plan.launches;
     seen.insert(id);
     apply(id, plan);
@@ -210,6 +210,10 @@ void ServiceCore::UpdateOfferInterest(const std::map<PathId, int>& wanted) {
     if (suppressed_ || now_total > last_wanted_ || now - last_revive_ >= options_.revive_repeat) {
       revive_pending_ = true;
     }
+  } else if (AnyGlobalApp()) {
+    // Agents that join later must be seen: offers keep coming (each declined
+    // for decline_seconds), never suppressed.
+    if (suppressed_) revive_pending_ = true;
   } else if (!later && !suppressed_) {
     actions_->Suppress();
     suppressed_ = true;

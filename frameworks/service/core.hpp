@@ -17,6 +17,7 @@
 #include "frameworks/service/actions.hpp"
 #include "frameworks/service/app_json.hpp"
 #include "frameworks/service/launch_delay.hpp"
+#include "frameworks/service/planner.hpp"
 #include "frameworks/service/records.hpp"
 #include "frameworks/service/store.hpp"
 #include "frameworks/service/timestamp.hpp"
@@ -127,6 +128,13 @@ class ServiceCore {
   std::optional<AppView> ViewApp(const PathId& id) const;
 
  private:
+  // An agent as its offers showed it, for global apps.
+  struct KnownAgent {
+    std::string hostname;
+    std::map<std::string, std::string> attributes;
+    bool lost = false;  // a task of ours there became unreachable or gone since its last offer
+  };
+
   struct TaskEntry {
     TaskRecord record;
     bool confirmed = true;  // the master told us of it since we subscribed
@@ -136,6 +144,14 @@ class ServiceCore {
 
   // All below: REQUIRES mutex_ held.
   std::vector<const TaskRecord*> TasksOf(const PathId& app) const;
+  // PlanApp for `app`; a global app's target is its agents (core_global.cpp).
+  AppPlan Plan(const AppDefinition& app, double now) const;
+  int GlobalTarget(const AppDefinition& app, double now) const;
+  // Whether a global app lacks an instance of its current config on `agent`.
+  bool GlobalRoomOn(const AppDefinition& app, const AgentId& agent, double now) const;
+  void NoteAgent(const Offer& offer);
+  void NoteAgentLost(const AgentId& agent);
+  bool AnyGlobalApp() const;
   void Converge();
   void KillTask(TaskEntry& entry);
   void ForgetTask(const TaskId& id);
@@ -167,6 +183,7 @@ class ServiceCore {
   std::map<std::string, Deployment> deployments_;
   std::map<PathId, TaskFailure> failures_;
   LaunchDelays delays_;
+  std::map<AgentId, KnownAgent> agents_;
   VersionClock versions_;
 
   // Offers: whether we asked for them and when.

@@ -277,6 +277,14 @@ ChangeOutcome ServiceCore::KillTasks(const PathId& id,
     }
   }
   ChangeOutcome outcome;
+  if (scale && current->second.global) {
+    outcome.refusal = Refusal::kInvalid;
+    outcome.message = "Object is not valid";
+    outcome.errors.Add("/instances",
+                       "a global app cannot be scaled: it runs one instance on "
+                       "every agent its constraints allow");
+    return outcome;
+  }
   if (scale) {
     if (!force && !DeploymentsOf(id).empty()) return Locked(id);
     AppDefinition app = current->second;

@@ -26,15 +26,16 @@ bool Progresses(TaskState state) {
 void ServiceCore::Offers(const std::vector<Offer>& offers) {
   std::lock_guard<std::mutex> lock(mutex_);
   double now = Now();
+  for (const auto& offer : offers) NoteAgent(offer);  // global apps want the agents offered
   std::map<PathId, int> wanted;
   for (const auto& [id, app] : apps_) {
-    int launches = PlanApp(&app, TasksOf(id), now).launches;
+    int launches = Plan(app, now).launches;
     if (launches > 0 && delays_.NotBefore(app) <= now) wanted[id] = launches;
   }
   for (const auto& offer : offers) LaunchOn(offer, wanted);
   // Apps in backoff still want their launches, later.
   for (const auto& [id, app] : apps_) {
-    if (!wanted.count(id)) wanted[id] = PlanApp(&app, TasksOf(id), now).launches;
+    if (!wanted.count(id)) wanted[id] = Plan(app, now).launches;
   }
   UpdateOfferInterest(wanted);
 }
@@ -48,9 +49,12 @@ void ServiceCore::LaunchOn(const Offer& offer, std::map<PathId, int>& wanted) {
   for (auto& [id, count] : wanted) {
     if (count <= 0) continue;
     const AppDefinition& app = apps_.at(id);
-    std::vector<AgentFacts> placed;
+    if (app.global && !GlobalRoomOn(app, offer.agent_id, now)) continue;
+    std::vector<AgentFacts> placed;  // a global app's spread is one per agent, whatever they say
     for (const TaskRecord* task : TasksOf(id)) {
-      if (IsActive(*task, &app, now)) placed.push_back(AgentFacts{task->host, task->attributes});
+      if (!app.global && IsActive(*task, &app, now)) {
+        placed.push_back(AgentFacts{task->host, task->attributes});
+      }
     }
     while (count > 0) {
       Result<InstanceMatch> match = MatchInstance(app, available, agent, placed);
@@ -77,6 +81,7 @@ void ServiceCore::LaunchOn(const Offer& offer, std::map<PathId, int>& wanted) {
       available -= match->resources;
       placed.push_back(agent);
       --count;
+      if (app.global) break;  // one per agent
     }
   }
   bool more = false;
@@ -108,6 +113,9 @@ void ServiceCore::Update(const TaskStatus& status) {
   entry.last_update = now;
   auto app = apps_.find(record.app_id);
   if (IsTerminal(status.state) || status.state == TaskState::kUnknown) {
+    if (status.state == TaskState::kGone || status.state == TaskState::kUnknown) {
+      NoteAgentLost(record.agent_id);
+    }
     if (!record.kill_requested) {
       log->info("task {} of {} is {}: {}", record.id, record.app_id.ToString(),
                 ToString(status.state), status.message);
@@ -119,6 +127,7 @@ void ServiceCore::Update(const TaskStatus& status) {
     return;
   }
   bool changed = false;
+  if (status.state == TaskState::kUnreachable) NoteAgentLost(record.agent_id);
   if (status.state == TaskState::kUnreachable) {
     if (record.unreachable_since == 0) {
       record.unreachable_since = now;

@@ -101,6 +101,7 @@ TaskInfo BuildTask(const AppDefinition& app, const TaskRecord& task, const Insta
     info.kill_grace_period_ms = int64_t{*app.task_kill_grace_period_seconds} * 1000;
   }
   if (app.container) {
+    info.container.rootfs = app.container->rootfs;
     for (const auto& volume : app.container->volumes) {
       info.container.volumes.push_back(
           Volume{volume.host_path, volume.container_path, volume.read_only});

@@ -176,6 +176,83 @@ TEST_F(ServiceClusterTest, PlacesByAgentAttributes) {
   EXPECT_TRUE(Tasks("/elsewhere").empty());
 }
 
+// An app with Stoa's container.rootfs runs inside that root filesystem (a
+// busybox directory here), with a host volume mounted at an absolute path in it.
+TEST_F(ServiceClusterTest, RunsAnAppInItsOwnRootFilesystem) {
+  if (!fs::exists("/bin/busybox")) GTEST_SKIP() << "needs /bin/busybox (busybox-static)";
+  std::string root = dir_.path() + "/rootfs";
+  fs::create_directories(root + "/bin");
+  fs::create_directories(root + "/etc");
+  fs::copy_file("/bin/busybox", root + "/bin/busybox");
+  for (const char* applet : {"sh", "cat", "sleep", "ls"}) {
+    fs::create_symlink("busybox", root + "/bin/" + applet);
+  }
+  std::ofstream(root + "/etc/marker") << "inside\n";
+  fs::create_directories(dir_.path() + "/shared");
+  std::ofstream(dir_.path() + "/shared/note") << "from the host\n";
+  json app = {
+      {"id", "/rooted"},
+      {"cmd", "cat /etc/marker /data/note; sleep 1000"},
+      {"cpus", 0.1},
+      {"mem", 32},
+      {"container",
+       {{"type", "MESOS"},
+        {"rootfs", root},
+        {"volumes",
+         {{{"containerPath", "/data"}, {"hostPath", dir_.path() + "/shared"}, {"mode", "RO"}}}}}}};
+  HttpReply created = Call("POST", "/v2/apps", app.dump());
+  ASSERT_EQ(created.status, 201) << created.body;
+  EXPECT_EQ(json::parse(created.body)["container"]["rootfs"], root);
+  ASSERT_TRUE(WaitFor([&] { return AllRunning("/rooted", 1); })) << Log("agent");
+  std::string sandbox = Sandbox(Tasks("/rooted").begin()->first);
+  ASSERT_TRUE(WaitFor([&] { return Read(sandbox + "/stdout") == "inside\nfrom the host\n"; }))
+      << Read(sandbox + "/stdout") << Read(sandbox + "/stderr");
+}
+
+// An agent killed with SIGKILL: the master finds it unreachable, and its
+// instances come back on the other agent (Marathon's default
+// unreachableStrategy replaces them at once).
+TEST_F(ServiceClusterTest, AnAgentKilledHasItsInstancesReplacedElsewhere) {
+  ASSERT_EQ(Call("POST", "/v2/apps", R"({"id": "/moving", "instances": 2, "cmd": "sleep 1000",
+    "cpus": 0.1, "mem": 16})")
+                .status,
+            201);
+  ASSERT_TRUE(WaitFor([&] { return AllRunning("/moving", 2); })) << Log("service");
+  for (const auto& [id, task] : Tasks("/moving")) EXPECT_EQ(task["host"], "node0");
+  StartAgent("agent1",
+             {"--hostname=node1", "--resources=cpus:2;mem:2048;disk:1024;ports:[31100-31199]"});
+  ASSERT_TRUE(WaitFor([&] { return ActiveAgents() == 2; })) << Log("master");
+  processes_[1]->Kill(SIGKILL);  // the first agent, node0
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto tasks = Tasks("/moving");
+        int elsewhere = 0;
+        for (const auto& [id, task] : tasks) {
+          elsewhere += task["host"] == "node1" && task["state"] == "TASK_RUNNING" ? 1 : 0;
+        }
+        return elsewhere == 2;
+      },
+      std::chrono::seconds(60)))
+      << Get("/v2/apps/moving?embed=apps.tasks").dump() << Log("service");
+}
+
+// A global app runs one instance per agent, and one more on an agent that
+// joins later.
+TEST_F(ServiceClusterTest, AGlobalAppGetsAnInstanceOnAnAgentStartedLater) {
+  HttpReply created = Call("POST", "/v2/apps", R"({"id": "/everywhere", "global": true,
+    "cmd": "sleep 1000", "cpus": 0.1, "mem": 16})");
+  ASSERT_EQ(created.status, 201) << created.body;
+  EXPECT_EQ(json::parse(created.body)["global"], true);
+  ASSERT_TRUE(WaitFor([&] { return AllRunning("/everywhere", 1); })) << Log("service");
+  StartAgent("agent1",
+             {"--hostname=node1", "--resources=cpus:2;mem:2048;disk:1024;ports:[31100-31199]"});
+  ASSERT_TRUE(WaitFor([&] { return AllRunning("/everywhere", 2); }))
+      << Get("/v2/apps/everywhere").dump() << Log("service");
+  std::set<std::string> hosts;
+  for (const auto& [id, task] : Tasks("/everywhere")) hosts.insert(task["host"]);
+  EXPECT_EQ(hosts, (std::set<std::string>{"node0", "node1"}));
+}
+
 TEST_F(ServiceClusterTest, AnAgentRefusesMalformedAttributes) {
   Process agent({bin_ + "/stoa", "agent", "--master=" + master_, "--port=-1", "--http_port=0",
                  "--work_dir=" + dir_.path() + "/bad-agent", "--attributes=rack:r1;zone"},

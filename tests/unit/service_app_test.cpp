@@ -347,11 +347,31 @@ INSTANTIATE_TEST_SUITE_P(
         Malformed{
             R"({"id": "/a", "cmd": "x", "container": {"type": "MESOS", "volumes": [{"containerPath": "d", "persistent": {"size": 1}}]}})",
             "/container/volumes(0)", "Object is not valid"},
+        Malformed{
+            R"({"id": "/a", "cmd": "x", "container": {"type": "MESOS", "rootfs": "images/b.tar"}})",
+            "/container/rootfs", "Object is not valid"},
+        Malformed{
+            R"({"id": "/a", "cmd": "x", "container": {"type": "MESOS", "rootfs": "/i", "volumes": [{"containerPath": "/../etc", "hostPath": "/h", "mode": "RO"}]}})",
+            "/container/volumes(0)/containerPath", "Object is not valid"},
+        Malformed{R"({"id": "/a", "cmd": "x", "global": true, "instances": 3})", "/instances",
+                  "Object is not valid"},
+        Malformed{R"({"id": "/a", "cmd": "x", "global": "yes"})", "/global", "Invalid JSON"},
         Malformed{R"({"id": "/a", "cmd": "x", "container": []})", "/container", "Invalid JSON"},
         Malformed{R"({"id": "/a", "cmd": "x", "dependencies": "/b"})", "/dependencies",
                   "Invalid JSON"},
         Malformed{R"({"id": "/a", "cmd": "x", "networks": [{"mode": "container", "name": "n"}]})",
                   "/networks(0)", "Object is not valid"}));
+
+TEST(AppJson, StoaExtensionsAppearOnlyWhereTheAppSetsThem) {
+  ParsedApp plain = Parse(R"({"id": "/a", "cmd": "x"})");
+  ASSERT_TRUE(plain.app.has_value());
+  EXPECT_FALSE(AppJson(*plain.app).contains("global"));
+  ParsedApp global = Parse(R"({"id": "/a", "cmd": "x", "global": true})");
+  ASSERT_TRUE(global.app.has_value()) << global.errors.Summary();
+  EXPECT_TRUE(global.app->global);
+  EXPECT_EQ(AppJson(*global.app)["global"], true);
+  EXPECT_FALSE(AppJson(*global.app)["container"].is_object());
+}
 
 TEST(AppJson, CollectsEveryProblemAtOnce) {
   ParsedApp parsed = Parse(R"({"id": "/Bad", "cpus": -1, "mem": "lots", "instances": -2})");

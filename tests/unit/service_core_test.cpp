@@ -116,6 +116,78 @@ class ServiceCoreTest : public ::testing::Test {
   std::unique_ptr<ServiceCore> core_;
 };
 
+// A global app gets one instance on every agent its constraints allow, also
+// on agents that offer for the first time later, and never asks for offers
+// to stop: agents that join must be seen.
+TEST_F(ServiceCoreTest, AGlobalAppRunsOnEveryMatchingAgentIncludingLaterOnes) {
+  core_->Subscribed("framework-1");
+  ChangeOutcome created = core_->CreateApp(App(R"({"id": "/agentd", "cmd": "watch",
+    "global": true, "cpus": 0.1, "mem": 16, "constraints": [["rack", "UNLIKE", "r9"]]})"));
+  ASSERT_EQ(created.refusal, Refusal::kNone) << created.message;
+  EXPECT_EQ(actions_->revives, 1);  // offers were suppressed while nothing waited
+  const int suppressed = actions_->suppresses;
+  auto with_rack = [&](const std::string& agent, const std::string& rack) {
+    Offer offer = MakeOffer(agent);
+    offer.attributes = {{"rack", rack}};
+    return offer;
+  };
+  core_->Offers({with_rack("a1", "r1"), with_rack("a2", "r2"), with_rack("a9", "r9")});
+  EXPECT_EQ(actions_->launched_on, (std::vector<AgentId>{"a1", "a2"}));  // one each, none on r9
+  for (const auto& task : actions_->launched) Status(task.task_id, TaskState::kRunning);
+  EXPECT_TRUE(core_->View().deployments.empty());  // both running: the goal is met
+
+  // Offers again from the same agents: nothing more. A new agent: one more.
+  core_->Offers({with_rack("a1", "r1"), with_rack("a2", "r2")});
+  EXPECT_EQ(actions_->launched.size(), 2u);
+  core_->Offers({with_rack("a3", "r1")});
+  ASSERT_EQ(actions_->launched_on.size(), 3u);
+  EXPECT_EQ(actions_->launched_on.back(), "a3");
+  core_->Tick();
+  EXPECT_EQ(actions_->suppresses, suppressed);  // never since: agents that join must be seen
+
+  // An instance that fails is replaced on its agent, not elsewhere.
+  Status(actions_->launched[0].task_id, TaskState::kFailed, "crashed");
+  now_ += 60;  // past the backoff
+  core_->Offers({with_rack("a2", "r2"), with_rack("a1", "r1")});
+  ASSERT_EQ(actions_->launched_on.size(), 4u);
+  EXPECT_EQ(actions_->launched_on.back(), "a1");
+
+  // It cannot be scaled, neither by instances nor by killing with scale.
+  ChangeOutcome scaled = core_->UpdateApp(
+      PathId::Parse("/agentd"),
+      [&](const AppDefinition* current) {
+        json spec = AppSpecJson(*current);
+        spec["instances"] = 3;
+        return ParseApp(spec);
+      },
+      true, false);
+  EXPECT_EQ(scaled.refusal, Refusal::kInvalid);
+  ChangeOutcome killed = core_->KillTasks(
+      PathId::Parse("/agentd"), [](const TaskRecord&) { return true; }, true, true);
+  EXPECT_EQ(killed.refusal, Refusal::kInvalid);
+  EXPECT_TRUE(killed.errors.has("/instances"));
+}
+
+// A restarted core knows no agent until they offer, yet keeps every running
+// instance of a global app: none is killed as surplus.
+TEST_F(ServiceCoreTest, ARestartedCoreKeepsAGlobalAppsInstancesBeforeAnyOffer) {
+  core_->Subscribed("framework-1");
+  ASSERT_EQ(core_
+                ->CreateApp(App(R"({"id": "/agentd", "cmd": "watch", "global": true,
+    "cpus": 0.1, "mem": 16})"))
+                .refusal,
+            Refusal::kNone);
+  core_->Offers({MakeOffer("a1"), MakeOffer("a2")});
+  ASSERT_EQ(actions_->launched.size(), 2u);
+  for (const auto& task : actions_->launched) Status(task.task_id, TaskState::kRunning);
+  Open();
+  core_->Subscribed("framework-1");
+  for (const auto& task : Tasks("/agentd")) Status(task.id, TaskState::kRunning);
+  core_->Tick();
+  EXPECT_TRUE(actions_->killed.empty());
+  EXPECT_EQ(Tasks("/agentd").size(), 2u);
+}
+
 TEST_F(ServiceCoreTest, LaunchesInstancesWithPortsAndFinishesTheDeployment) {
   core_->Subscribed("framework-1");
   EXPECT_EQ(actions_->suppresses, 1);  // nothing to run yet

@@ -197,6 +197,19 @@ TEST(TaskBuilder, ArgsRunWithoutAShell) {
   for (const auto& [name, value] : info.command.environment) EXPECT_NE(name, "PORT");
 }
 
+TEST(TaskBuilder, ARootfsGoesToTheContainerWithVolumesInsideIt) {
+  AppDefinition app = App(R"({"id": "/a", "cmd": "sh", "container": {"type": "MESOS",
+    "rootfs": "/srv/images/busybox.tar",
+    "volumes": [{"containerPath": "/var/data", "hostPath": "/srv/data", "mode": "RW"}]}})");
+  TaskRecord task;
+  task.id = "a.instance-1";
+  TaskInfo info = BuildTask(app, task, InstanceMatch{R("cpus:1;mem:128"), {}});
+  EXPECT_EQ(info.container.rootfs, "/srv/images/busybox.tar");
+  ASSERT_EQ(info.container.volumes.size(), 1u);
+  EXPECT_EQ(info.container.volumes[0].container_path, "/var/data");
+  EXPECT_FALSE(info.container.volumes[0].read_only);
+}
+
 TEST(LaunchDelays, GrowByTheFactorUpToTheMaximum) {
   AppDefinition app = App(R"({"id": "/a", "cmd": "x", "backoffSeconds": 2, "backoffFactor": 3,
                               "maxLaunchDelaySeconds": 10})");
