@@ -48,7 +48,15 @@ struct TaskRecord {
   bool operator==(const TaskRecord&) const = default;
 };
 
-// A change to an app being carried out, as /v2/deployments shows it.
+// One more app a deployment changes, with its own steps (as Deployment::steps).
+struct DeploymentPart {
+  PathId app_id;
+  std::vector<std::string> steps;
+  bool operator==(const DeploymentPart&) const = default;
+};
+
+// A change to an app (or several, at once) being carried out, as
+// /v2/deployments shows it.
 struct Deployment {
   std::string id;
   std::string version;  // the app version it deploys
@@ -57,8 +65,27 @@ struct Deployment {
   // StopApplication. The last step is the one that runs until the app's goal is met.
   std::vector<std::string> steps;
   double started_at = 0;
+  // The other apps the same deployment changes (PUT /v2/apps with several,
+  // the group API); it ends when each of them, and app_id, meets its goal.
+  std::vector<DeploymentPart> more_apps = {};
 
   bool operator==(const Deployment&) const = default;
+};
+
+// Every app a deployment changes: app_id first, then more_apps.
+inline std::vector<PathId> DeploymentApps(const Deployment& deployment) {
+  std::vector<PathId> apps{deployment.app_id};
+  for (const auto& part : deployment.more_apps) apps.push_back(part.app_id);
+  return apps;
+}
+
+// A group that exists of its own (created by the group API), not only because
+// apps live in it. Groups holding apps exist without a record.
+struct GroupRecord {
+  PathId id;
+  std::vector<PathId> dependencies;
+  std::string version;  // the last change through the group API
+  bool operator==(const GroupRecord&) const = default;
 };
 
 }  // namespace stoa::service

@@ -58,11 +58,19 @@ Result<TaskRecord> ParseTaskRecord(const json& in) {
 }
 
 json DeploymentJson(const Deployment& deployment) {
-  return {{"id", deployment.id},
-          {"version", deployment.version},
-          {"appId", deployment.app_id.ToString()},
-          {"steps", deployment.steps},
-          {"startedAt", deployment.started_at}};
+  json out = {{"id", deployment.id},
+              {"version", deployment.version},
+              {"appId", deployment.app_id.ToString()},
+              {"steps", deployment.steps},
+              {"startedAt", deployment.started_at}};
+  if (!deployment.more_apps.empty()) {
+    json more = json::array();
+    for (const auto& part : deployment.more_apps) {
+      more.push_back({{"appId", part.app_id.ToString()}, {"steps", part.steps}});
+    }
+    out["moreApps"] = more;
+  }
+  return out;
 }
 
 Result<Deployment> ParseDeployment(const json& in) {
@@ -73,12 +81,40 @@ Result<Deployment> ParseDeployment(const json& in) {
     deployment.app_id = PathId::Parse(in.at("appId").get<std::string>());
     deployment.steps = in.at("steps").get<std::vector<std::string>>();
     deployment.started_at = in.at("startedAt").get<double>();
+    for (const auto& part : in.value("moreApps", json::array())) {
+      deployment.more_apps.push_back({PathId::Parse(part.at("appId").get<std::string>()),
+                                      part.at("steps").get<std::vector<std::string>>()});
+      if (deployment.more_apps.back().steps.empty()) {
+        return Status::Error("a deployment record with an app without steps");
+      }
+    }
     if (deployment.id.empty() || deployment.steps.empty()) {
       return Status::Error("a deployment record without an id or steps");
     }
     return deployment;
   } catch (const json::exception& e) {
     return Status::Error(std::string("malformed deployment record: ") + e.what());
+  }
+}
+
+json GroupRecordJson(const GroupRecord& group) {
+  std::vector<std::string> dependencies;
+  for (const auto& id : group.dependencies) dependencies.push_back(id.ToString());
+  return {{"id", group.id.ToString()}, {"dependencies", dependencies}, {"version", group.version}};
+}
+
+Result<GroupRecord> ParseGroupRecord(const json& in) {
+  try {
+    GroupRecord group;
+    group.id = PathId::Parse(in.at("id").get<std::string>());
+    for (const auto& id : in.value("dependencies", std::vector<std::string>{})) {
+      group.dependencies.push_back(PathId::Parse(id));
+    }
+    group.version = in.at("version").get<std::string>();
+    if (group.id.root()) return Status::Error("a group record for the root group");
+    return group;
+  } catch (const json::exception& e) {
+    return Status::Error(std::string("malformed group record: ") + e.what());
   }
 }
 

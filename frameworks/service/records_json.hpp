@@ -20,6 +20,9 @@ Result<TaskRecord> ParseTaskRecord(const nlohmann::json& json);
 nlohmann::json DeploymentJson(const Deployment& deployment);
 Result<Deployment> ParseDeployment(const nlohmann::json& json);
 
+nlohmann::json GroupRecordJson(const GroupRecord& group);
+Result<GroupRecord> ParseGroupRecord(const nlohmann::json& json);
+
 // An app with its versions, as stored (and as the versions API returns it).
 nlohmann::json StoredAppJson(const AppDefinition& app);
 Result<AppDefinition> ParseStoredApp(const nlohmann::json& json);

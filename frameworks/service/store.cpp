@@ -16,6 +16,7 @@ std::string AppKey(const PathId& id) { return "apps/" + id.SafePath(); }
 std::string VersionsPrefix(const PathId& id) { return "versions/" + id.SafePath() + "/"; }
 std::string TaskKey(const TaskId& id) { return "tasks/" + id; }
 std::string DeploymentKey(const std::string& id) { return "deployments/" + id; }
+std::string GroupKey(const PathId& id) { return "groups/" + id.SafePath(); }
 
 }  // namespace
 
@@ -96,6 +97,13 @@ Result<ServiceStore::Contents> ServiceStore::Load() {
     return "";
   });
   if (!s.ok()) return s;
+  s = each("groups/", [&](const json& value) -> std::string {
+    auto group = ParseGroupRecord(value);
+    if (!group.ok()) return group.error();
+    contents.groups.push_back(std::move(*group));
+    return "";
+  });
+  if (!s.ok()) return s;
   return contents;
 }
 
@@ -151,5 +159,15 @@ Status ServiceStore::PutDeployment(const Deployment& deployment) {
 }
 
 Status ServiceStore::DeleteDeployment(const std::string& id) { return Remove(DeploymentKey(id)); }
+
+Status ServiceStore::PutGroup(const GroupRecord& group) {
+  if (group.id.root()) return Status::Error("the root group has no record");
+  return Put(GroupKey(group.id), GroupRecordJson(group).dump());
+}
+
+Status ServiceStore::DeleteGroup(const PathId& id) {
+  if (id.root()) return Status::Ok();
+  return Remove(GroupKey(id));
+}
 
 }  // namespace stoa::service

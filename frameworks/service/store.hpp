@@ -6,6 +6,7 @@
 //   versions/<shop_web>/<version> each definition it had (deleted with the app)
 //   tasks/<task id>               a task record
 //   deployments/<id>              a deployment in progress
+//   groups/<shop_web>             a group created through the group API
 // No key is a prefix directory of another, as ZooKeeper storage requires.
 // Not thread-safe: its one user holds a lock around every call.
 #pragma once
@@ -31,6 +32,7 @@ class ServiceStore {
     std::vector<AppDefinition> apps;
     std::vector<TaskRecord> tasks;
     std::vector<Deployment> deployments;
+    std::vector<GroupRecord> groups;
     // Records that could not be read (skipped, with why), for the log.
     std::vector<std::string> skipped;
   };
@@ -50,6 +52,9 @@ class ServiceStore {
   Status DeleteTask(const TaskId& id);
   Status PutDeployment(const Deployment& deployment);
   Status DeleteDeployment(const std::string& id);
+  // REQUIRES: the group is not the root (which always exists and has no record).
+  Status PutGroup(const GroupRecord& group);
+  Status DeleteGroup(const PathId& id);
 
  private:
   Status Put(const std::string& key, const std::string& value);

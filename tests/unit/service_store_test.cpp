@@ -57,6 +57,26 @@ void WriteAndCheck(ServiceStore& store) {
   ASSERT_TRUE(store.PutDeployment(deployment).ok());
   ASSERT_TRUE(store.PutDeployment({"d2", "v", PathId::Parse("/x"), {"StopApplication"}, 6}).ok());
   ASSERT_TRUE(store.DeleteDeployment("d2").ok());
+  // A deployment of several apps keeps each app's steps.
+  Deployment several{
+      "d3",
+      "v3",
+      PathId::Parse("/a"),
+      {"StartApplication", "ScaleApplication"},
+      7,
+      {{PathId::Parse("/b"), {"RestartApplication"}}, {PathId::Parse("/c"), {"StopApplication"}}}};
+  ASSERT_TRUE(store.PutDeployment(several).ok());
+  // Explicit groups: written, rewritten, deleted; the root has no record.
+  ASSERT_TRUE(store.PutGroup({PathId::Parse("/shop"), {}, "2020-01-01T00:00:00.000Z"}).ok());
+  ASSERT_TRUE(store
+                  .PutGroup({PathId::Parse("/shop"),
+                             {PathId::Parse("/db"), PathId::Parse("/shop/cache")},
+                             "2020-01-03T00:00:00.000Z"})
+                  .ok());
+  ASSERT_TRUE(store.PutGroup({PathId::Parse("/shop/empty"), {}, "v"}).ok());
+  ASSERT_TRUE(store.PutGroup({PathId::Parse("/old"), {}, "v"}).ok());
+  ASSERT_TRUE(store.DeleteGroup(PathId::Parse("/old")).ok());
+  EXPECT_FALSE(store.PutGroup({PathId(), {}, "v"}).ok());
 
   auto versions = store.AppVersions(PathId::Parse("/shop/web"));
   ASSERT_TRUE(versions.ok()) << versions.error();
@@ -78,9 +98,25 @@ void CheckContents(ServiceStore& store) {
   TaskRecord expected = Task("shop_web.instance-1", "/shop/web");
   expected.kill_requested = true;
   EXPECT_EQ(contents->tasks[0], expected);
-  ASSERT_EQ(contents->deployments.size(), 1u);
+  ASSERT_EQ(contents->deployments.size(), 2u);
   EXPECT_EQ(contents->deployments[0].id, "d1");
   EXPECT_EQ(contents->deployments[0].steps.size(), 2u);
+  EXPECT_TRUE(contents->deployments[0].more_apps.empty());
+  Deployment several{
+      "d3",
+      "v3",
+      PathId::Parse("/a"),
+      {"StartApplication", "ScaleApplication"},
+      7,
+      {{PathId::Parse("/b"), {"RestartApplication"}}, {PathId::Parse("/c"), {"StopApplication"}}}};
+  EXPECT_EQ(contents->deployments[1], several);
+  EXPECT_EQ(DeploymentApps(several),
+            (std::vector<PathId>{PathId::Parse("/a"), PathId::Parse("/b"), PathId::Parse("/c")}));
+  ASSERT_EQ(contents->groups.size(), 2u);
+  EXPECT_EQ(contents->groups[0], (GroupRecord{PathId::Parse("/shop"),
+                                              {PathId::Parse("/db"), PathId::Parse("/shop/cache")},
+                                              "2020-01-03T00:00:00.000Z"}));
+  EXPECT_EQ(contents->groups[1], (GroupRecord{PathId::Parse("/shop/empty"), {}, "v"}));
   EXPECT_TRUE(contents->skipped.empty());
 }
 
