@@ -122,6 +122,45 @@ TEST(OfferMatcher, SaysWhyAnInstanceDoesNotFit) {
   EXPECT_NE(taken.error().find("hostname:UNIQUE"), std::string::npos) << taken.error();
 }
 
+TEST(OfferMatcher, NamesEveryReasonInMarathonsFunnelOrder) {
+  AppDefinition app = App(R"({"id": "/web", "cmd": "x", "cpus": 1, "mem": 64, "disk": 10,
+                              "gpus": 1, "constraints": [["hostname", "LIKE", "other"]]})");
+  OfferFit fit = FitOffer(app, R("cpus:0.5;mem:32;disk:5;ports:[1-10]"), Host("n"), {});
+  EXPECT_FALSE(fit.match.has_value());
+  EXPECT_EQ(fit.reasons, (std::vector<NoMatchReason>{
+                             NoMatchReason::kUnfulfilledConstraint,
+                             NoMatchReason::kInsufficientCpus, NoMatchReason::kInsufficientMemory,
+                             NoMatchReason::kInsufficientDisk, NoMatchReason::kInsufficientGpus}));
+  EXPECT_NE(fit.message.find("LIKE"), std::string::npos) << fit.message;
+  std::vector<std::string> names;
+  for (int i = 0; i < kNoMatchReasonCount; ++i) names.push_back(ToString(NoMatchReason(i)));
+  EXPECT_EQ(names,
+            (std::vector<std::string>{
+                "UnfulfilledRole", "UnfulfilledConstraint", "NoCorrespondingReservationFound",
+                "AgentMaintenance", "InsufficientCpus", "InsufficientMemory", "InsufficientDisk",
+                "InsufficientGpus", "InsufficientPorts", "DeclinedScarceResources"}));
+
+  // Only resources of the accepted roles count; ports only once all else fits.
+  AppDefinition roles = App(R"({"id": "/r", "cmd": "x", "cpus": 0.5, "mem": 8,
+                                "acceptedResourceRoles": ["web"]})");
+  EXPECT_EQ(
+      FitOffer(roles, R("cpus:4;mem:100"), Host("n"), {}).reasons,
+      (std::vector<NoMatchReason>{NoMatchReason::kUnfulfilledRole, NoMatchReason::kInsufficientCpus,
+                                  NoMatchReason::kInsufficientMemory}));
+  EXPECT_EQ(FitOffer(roles, R("cpus(web):4;mem(web):100"), Host("n"), {}).reasons,
+            (std::vector<NoMatchReason>{NoMatchReason::kInsufficientPorts}));
+  OfferFit taken =
+      FitOffer(roles, R("cpus(web):4;mem(web):100;ports(web):[5-5];cpus:9"), Host("n"), {});
+  ASSERT_TRUE(taken.match.has_value()) << taken.message;
+  EXPECT_TRUE(R("cpus(web):4;mem(web):100;ports(web):[5-5]").Contains(taken.match->resources));
+
+  AppDefinition scarce = App(R"({"id": "/s", "cmd": "x", "cpus": 0.5, "mem": 8, "ports": [],
+                                 "labels": {"GPU_SCHEDULING_BEHAVIOR": "restricted"}})");
+  EXPECT_EQ(FitOffer(scarce, R("cpus:4;mem:100;gpus:2"), Host("n"), {}).reasons,
+            (std::vector<NoMatchReason>{NoMatchReason::kDeclinedScarceResources}));
+  EXPECT_TRUE(FitOffer(scarce, R("cpus:4;mem:100"), Host("n"), {}).match.has_value());
+}
+
 TEST(OfferMatcher, RequirePortsTakesTheAppsOwnNumbers) {
   AppDefinition app = App(R"({"id": "/web", "cmd": "x", "cpus": 0.1, "mem": 8,
                               "requirePorts": true, "ports": [31007, 0]})");
