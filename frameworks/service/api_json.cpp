@@ -80,21 +80,38 @@ json AppInfoJson(const AppView& view, const Embeds& embeds) {
 }
 
 json DeploymentInfoJson(const Deployment& deployment) {
-  std::string app = deployment.app_id.ToString();
+  // As Marathon plans a change: first the apps that stop, then those that
+  // start, then every scale and restart (of started apps too).
+  auto phase = [](const std::string& action) {
+    return action == "StopApplication" ? 0 : action == "StartApplication" ? 1 : 2;
+  };
+  std::vector<DeploymentPart> parts{{deployment.app_id, deployment.steps}};
+  parts.insert(parts.end(), deployment.more_apps.begin(), deployment.more_apps.end());
+  json phases[3] = {json::array(), json::array(), json::array()};
+  json current = json::array();
+  json affected = json::array();
+  for (const auto& part : parts) {
+    if (part.steps.empty()) continue;
+    std::string app = part.app_id.ToString();
+    affected.push_back(app);
+    for (const auto& action : part.steps) {
+      phases[phase(action)].push_back({{"action", action}, {"app", app}});
+    }
+    current.push_back(
+        {{"action", part.steps.back()}, {"app", app}, {"readinessCheckResults", json::array()}});
+  }
   json steps = json::array();
-  for (const auto& action : deployment.steps) {
-    steps.push_back({{"actions", json::array({{{"action", action}, {"app", app}}})}});
+  for (const auto& actions : phases) {
+    if (!actions.empty()) steps.push_back({{"actions", actions}});
   }
   return {{"id", deployment.id},
           {"version", deployment.version},
-          {"affectedApps", json::array({app})},
+          {"affectedApps", affected},
           {"affectedPods", json::array()},
           {"steps", steps},
-          {"currentActions", json::array({{{"action", deployment.steps.back()},
-                                           {"app", app},
-                                           {"readinessCheckResults", json::array()}}})},
-          {"currentStep", deployment.steps.size()},
-          {"totalSteps", deployment.steps.size()}};
+          {"currentActions", current},
+          {"currentStep", steps.size()},
+          {"totalSteps", steps.size()}};
 }
 
 json DeploymentResultJson(const Deployment& deployment) {

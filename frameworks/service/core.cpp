@@ -41,8 +41,13 @@ Status ServiceCore::Recover() {
     versions_.Observe(deployment.version);
     deployments_[deployment.id] = std::move(deployment);
   }
-  log->info("recovered {} apps, {} tasks and {} deployments (framework {})", apps_.size(),
-            tasks_.size(), deployments_.size(),
+  for (auto& group : contents->groups) {
+    versions_.Observe(group.version);
+    PathId id = group.id;
+    groups_[id] = std::move(group);
+  }
+  log->info("recovered {} apps, {} groups, {} tasks and {} deployments (framework {})",
+            apps_.size(), groups_.size(), tasks_.size(), deployments_.size(),
             framework_id_.empty() ? "not yet registered" : framework_id_);
   return Status::Ok();
 }
@@ -107,7 +112,12 @@ std::vector<const TaskRecord*> ServiceCore::TasksOf(const PathId& app) const {
 std::vector<std::string> ServiceCore::DeploymentsOf(const PathId& app) const {
   std::vector<std::string> ids;
   for (const auto& [id, deployment] : deployments_) {
-    if (deployment.app_id == app) ids.push_back(id);
+    for (const PathId& changed : DeploymentApps(deployment)) {
+      if (changed == app) {
+        ids.push_back(id);
+        break;
+      }
+    }
   }
   return ids;
 }
@@ -124,6 +134,7 @@ void ServiceCore::KillTask(TaskEntry& entry) {
   if (!entry.record.kill_requested) {
     entry.record.kill_requested = true;
     if (!PutTaskOrDie(entry.record)) return;
+    ++counters_.tasks_killed;
     Logger("service")->info("killing task {} of {}", entry.record.id,
                             entry.record.app_id.ToString());
   }
@@ -173,7 +184,11 @@ void ServiceCore::Converge() {
   for (const auto& id : orphans) apply(id, PlanApp(nullptr, TasksOf(id), now));
   for (auto it = deployments_.begin(); it != deployments_.end();) {
     const PathId& app = it->second.app_id;
-    bool done = goals.count(app) > 0 || (!seen.count(app) && TasksOf(app).empty());
+    bool done = true;
+    for (const PathId& changed : DeploymentApps(it->second)) {
+      done =
+          done && (goals.count(changed) > 0 || (!seen.count(changed) && TasksOf(changed).empty()));
+    }
     if (!done) {
       ++it;
       continue;
@@ -190,6 +205,7 @@ void ServiceCore::Converge() {
 }
 
 void ServiceCore::UpdateOfferInterest(const std::map<PathId, int>& wanted) {
+  offer_stats_.Waiting(wanted, Now());
   if (!subscribed_) return;
   double now = Now();
   int now_total = 0;

@@ -6,6 +6,7 @@
 // acts on the master only through SchedulerActions.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -17,6 +18,7 @@
 #include "frameworks/service/actions.hpp"
 #include "frameworks/service/app_json.hpp"
 #include "frameworks/service/launch_delay.hpp"
+#include "frameworks/service/offer_stats.hpp"
 #include "frameworks/service/planner.hpp"
 #include "frameworks/service/records.hpp"
 #include "frameworks/service/store.hpp"
@@ -67,6 +69,24 @@ struct ServiceView {
   bool subscribed = false;
   std::vector<AppView> apps;  // by id
   std::vector<Deployment> deployments;
+  std::vector<GroupRecord> groups;  // the explicit ones, by id
+};
+
+// An app waiting for launches, as /v2/queue shows it.
+struct QueuedApp {
+  AppDefinition app;
+  int count = 0;          // instances left to launch
+  double delay_left = 0;  // seconds its backoff still lasts (0: none)
+  AppOfferStats offers;   // the offers it looked at since it waits
+};
+
+// What the core counted since it started, for /metrics.
+struct CoreCounters {
+  uint64_t tasks_launched = 0;
+  uint64_t tasks_killed = 0;  // kills decided (each task once), wipes included
+  uint64_t offers_used = 0;
+  uint64_t offers_declined = 0;
+  uint64_t deployments_started = 0;
 };
 
 // Why the core refused an API call; the HTTP layer maps it to a status code.
@@ -81,6 +101,19 @@ struct ChangeOutcome {
   AppDefinition app;              // the app as it is now (deleted: as it was)
   Deployment deployment;          // the change's deployment
   std::vector<TaskRecord> tasks;  // the tasks a kill chose
+};
+
+// The state a change to several apps and groups at once leads to, as the API
+// computes it from the current state (ChangeTree); or why it is refused.
+struct TreeChange {
+  Refusal refusal = Refusal::kNone;
+  std::string message;
+  ValidationErrors errors;  // kInvalid
+  // Every app and explicit group there is to be. Apps are whole definitions
+  // (versions are set by the core); a group with an empty version is one the
+  // change touched, and gets the change's version.
+  std::map<PathId, AppDefinition> apps;
+  std::map<PathId, GroupRecord> groups;
 };
 
 class ServiceCore {
@@ -123,6 +156,31 @@ class ServiceCore {
   // as many, else they are replaced.
   ChangeOutcome KillTasks(const PathId& id, const std::function<bool(const TaskRecord&)>& pick,
                           bool scale, bool force);
+
+  // ---- several apps and groups at once (core_groups.cpp, core_tasks.cpp) ----
+  // PUT /v2/apps with several apps and the group API: `build` turns the
+  // current apps and explicit groups into the state to reach. Every app that
+  // changes (created, changed, scaled, removed) is part of one deployment;
+  // one that stays the same is left alone. Apps and groups may not share an id
+  // nor lie beneath an app (kInvalid); changed apps with a deployment in
+  // progress are kLocked unless `force`. With `dry_run` nothing is done: the
+  // outcome's deployment says what would be.
+  using TreeBuilder = std::function<TreeChange(const std::map<PathId, AppDefinition>& apps,
+                                               const std::map<PathId, GroupRecord>& groups)>;
+  ChangeOutcome ChangeTree(const TreeBuilder& build, bool force, bool dry_run = false);
+  // POST /v2/tasks/delete, DELETE /v2/apps/{id}/tasks?wipe: kills the tasks
+  // named (unknown ones are skipped, as Marathon does). With `scale` their
+  // apps shrink by as many, in one deployment; with `wipe` their records are
+  // forgotten at once (Marathon's expunge) and their apps replace them.
+  ChangeOutcome KillTasksById(const std::vector<TaskId>& ids, bool scale, bool wipe, bool force);
+
+  // ---- /v2/queue and /metrics (core_queue.cpp) ----
+  // The apps waiting for launches, by id.
+  std::vector<QueuedApp> LaunchQueue() const;
+  // DELETE /v2/queue/{id}/delay: the app's backoff ends now (kNotFound when
+  // the app does not wait).
+  ChangeOutcome ResetDelay(const PathId& id);
+  CoreCounters Counters() const;
 
   ServiceView View() const;
   std::optional<AppView> ViewApp(const PathId& id) const;
@@ -167,6 +225,10 @@ class ServiceCore {
   Status AssignServicePorts(AppDefinition& app, const AppDefinition* current) const;
   void RecordFailure(const TaskRecord& record, const TaskStatus& status);
   double Now() const { return clock_(); }
+  // ChangeTree once the change is computed: checks, versions, stores, applies.
+  ChangeOutcome CommitTree(TreeChange change, bool force, bool dry_run = false);
+  // Why an app at `id` cannot be (kInvalid) given the explicit groups, or kNone.
+  ChangeOutcome GroupConflict(const PathId& id) const;
   // Publishes `event` (Marathon's body without eventType/timestamp) as `type`.
   void Emit(const std::string& type, nlohmann::json event) const;
 
@@ -185,6 +247,9 @@ class ServiceCore {
   LaunchDelays delays_;
   std::map<AgentId, KnownAgent> agents_;
   VersionClock versions_;
+  std::map<PathId, GroupRecord> groups_;  // explicit groups
+  OfferStatistics offer_stats_;
+  CoreCounters counters_;
 
   // Offers: whether we asked for them and when.
   bool suppressed_ = false;

@@ -5,6 +5,7 @@
 #include "common/ids.hpp"
 #include "common/logging.hpp"
 #include "frameworks/service/core.hpp"
+#include "frameworks/service/service_ports.hpp"
 
 namespace stoa::service {
 namespace {
@@ -31,37 +32,8 @@ ChangeOutcome ServiceCore::Locked(const PathId& id) const {
 }
 
 Status ServiceCore::AssignServicePorts(AppDefinition& app, const AppDefinition* current) const {
-  std::set<int> used;
-  for (const auto& [id, other] : apps_) {
-    if (id == app.id) continue;
-    for (const auto& port : other.port_definitions) used.insert(port.port);
-  }
-  for (const auto& port : app.port_definitions) used.insert(port.port);
-  // With requirePorts the numbers are host ports: 0 stays "any host port".
-  if (app.require_ports) return Status::Ok();
-  int next = options_.service_port_min;
-  for (size_t i = 0; i < app.port_definitions.size(); ++i) {
-    PortDefinition& port = app.port_definitions[i];
-    if (port.port != 0) continue;
-    // An update keeps the service port the app had at this place, if it is free.
-    if (current != nullptr && i < current->port_definitions.size()) {
-      int previous = current->port_definitions[i].port;
-      if (previous != 0 && !used.count(previous)) {
-        port.port = previous;
-        used.insert(previous);
-        continue;
-      }
-    }
-    while (next < options_.service_port_max && used.count(next)) ++next;
-    if (next >= options_.service_port_max) {
-      return Status::Error("no service port is free in [" +
-                           std::to_string(options_.service_port_min) + ", " +
-                           std::to_string(options_.service_port_max) + ")");
-    }
-    port.port = next;
-    used.insert(next);
-  }
-  return Status::Ok();
+  return service::AssignServicePorts(app, current, apps_, options_.service_port_min,
+                                     options_.service_port_max);
 }
 
 ChangeOutcome ServiceCore::Commit(AppDefinition app, Deployment deployment, bool created) {
@@ -84,6 +56,7 @@ ChangeOutcome ServiceCore::Commit(AppDefinition app, Deployment deployment, bool
             app.id.ToString(), app.version, deployment.id, deployment.steps.back());
   apps_[app.id] = app;
   deployments_[deployment.id] = deployment;
+  ++counters_.deployments_started;
   ChangeOutcome outcome;
   outcome.created = created;
   outcome.app = std::move(app);
@@ -105,6 +78,9 @@ ChangeOutcome ServiceCore::CreateApp(AppDefinition app) {
                                              id.ToString() +
                                              " is on its path, and apps cannot contain apps");
     }
+  }
+  if (ChangeOutcome conflict = GroupConflict(app.id); conflict.refusal != Refusal::kNone) {
+    return conflict;
   }
   ChangeOutcome invalid;
   if (Status s = AssignServicePorts(app, nullptr); !s.ok()) {
@@ -256,6 +232,7 @@ ChangeOutcome ServiceCore::DeleteApp(const PathId& id, bool force) {
   failures_.erase(id);
   delays_.Reset(id);
   deployments_[deployment.id] = std::move(deployment);
+  ++counters_.deployments_started;
   Converge();
   return outcome;
 }
@@ -323,6 +300,7 @@ ServiceView ServiceCore::View() const {
     view.apps.push_back(std::move(app_view));
   }
   for (const auto& [id, deployment] : deployments_) view.deployments.push_back(deployment);
+  for (const auto& [id, group] : groups_) view.groups.push_back(group);
   return view;
 }
 

@@ -56,9 +56,18 @@ void ServiceCore::LaunchOn(const Offer& offer, std::map<PathId, int>& wanted) {
         placed.push_back(AgentFacts{task->host, task->attributes});
       }
     }
+    bool used = false;
     while (count > 0) {
-      Result<InstanceMatch> match = MatchInstance(app, available, agent, placed);
-      if (!match.ok()) break;
+      OfferFit fit = FitOffer(app, available, agent, placed);
+      if (!fit.match) {
+        if (!used) {  // what /v2/queue says of the app
+          Offer left = offer;
+          left.resources = available;
+          offer_stats_.Unused(id, left, std::move(fit.reasons), now);
+        }
+        break;
+      }
+      const InstanceMatch& match = *fit.match;
       TaskEntry entry;
       TaskRecord& record = entry.record;
       record.id = NewTaskId(id);
@@ -68,27 +77,32 @@ void ServiceCore::LaunchOn(const Offer& offer, std::map<PathId, int>& wanted) {
       record.agent_id = offer.agent_id;
       record.host = offer.hostname;
       record.attributes = agent.attributes;
-      record.ports = match->host_ports;
+      record.ports = match.host_ports;
       record.staged_at = now;
       entry.last_update = now;
       if (!PutTaskOrDie(record)) return;  // written before the launch it records
-      launches.push_back(BuildTask(app, record, *match));
+      launches.push_back(BuildTask(app, record, match));
       std::string ports;
       for (int port : record.ports) ports += (ports.empty() ? "" : ",") + std::to_string(port);
       Logger("service")->info("launching task {} of {} on {} (ports {})", record.id, id.ToString(),
                               offer.hostname, ports.empty() ? "none" : ports);
       tasks_[record.id] = std::move(entry);
-      available -= match->resources;
+      available -= match.resources;
       placed.push_back(agent);
       --count;
+      ++counters_.tasks_launched;
+      if (!used) offer_stats_.Used(id, now);
+      used = true;
       if (app.global) break;  // one per agent
     }
   }
   bool more = false;
   for (const auto& [id, count] : wanted) more = more || count > 0;
   if (launches.empty()) {
+    ++counters_.offers_declined;
     actions_->Decline(offer.id, options_.decline_seconds);
   } else {
+    ++counters_.offers_used;
     // What is left of the offer comes back soon while work still waits.
     actions_->Launch(offer, std::move(launches), more ? 5 : options_.decline_seconds);
   }

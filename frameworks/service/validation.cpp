@@ -19,6 +19,15 @@ void ValidationErrors::Add(const std::string& path, const std::string& message) 
   list.push_back(message);
 }
 
+void ValidationErrors::Merge(const std::string& prefix, const ValidationErrors& other) {
+  type_errors_ = type_errors_ || other.type_errors_;
+  for (const auto& path : other.order_) {
+    std::string full =
+        path == "/" ? (prefix.empty() ? "/" : prefix) : (prefix == "/" ? "" : prefix) + path;
+    for (const auto& message : other.errors_.at(path)) Add(full, message);
+  }
+}
+
 std::vector<std::string> ValidationErrors::at(const std::string& path) const {
   auto it = errors_.find(path);
   return it == errors_.end() ? std::vector<std::string>{} : it->second;

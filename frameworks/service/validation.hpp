@@ -19,6 +19,9 @@ class ValidationErrors {
   // A well-typed value that breaks a rule (Marathon: "Object is not valid").
   void Add(const std::string& path, const std::string& message);
 
+  // Every error of `other`, its paths put under `prefix` ("/apps(0)" + "/cpus").
+  void Merge(const std::string& prefix, const ValidationErrors& other);
+
   bool empty() const { return errors_.empty(); }
   // How many errors were recorded, over all paths.
   size_t count() const { return count_; }

@@ -1,0 +1,54 @@
+// The core's launch queue as /v2/queue shows it (the apps waiting for
+// launches, their backoff and the offers they saw), the reset of a backoff,
+// and the counters /metrics shows.
+#include "common/logging.hpp"
+#include "frameworks/service/core.hpp"
+#include "frameworks/service/planner.hpp"
+
+namespace stoa::service {
+
+std::vector<QueuedApp> ServiceCore::LaunchQueue() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  double now = Now();
+  std::vector<QueuedApp> queue;
+  for (const auto& [id, app] : apps_) {
+    int count = PlanApp(&app, TasksOf(id), now).launches;
+    if (count <= 0) continue;
+    QueuedApp queued;
+    queued.app = app;
+    queued.count = count;
+    double until = delays_.NotBefore(app);
+    queued.delay_left = until > now ? until - now : 0;
+    if (const AppOfferStats* stats = offer_stats_.Of(id)) {
+      queued.offers = *stats;
+    } else {
+      queued.offers.since = now;
+    }
+    queue.push_back(std::move(queued));
+  }
+  return queue;
+}
+
+ChangeOutcome ServiceCore::ResetDelay(const PathId& id) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto app = apps_.find(id);
+  if (app == apps_.end() || PlanApp(&app->second, TasksOf(id), Now()).launches <= 0) {
+    ChangeOutcome outcome;
+    outcome.refusal = Refusal::kNotFound;
+    outcome.message = "Application " + id.ToString() + " not found in tasks queue.";
+    return outcome;
+  }
+  Logger("service")->info("the launch delay of {} was reset", id.ToString());
+  delays_.Reset(id);
+  Converge();  // offers are wanted again at once
+  ChangeOutcome outcome;
+  outcome.app = app->second;
+  return outcome;
+}
+
+CoreCounters ServiceCore::Counters() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return counters_;
+}
+
+}  // namespace stoa::service
