@@ -1,5 +1,5 @@
 // /v2/apps/{id}/tasks, /v2/tasks, /v2/deployments, /v2/info, /v2/leader and
-// /ping; and AddServiceApi, which puts every route in its order.
+// /ping; and AddBaseRoutes, which puts these and /v2/apps in their order.
 #include <algorithm>
 
 #include "frameworks/service/api.hpp"
@@ -121,7 +121,7 @@ HttpResponse Info(ServiceCore* core, const ApiInfo& info) {
 
 }  // namespace
 
-void AddServiceApi(HttpServer& server, ServiceCore* core, const ApiInfo* info) {
+void AddBaseRoutes(HttpServer& server, ServiceCore* core, const ApiInfo* info) {
   // The tasks routes first: "/v2/apps/(.+)" would match them too.
   server.Route("GET", "/v2/apps/(.+)/tasks/?",
                [core](const HttpRequest& r) { return AppTasks(core, r); });
