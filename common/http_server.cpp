@@ -90,6 +90,14 @@ void HttpServer::Route(const std::string& method, const std::string& path, Handl
   }
 }
 
+void HttpServer::OnResponse(std::function<void(const std::string& method, int status)> observer) {
+  // Before the answer is written, so that whoever reads it sees it counted.
+  impl_->server.set_post_routing_handler(
+      [observer = std::move(observer)](const httplib::Request& req, httplib::Response& res) {
+        observer(req.method, res.status);
+      });
+}
+
 Status HttpServer::Start(const std::string& ip, int port) {
   if (port == 0) {
     impl_->port = impl_->server.bind_to_any_port(ip);

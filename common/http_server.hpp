@@ -47,6 +47,10 @@ class HttpServer {
   // `path`, a regular expression, matches as a whole ("/state", "/v2/apps/(.+)").
   // Routes of one method are tried in the order they were registered.
   void Route(const std::string& method, const std::string& path, Handler handler);
+  // Called for every answer, routed or not (404s included), with the
+  // request's method and its status, on the server's threads before the
+  // answer is sent; for metrics. One observer; set it before Start.
+  void OnResponse(std::function<void(const std::string& method, int status)> observer);
   // Binds ip:port (port 0 picks a free one) and serves on a background thread.
   Status Start(const std::string& ip, int port);
   void Stop();

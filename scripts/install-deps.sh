@@ -8,6 +8,7 @@ packages=(
   nlohmann-json3-dev libyaml-cpp-dev libcli11-dev libgtest-dev libgmock-dev
   libbenchmark-dev curl procps
   busybox-static
+  prometheus  # promtool: the service's /metrics test checks its Prometheus text
 )
 missing=()
 for p in "${packages[@]}"; do

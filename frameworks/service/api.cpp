@@ -9,7 +9,10 @@ void AddServiceApi(HttpServer& server, ServiceCore* core, const ApiInfo* info) {
   AddGroupAppsRoute(server, core);
   AddBaseRoutes(server, core, info);
   AddAppBatchRoutes(server, core);
+  AddTaskDeleteRoutes(server, core);
   AddGroupRoutes(server, core);
+  AddQueueRoutes(server, core);
+  AddMetricsRoutes(server, core);
 }
 
 }  // namespace stoa::service

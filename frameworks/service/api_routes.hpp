@@ -13,7 +13,13 @@ void AddBaseRoutes(HttpServer& server, ServiceCore* core, const ApiInfo* info);
 void AddGroupAppsRoute(HttpServer& server, ServiceCore* core);
 // PUT and PATCH /v2/apps with several apps.
 void AddAppBatchRoutes(HttpServer& server, ServiceCore* core);
+// POST /v2/tasks/delete.
+void AddTaskDeleteRoutes(HttpServer& server, ServiceCore* core);
 // /v2/groups.
 void AddGroupRoutes(HttpServer& server, ServiceCore* core);
+// /v2/queue.
+void AddQueueRoutes(HttpServer& server, ServiceCore* core);
+// /metrics (and /metrics/prometheus), and the counting of every HTTP answer.
+void AddMetricsRoutes(HttpServer& server, ServiceCore* core);
 
 }  // namespace stoa::service

@@ -42,7 +42,17 @@ HttpResponse KillAppTasks(ServiceCore* core, const HttpRequest& request,
     return host.empty() || host == "*" || task.host == host;
   };
   auto view = core->ViewApp(id);
-  ChangeOutcome outcome = core->KillTasks(id, pick, *scale, *force);
+  ChangeOutcome outcome;
+  if (*wipe) {
+    if (!view) return MessageResponse(404, "App '" + id.ToString() + "' does not exist");
+    std::vector<TaskId> ids;
+    for (const auto& task : view->tasks) {
+      if (pick(task)) ids.push_back(task.id);
+    }
+    outcome = core->KillTasksById(ids, false, true, *force);
+  } else {
+    outcome = core->KillTasks(id, pick, *scale, *force);
+  }
   if (outcome.refusal != Refusal::kNone) return RefusalResponse(outcome);
   if (!task_id.empty() && outcome.tasks.empty()) {
     return MessageResponse(404, "Task '" + task_id + "' does not exist");
