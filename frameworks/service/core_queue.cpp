@@ -3,7 +3,6 @@
 // and the counters /metrics shows.
 #include "common/logging.hpp"
 #include "frameworks/service/core.hpp"
-#include "frameworks/service/planner.hpp"
 
 namespace stoa::service {
 
@@ -12,7 +11,7 @@ std::vector<QueuedApp> ServiceCore::LaunchQueue() const {
   double now = Now();
   std::vector<QueuedApp> queue;
   for (const auto& [id, app] : apps_) {
-    int count = PlanApp(&app, TasksOf(id), now).launches;
+    int count = Plan(app, now).launches;
     if (count <= 0) continue;
     QueuedApp queued;
     queued.app = app;
@@ -32,7 +31,7 @@ std::vector<QueuedApp> ServiceCore::LaunchQueue() const {
 ChangeOutcome ServiceCore::ResetDelay(const PathId& id) {
   std::lock_guard<std::mutex> lock(mutex_);
   auto app = apps_.find(id);
-  if (app == apps_.end() || PlanApp(&app->second, TasksOf(id), Now()).launches <= 0) {
+  if (app == apps_.end() || Plan(app->second, Now()).launches <= 0) {
     ChangeOutcome outcome;
     outcome.refusal = Refusal::kNotFound;
     outcome.message = "Application " + id.ToString() + " not found in tasks queue.";

@@ -27,6 +27,16 @@ ChangeOutcome ServiceCore::KillTasksById(const std::vector<TaskId>& ids, bool sc
     ++per_app[record.app_id];
   }
   TreeChange smaller;
+  for (const auto& [app, count] : per_app) {
+    if (scale && apps_.at(app).global) {
+      ChangeOutcome outcome;
+      outcome.refusal = Refusal::kInvalid;
+      outcome.errors.Add("/instances", "app " + app.ToString() +
+                                           " is global and cannot be scaled: it runs one "
+                                           "instance on every agent its constraints allow");
+      return outcome;
+    }
+  }
   if (scale) {
     smaller.apps = apps_;
     smaller.groups = groups_;

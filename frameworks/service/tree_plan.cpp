@@ -262,7 +262,7 @@ TreeChange PlanGroupUpdate(const json& body, const PathId& url_id, bool create, 
     if (!errors.empty()) return Invalid(std::move(errors));
     if (!existing.count(id)) return Refuse(Refusal::kNotFound, UnknownGroup(id));
     for (auto& [app_id, app] : change.apps) {
-      if (!id.Contains(app_id)) continue;
+      if (!id.Contains(app_id) || app.global) continue;  // global apps follow their agents
       double scaled = std::ceil(app.instances * *factor);
       app.instances = scaled >= INT_MAX ? INT_MAX : static_cast<int>(scaled);
     }

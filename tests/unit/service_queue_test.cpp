@@ -187,6 +187,15 @@ TEST_F(ServiceQueueTest, DeletesTasksOfSeveralAppsWithScaleAndWipe) {
   EXPECT_TRUE(TaskIds("/c").empty());
   EXPECT_EQ(Call("DELETE", "/v2/apps/nope/tasks?wipe=true").status, 404);
 
+  // A global app runs one instance per agent: it cannot be scaled by a kill.
+  Create(R"({"id": "/everywhere", "cmd": "x", "cpus": 0.1, "global": true})");
+  RunTasks();
+  ASSERT_EQ(TaskIds("/everywhere").size(), 1u);
+  HttpReply global = Call("POST", "/v2/tasks/delete?scale=true",
+                          json{{"ids", {TaskIds("/everywhere")[0]}}}.dump());
+  EXPECT_EQ(global.status, 422) << global.body;
+  EXPECT_EQ(Json(global)["details"][0]["path"], "/instances");
+
   EXPECT_EQ(Call("POST", "/v2/tasks/delete?scale=true&wipe=true", R"({"ids": []})").status, 400);
   HttpReply not_ids = Call("POST", "/v2/tasks/delete", R"({"ids": "x"})");
   EXPECT_EQ(not_ids.status, 422);
