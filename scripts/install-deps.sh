@@ -6,7 +6,7 @@ packages=(
   libcaf-dev libzmq3-dev capnproto libcapnp-dev libleveldb-dev libsnappy-dev
   libzookeeper-mt-dev zookeeper libspdlog-dev libfmt-dev libcpp-httplib-dev
   nlohmann-json3-dev libyaml-cpp-dev libcli11-dev libgtest-dev libgmock-dev
-  libbenchmark-dev curl procps
+  libbenchmark-dev curl procps python3
   busybox-static
   prometheus  # promtool: the service's /metrics test checks its Prometheus text
 )
