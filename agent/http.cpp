@@ -12,8 +12,10 @@ namespace {
 json TaskJson(const Task& task, const std::string& sandbox) {
   json statuses = json::array();
   for (const auto& s : task.statuses) {
-    statuses.push_back(
-        {{"state", ToString(s.state)}, {"timestamp", s.timestamp}, {"message", s.message}});
+    json status = {
+        {"state", ToString(s.state)}, {"timestamp", s.timestamp}, {"message", s.message}};
+    if (s.healthy) status["healthy"] = *s.healthy;
+    statuses.push_back(std::move(status));
   }
   return json{{"id", task.info.task_id},
               {"framework_id", task.framework_id},

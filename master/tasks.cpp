@@ -60,7 +60,13 @@ Result<std::optional<Recovery>> Transition(Task& task, Agent* agent, const TaskS
     return Status::Error(std::string("task '") + task.info.task_id + "' cannot go from " +
                          ToString(from) + " to " + ToString(status.state));
   }
-  task.statuses.push_back(status);
+  // As Mesos's master keeps them: one status per state in a row, the latest,
+  // so that a task's health updates (RUNNING after RUNNING) do not pile up.
+  if (!task.statuses.empty() && task.statuses.back().state == status.state) {
+    task.statuses.back() = status;
+  } else {
+    task.statuses.push_back(status);
+  }
   task.state = status.state;
   if (agent == nullptr) return std::optional<Recovery>();
   Resources freed;

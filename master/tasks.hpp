@@ -51,6 +51,7 @@ void ChargeExecutor(Agent& agent, const FrameworkId& framework_id, const Executo
 // the last of its tasks to end. Returns what the allocator must get back
 // (nothing when the agent is unreachable or unknown: the allocator has
 // already dropped it). `agent` may be null (the agent was removed).
+// `task.statuses` keeps the latest status of each run of one state.
 Result<std::optional<Recovery>> Transition(Task& task, Agent* agent, const TaskStatus& status);
 
 // Whether an update about `task` from agent `agent_id` may be applied: only

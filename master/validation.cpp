@@ -42,6 +42,14 @@ Status ValidateTaskIndexed(const TaskInfo& task, const AgentId& agent_id,
     return Status::Error(name + "the command is longer than " + std::to_string(kMaxCommandLength) +
                          " bytes");
   }
+  if (task.health_check) {
+    if (Status s = ValidateHealthCheck(*task.health_check); !s.ok()) {
+      return Status::Error(name + s.message());
+    }
+  }
+  if (task.check) {
+    if (Status s = ValidateCheck(*task.check); !s.ok()) return Status::Error(name + s.message());
+  }
   if (Status s = ValidateTaskResources(task.resources); !s.ok()) {
     return Status::Error(name + s.message());
   }

@@ -19,6 +19,7 @@ json StatusJson(const TaskStatus& status) {
   if (status.reason != Reason::kNone) out["reason"] = ToString(status.reason);
   if (!status.message.empty()) out["message"] = status.message;
   if (status.exit_status >= 0) out["exit_status"] = status.exit_status;
+  if (status.healthy) out["healthy"] = *status.healthy;
   return out;
 }
 

@@ -149,6 +149,73 @@ CommandInfo Get(proto::CommandInfo::Reader b) {
   return c;
 }
 
+void Put(proto::CheckInfo::Builder b, const CheckInfo& c) {
+  b.setType(static_cast<proto::CheckType>(c.type));
+  b.setPort(c.port);
+  b.setPath(T(c.path));
+  b.setScheme(T(c.scheme));
+  b.setCommand(T(c.command));
+  b.setDelaySeconds(c.delay_seconds);
+  b.setIntervalSeconds(c.interval_seconds);
+  b.setTimeoutSeconds(c.timeout_seconds);
+}
+CheckInfo Get(proto::CheckInfo::Reader b) {
+  CheckInfo c;
+  c.type =
+      CheckedEnum<CheckType>(static_cast<uint16_t>(b.getType()), kCheckTypeCount, "check type");
+  c.port = b.getPort();
+  c.path = S(b.getPath());
+  c.scheme = S(b.getScheme());
+  c.command = S(b.getCommand());
+  c.delay_seconds = b.getDelaySeconds();
+  c.interval_seconds = b.getIntervalSeconds();
+  c.timeout_seconds = b.getTimeoutSeconds();
+  return c;
+}
+
+void Put(proto::CheckStatus::Builder b, const CheckStatus& c) {
+  b.setType(static_cast<proto::CheckType>(c.type));
+  auto result = b.getResult();
+  if (c.type == CheckType::kHttp && c.http_status_code) {
+    result.setHttpStatusCode(*c.http_status_code);
+  } else if (c.type == CheckType::kTcp && c.tcp_succeeded) {
+    result.setTcpSucceeded(*c.tcp_succeeded);
+  } else if (c.type == CheckType::kCommand && c.command_exit_code) {
+    result.setCommandExitCode(*c.command_exit_code);
+  } else {
+    result.setNone();
+  }
+}
+CheckStatus Get(proto::CheckStatus::Reader b) {
+  CheckStatus c;
+  c.type =
+      CheckedEnum<CheckType>(static_cast<uint16_t>(b.getType()), kCheckTypeCount, "check type");
+  auto result = b.getResult();
+  auto expect = [&](CheckType type) {
+    if (c.type != type) {
+      throw std::runtime_error(std::string("a check status of type ") + ToString(c.type) +
+                               " carries a " + ToString(type) + " result");
+    }
+  };
+  switch (result.which()) {
+    case proto::CheckStatus::Result::NONE:
+      break;
+    case proto::CheckStatus::Result::HTTP_STATUS_CODE:
+      expect(CheckType::kHttp);
+      c.http_status_code = result.getHttpStatusCode();
+      break;
+    case proto::CheckStatus::Result::TCP_SUCCEEDED:
+      expect(CheckType::kTcp);
+      c.tcp_succeeded = result.getTcpSucceeded();
+      break;
+    case proto::CheckStatus::Result::COMMAND_EXIT_CODE:
+      expect(CheckType::kCommand);
+      c.command_exit_code = result.getCommandExitCode();
+      break;
+  }
+  return c;
+}
+
 void Put(proto::TaskInfo::Builder b, const TaskInfo& t) {
   b.setTaskId(T(t.task_id));
   b.setName(T(t.name));
@@ -168,6 +235,13 @@ void Put(proto::TaskInfo::Builder b, const TaskInfo& t) {
   c.setHostname(T(t.container.hostname));
   c.setNetworkIsolated(t.container.network_isolated);
   c.setCpuHardLimit(t.container.cpu_hard_limit);
+  if (t.health_check) {
+    auto h = b.initHealthCheck();
+    Put(h.initCheck(), t.health_check->check);
+    h.setConsecutiveFailures(t.health_check->consecutive_failures);
+    h.setGracePeriodSeconds(t.health_check->grace_period_seconds);
+  }
+  if (t.check) Put(b.initCheck(), *t.check);
 }
 TaskInfo Get(proto::TaskInfo::Reader b) {
   TaskInfo t;
@@ -186,6 +260,15 @@ TaskInfo Get(proto::TaskInfo::Reader b) {
   t.container.hostname = S(c.getHostname());
   t.container.network_isolated = c.getNetworkIsolated();
   t.container.cpu_hard_limit = c.getCpuHardLimit();
+  if (b.hasHealthCheck()) {
+    auto h = b.getHealthCheck();
+    HealthCheck health;
+    health.check = Get(h.getCheck());
+    health.consecutive_failures = h.getConsecutiveFailures();
+    health.grace_period_seconds = h.getGracePeriodSeconds();
+    t.health_check = std::move(health);
+  }
+  if (b.hasCheck()) t.check = Get(b.getCheck());
   return t;
 }
 
@@ -241,6 +324,12 @@ void Put(proto::TaskStatus::Builder b, const TaskStatus& s) {
   b.setTimestamp(s.timestamp);
   b.setUuid(T(s.uuid));
   b.setExitStatus(s.exit_status);
+  if (s.healthy) {
+    b.getHealthy().setValue(*s.healthy);
+  } else {
+    b.getHealthy().setUnknown();
+  }
+  if (s.check_status) Put(b.initCheckStatus(), *s.check_status);
 }
 TaskStatus Get(proto::TaskStatus::Reader b) {
   TaskStatus s;
@@ -255,6 +344,8 @@ TaskStatus Get(proto::TaskStatus::Reader b) {
   s.timestamp = b.getTimestamp();
   s.uuid = S(b.getUuid());
   s.exit_status = b.getExitStatus();
+  if (b.getHealthy().isValue()) s.healthy = b.getHealthy().getValue();
+  if (b.hasCheckStatus()) s.check_status = Get(b.getCheckStatus());
   return s;
 }
 

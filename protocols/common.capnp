@@ -65,6 +65,44 @@ enum Reason {
   masterDisconnected @18;
   killedByFramework @19;
   agentReregistered @20;
+  taskHealthCheckStatusUpdated @21;
+  taskCheckStatusUpdated @22;
+}
+
+enum CheckType {
+  http @0;
+  tcp @1;
+  command @2;
+}
+
+# A check the executor runs next to a task (CheckInfo in messages.hpp).
+struct CheckInfo {
+  type @0 :CheckType;
+  port @1 :UInt32;
+  path @2 :Text;
+  scheme @3 :Text;
+  command @4 :Text;
+  delaySeconds @5 :Float64;
+  intervalSeconds @6 :Float64;
+  timeoutSeconds @7 :Float64;
+}
+
+struct HealthCheck {
+  check @0 :CheckInfo;
+  consecutiveFailures @1 :UInt32;
+  gracePeriodSeconds @2 :Float64;
+}
+
+# The last result of a task's check: the member of its type, or none when the
+# check produced no result.
+struct CheckStatus {
+  type @0 :CheckType;
+  result :union {
+    none @1 :Void;
+    httpStatusCode @2 :Int32;
+    tcpSucceeded @3 :Bool;
+    commandExitCode @4 :Int32;
+  }
 }
 
 enum Source {
@@ -105,6 +143,8 @@ struct TaskInfo {
   labels @5 :List(KeyValue);
   killGracePeriodMillis @6 :Int64;
   container @7 :ContainerInfo;
+  healthCheck @8 :HealthCheck;  # absent: no health check
+  check @9 :CheckInfo;          # absent: no check
 }
 
 struct ExecutorInfo {
@@ -125,6 +165,11 @@ struct TaskStatus {
   timestamp @7 :Float64;
   uuid @8 :Text;
   exitStatus @9 :Int32 = -1;
+  healthy :union {
+    unknown @10 :Void;
+    value @11 :Bool;
+  }
+  checkStatus @12 :CheckStatus;  # absent: no check result
 }
 
 struct FrameworkInfo {

@@ -1,5 +1,7 @@
 #include "protocols/messages.hpp"
 
+#include <cmath>
+
 namespace stoa {
 
 const char* ToString(TaskState state) {
@@ -34,6 +36,8 @@ const char* ToString(Reason reason) {
       "REASON_MASTER_DISCONNECTED",
       "REASON_KILLED_BY_FRAMEWORK",
       "REASON_AGENT_REREGISTERED",
+      "REASON_TASK_HEALTH_CHECK_STATUS_UPDATED",
+      "REASON_TASK_CHECK_STATUS_UPDATED",
   };
   return kNames[static_cast<int>(reason)];
 }
@@ -48,6 +52,58 @@ const char* ToString(Source source) {
       return "SOURCE_EXECUTOR";
   }
   return "SOURCE_UNKNOWN";
+}
+
+const char* ToString(CheckType type) {
+  switch (type) {
+    case CheckType::kHttp:
+      return "HTTP";
+    case CheckType::kTcp:
+      return "TCP";
+    case CheckType::kCommand:
+      return "COMMAND";
+  }
+  return "UNKNOWN";
+}
+
+namespace {
+
+Status CheckError(const std::string& kind, const CheckInfo& check) {
+  auto bad = [&](const std::string& what) { return Status::Error(kind + ": " + what); };
+  if (check.type == CheckType::kHttp || check.type == CheckType::kTcp) {
+    if (check.port == 0 || check.port > 65535) {
+      return bad("port " + std::to_string(check.port) + " is not 1 to 65535");
+    }
+  }
+  if (check.type == CheckType::kHttp && check.scheme != "http" && check.scheme != "https") {
+    return bad("scheme '" + check.scheme + "' is not http or https");
+  }
+  if (check.type == CheckType::kCommand && check.command.empty()) {
+    return bad("a COMMAND check needs a command");
+  }
+  for (auto [name, value] :
+       {std::pair{"delay", check.delay_seconds}, std::pair{"interval", check.interval_seconds},
+        std::pair{"timeout", check.timeout_seconds}}) {
+    if (!std::isfinite(value) || value < 0) {
+      return bad(std::string(name) + " must be a finite number of seconds, 0 or more");
+    }
+  }
+  if (check.interval_seconds <= 0) return bad("the interval must be longer than 0 seconds");
+  if (check.timeout_seconds <= 0) return bad("the timeout must be longer than 0 seconds");
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status ValidateCheck(const CheckInfo& check) { return CheckError("check", check); }
+
+Status ValidateHealthCheck(const HealthCheck& health) {
+  if (Status s = CheckError("health check", health.check); !s.ok()) return s;
+  if (!std::isfinite(health.grace_period_seconds) || health.grace_period_seconds < 0) {
+    return Status::Error(
+        "health check: the grace period must be a finite number of seconds, 0 or more");
+  }
+  return Status::Ok();
 }
 
 const char* ToString(Operation::Type type) {

@@ -13,6 +13,7 @@
 
 #include "common/ids.hpp"
 #include "common/resources.hpp"
+#include "common/status.hpp"
 
 namespace stoa {
 
@@ -57,8 +58,10 @@ enum class Reason {
   kMasterDisconnected,
   kKilledByFramework,
   kAgentReregistered,
+  kTaskHealthCheckStatusUpdated,  // a health check result (healthy set), or a kill it caused
+  kTaskCheckStatusUpdated,        // a new result of the task's check (check_status set)
 };
-inline constexpr int kReasonCount = 21;
+inline constexpr int kReasonCount = 23;
 
 enum class Source { kMaster, kAgent, kExecutor };
 
@@ -99,6 +102,54 @@ struct ContainerInfo {
   bool operator==(const ContainerInfo&) const = default;
 };
 
+// What a check probes, next to its task (Mesos's CheckInfo and HealthCheck types).
+enum class CheckType { kHttp, kTcp, kCommand };
+inline constexpr int kCheckTypeCount = 3;
+const char* ToString(CheckType type);  // "HTTP", "TCP", "COMMAND"
+
+// A check the executor runs next to a task (Mesos's CheckInfo): an HTTP(S) GET
+// or a TCP connect to 127.0.0.1:port (tasks share the host's network), or a
+// shell command run as the task's user with the task's environment.
+struct CheckInfo {
+  CheckType type = CheckType::kHttp;
+  uint32_t port = 0;            // kHttp, kTcp
+  std::string path;             // kHttp; empty: "/"
+  std::string scheme = "http";  // kHttp: "http" or "https" (the certificate is not verified)
+  std::string command;          // kCommand: run by `sh -c`, exit status 0 is success
+  double delay_seconds = 15;    // from the task's start to the first check
+  double interval_seconds = 10;
+  double timeout_seconds = 20;  // a check that takes longer fails
+  bool operator==(const CheckInfo&) const = default;
+};
+
+// A health check (Mesos's HealthCheck): HTTP passes with a 2xx or 3xx answer,
+// TCP with a connection, COMMAND with exit status 0.
+struct HealthCheck {
+  CheckInfo check;
+  // Failures in a row after which the executor kills the task; 0: never.
+  uint32_t consecutive_failures = 3;
+  // Failures this soon after the task's start do not count until a first success.
+  double grace_period_seconds = 10;
+  bool operator==(const HealthCheck&) const = default;
+};
+
+// The last result of a task's check (Mesos's CheckStatusInfo). The field of
+// its type is empty when the check could not produce a result (no answer in
+// time, the command could not run or was killed at its timeout).
+struct CheckStatus {
+  CheckType type = CheckType::kHttp;
+  std::optional<int32_t> http_status_code;
+  std::optional<bool> tcp_succeeded;
+  std::optional<int32_t> command_exit_code;
+  bool operator==(const CheckStatus&) const = default;
+};
+
+// Whether a check can run as given: a port (1 to 65535) for HTTP and TCP, the
+// scheme http or https, a command for COMMAND, finite times with a positive
+// interval and timeout. The error names the field ("check: ...").
+Status ValidateCheck(const CheckInfo& check);
+Status ValidateHealthCheck(const HealthCheck& health);
+
 struct TaskInfo {
   TaskId task_id;
   std::string name;
@@ -108,6 +159,8 @@ struct TaskInfo {
   Labels labels;
   int64_t kill_grace_period_ms = 0;  // 0: the agent's default
   ContainerInfo container;
+  std::optional<HealthCheck> health_check;  // run by the executor; none: never health checked
+  std::optional<CheckInfo> check;           // a generic check (results only, no kill)
 };
 
 struct ExecutorInfo {
@@ -128,6 +181,10 @@ struct TaskStatus {
   double timestamp = 0;  // seconds since the epoch
   std::string uuid;      // set on updates that need an acknowledgement
   int32_t exit_status = -1;
+  // The last health check result of a task with a health check; none before
+  // the first (or without a health check).
+  std::optional<bool> healthy;
+  std::optional<CheckStatus> check_status;  // the last result of the task's check
 };
 
 struct FrameworkInfo {

@@ -316,5 +316,110 @@ TEST(Codec, ContainerSettingsAndUsageReportsRoundTrip) {
   EXPECT_EQ(report.containers, 2u);
 }
 
+// Health checks and checks cross every channel as given (the agent checkpoints
+// TaskInfo and TaskStatus through these same codecs), and a task without them
+// stays without.
+TEST(Codec, HealthChecksAndTheirResultsRoundTrip) {
+  TaskInfo task = SampleTask();
+  HealthCheck health;
+  health.check.type = CheckType::kHttp;
+  health.check.port = 31000;
+  health.check.path = "/health";
+  health.check.scheme = "https";
+  health.check.delay_seconds = 1.5;
+  health.check.interval_seconds = 2;
+  health.check.timeout_seconds = 0.5;
+  health.consecutive_failures = 4;
+  health.grace_period_seconds = 30;
+  task.health_check = health;
+  CheckInfo check;
+  check.type = CheckType::kCommand;
+  check.command = "test -e ready";
+  check.delay_seconds = 0;
+  task.check = check;
+  agentmsg::RunTask run;
+  run.tasks = {task, SampleTask()};
+  auto got = std::get<agentmsg::RunTask>(RoundTrip<AgentMessage>(Message(AgentMessage(run))));
+  ASSERT_EQ(got.tasks.size(), 2u);
+  EXPECT_EQ(got.tasks[0].health_check, health);
+  EXPECT_EQ(got.tasks[0].check, check);
+  EXPECT_FALSE(got.tasks[1].health_check.has_value());
+  EXPECT_FALSE(got.tasks[1].check.has_value());
+
+  std::vector<CheckStatus> results = {
+      {CheckType::kHttp, 503, std::nullopt, std::nullopt},
+      {CheckType::kHttp, std::nullopt, std::nullopt, std::nullopt},
+      {CheckType::kTcp, std::nullopt, false, std::nullopt},
+      {CheckType::kCommand, std::nullopt, std::nullopt, 0},
+  };
+  for (std::optional<bool> healthy :
+       {std::optional<bool>(), std::optional<bool>(true), std::optional<bool>(false)}) {
+    for (const CheckStatus& result : results) {
+      TaskStatus status;
+      status.task_id = "web-1";
+      status.state = TaskState::kRunning;
+      status.reason = Reason::kTaskHealthCheckStatusUpdated;
+      status.uuid = "u-1";
+      status.healthy = healthy;
+      status.check_status = result;
+      // Through the agent's checkpoint record, and on to the framework.
+      TaskRecord record;
+      record.task.info = task;
+      record.task.statuses = {status};
+      record.pending = {status};
+      Result<TaskRecord> decoded = DecodeTaskRecord(EncodeRecord(record));
+      ASSERT_TRUE(decoded.ok()) << decoded.error();
+      EXPECT_EQ(decoded->task.info.health_check, health);
+      EXPECT_EQ(decoded->task.statuses.at(0).healthy, healthy);
+      EXPECT_EQ(decoded->pending.at(0).check_status, result);
+      auto update = std::get<event::Update>(
+          RoundTrip<SchedulerEvent>(Message(SchedulerEvent(event::Update{status}))));
+      EXPECT_EQ(update.status.healthy, healthy);
+      EXPECT_EQ(update.status.check_status, result);
+      EXPECT_EQ(update.status.reason, Reason::kTaskHealthCheckStatusUpdated);
+    }
+  }
+  TaskStatus plain;
+  auto update = std::get<event::Update>(
+      RoundTrip<SchedulerEvent>(Message(SchedulerEvent(event::Update{plain}))));
+  EXPECT_FALSE(update.status.healthy.has_value());
+  EXPECT_FALSE(update.status.check_status.has_value());
+  EXPECT_STREQ(ToString(Reason::kTaskHealthCheckStatusUpdated),
+               "REASON_TASK_HEALTH_CHECK_STATUS_UPDATED");
+  EXPECT_STREQ(ToString(Reason::kTaskCheckStatusUpdated), "REASON_TASK_CHECK_STATUS_UPDATED");
+}
+
+// A check status whose result is not of its type, or a check type out of
+// range, is refused with a reason.
+TEST(Codec, RefusesMalformedChecks) {
+  TaskStatus status;
+  status.check_status = CheckStatus{CheckType::kTcp, std::nullopt, true, std::nullopt};
+  std::string frame = Encode(Message(SchedulerEvent(event::Update{status})));
+  ASSERT_TRUE(Decode(frame).ok());
+  {
+    capnp::MallocMessageBuilder builder;
+    auto envelope = builder.initRoot<proto::Envelope>();
+    envelope.setVersion(kProtocolVersion);
+    auto check = envelope.initEvent().initUpdate().initCheckStatus();
+    check.setType(proto::CheckType::TCP);
+    check.getResult().setHttpStatusCode(200);
+    kj::Array<capnp::word> words = capnp::messageToFlatArray(builder);
+    auto bytes = words.asBytes();
+    Result<Message> decoded =
+        Decode(std::string_view(reinterpret_cast<const char*>(bytes.begin()), bytes.size()));
+    ASSERT_FALSE(decoded.ok());
+    EXPECT_NE(decoded.error().find("of type TCP carries a HTTP result"), std::string::npos)
+        << decoded.error();
+  }
+  TaskInfo task = SampleTask();
+  task.check = CheckInfo{};
+  task.check->type = static_cast<CheckType>(9);
+  agentmsg::RunTask run;
+  run.tasks = {task};
+  Result<Message> decoded = Decode(Encode(Message(AgentMessage(run))));
+  ASSERT_FALSE(decoded.ok());
+  EXPECT_NE(decoded.error().find("check type"), std::string::npos) << decoded.error();
+}
+
 }  // namespace
 }  // namespace stoa

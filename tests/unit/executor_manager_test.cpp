@@ -234,6 +234,46 @@ TEST_F(ExecutorManagerTest, AGroupArrivingDuringTheLaunchResizesToo) {
   EXPECT_EQ(effects_.resized[0].second.Get("mem"), 160);
 }
 
+// The executor's health and check results go to the master unchanged, one
+// after another, and are in the checkpoint (and a reregistration) with the task.
+TEST_F(ExecutorManagerTest, HealthUpdatesAreForwardedAndCheckpointedUnchanged) {
+  TaskInfo info = Task("t1", "cpus:0.5;mem:64");
+  info.health_check = HealthCheck{};
+  info.health_check->check.port = 8080;
+  manager_->RunTask(Group({info}), 0);
+  StartExecutor();
+  Report("t1", TaskState::kRunning, "u1");
+  manager_->Acknowledge({"fw", "t1", "u1"}, 0);
+  TaskStatus status;
+  status.task_id = "t1";
+  status.state = TaskState::kRunning;
+  status.reason = Reason::kTaskHealthCheckStatusUpdated;
+  status.source = Source::kExecutor;
+  status.uuid = "u2";
+  status.healthy = false;
+  status.check_status = CheckStatus{CheckType::kHttp, 503, std::nullopt, std::nullopt};
+  status.message = "HTTP 503";
+  ExecutorMessage update = execmsg::Update{status};
+  manager_->OnExecutorMessage("peer", update, 0);
+  ASSERT_EQ(effects_.updates.size(), 2u);
+  const TaskStatus& sent = effects_.updates[1].status;
+  EXPECT_EQ(sent.healthy, std::optional<bool>(false));
+  EXPECT_EQ(sent.check_status, status.check_status);
+  EXPECT_EQ(sent.reason, Reason::kTaskHealthCheckStatusUpdated);
+  EXPECT_EQ(sent.message, "HTTP 503");
+
+  auto recovered = checkpoint_->Recover();
+  ASSERT_TRUE(recovered.ok()) << recovered.error();
+  ASSERT_EQ(recovered->tasks.size(), 1u);
+  EXPECT_EQ(recovered->tasks[0].task.info.health_check, info.health_check);
+  ASSERT_EQ(recovered->tasks[0].pending.size(), 1u);
+  EXPECT_EQ(recovered->tasks[0].pending[0].healthy, std::optional<bool>(false));
+  agentmsg::Register reg;
+  manager_->FillRegister(reg);
+  ASSERT_EQ(reg.tasks.size(), 1u);
+  EXPECT_EQ(reg.tasks[0].statuses.back().healthy, std::optional<bool>(false));
+}
+
 // A13: as Mesos's agent does, a kill for a task the agent never heard of is
 // answered with a terminal update from the agent (TASK_LOST, or TASK_DROPPED
 // for a partition-aware framework), retried until acknowledged.

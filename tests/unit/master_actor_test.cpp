@@ -235,6 +235,48 @@ TEST_F(MasterActorTest, UpdateFromTheWrongAgentAfterTaskIdReuseIsDropped) {
   EXPECT_EQ(updates[0].state, TaskState::kRunning);
 }
 
+// Health and check results reach the framework as the executor sent them,
+// and a reconciliation answer carries the latest health (as Mesos's does).
+TEST_F(MasterActorTest, HealthReachesTheFrameworkAndReconciliationAnswersWithTheLatest) {
+  Start();
+  FrameworkId framework = Subscribe("sched");
+  Register("agent-1", "a1", 1);
+  std::vector<Offer> offers = OffersTo("sched");
+  ASSERT_EQ(offers.size(), 1u);
+  Call("sched", framework, Launch(offers[0].id, "t1"));
+  FromAgent("agent-1", Update(framework, "t1", TaskState::kRunning, "u1"));
+  size_t mark = outbox_.sent.size();
+  agentmsg::StatusUpdate healthy = Update(framework, "t1", TaskState::kRunning, "u2");
+  healthy.status.reason = Reason::kTaskHealthCheckStatusUpdated;
+  healthy.status.healthy = true;
+  healthy.status.check_status = CheckStatus{CheckType::kHttp, 200, std::nullopt, std::nullopt};
+  FromAgent("agent-1", healthy);
+  agentmsg::StatusUpdate unhealthy = healthy;
+  unhealthy.status.uuid = "u3";
+  unhealthy.status.healthy = false;
+  unhealthy.status.message = "HTTP 500";
+  FromAgent("agent-1", unhealthy);
+  auto updates = UpdatesTo("sched", mark);
+  ASSERT_EQ(updates.size(), 2u);
+  EXPECT_EQ(updates[0].healthy, std::optional<bool>(true));
+  EXPECT_EQ(updates[0].reason, Reason::kTaskHealthCheckStatusUpdated);
+  EXPECT_EQ(updates[0].check_status, healthy.status.check_status);
+  EXPECT_EQ(updates[1].healthy, std::optional<bool>(false));
+
+  mark = outbox_.sent.size();
+  Call("sched", framework, call::Reconcile{{{"t1", "a1"}}});
+  Call("sched", framework, call::Reconcile{});
+  updates = UpdatesTo("sched", mark);
+  ASSERT_EQ(updates.size(), 2u);
+  for (const TaskStatus& answer : updates) {
+    EXPECT_EQ(answer.state, TaskState::kRunning);
+    EXPECT_EQ(answer.reason, Reason::kReconciliation);
+    EXPECT_EQ(answer.healthy, std::optional<bool>(false));
+    EXPECT_EQ(answer.check_status, healthy.status.check_status);
+    EXPECT_TRUE(answer.uuid.empty());
+  }
+}
+
 // (b) A retried Register (same epoch) that arrives after a launch carries a
 // snapshot without the task: it must not drop the task.
 TEST_F(MasterActorTest, RetriedRegisterAfterALaunchEndsNoTask) {

@@ -269,6 +269,24 @@ TEST_F(TaskBooksTest, TerminalUpdateMovesResourcesExactlyOnce) {
   EXPECT_EQ(task.statuses.size(), 2u);
 }
 
+// Health updates (RUNNING after RUNNING) replace each other, as in Mesos's
+// master: the latest, with its health, is what reconciliation answers with.
+TEST_F(TaskBooksTest, RepeatedStatesKeepTheLatestStatusOnly) {
+  Task& task = Launch("t1");
+  ASSERT_TRUE(Transition(task, agent_, StatusOf(TaskState::kRunning)).ok());
+  for (bool healthy : {true, false, true}) {
+    TaskStatus status = StatusOf(TaskState::kRunning);
+    status.healthy = healthy;
+    status.reason = Reason::kTaskHealthCheckStatusUpdated;
+    ASSERT_TRUE(Transition(task, agent_, status).ok());
+  }
+  ASSERT_EQ(task.statuses.size(), 1u);
+  EXPECT_EQ(task.statuses.back().healthy, std::optional<bool>(true));
+  ASSERT_TRUE(Transition(task, agent_, StatusOf(TaskState::kKilling)).ok());
+  EXPECT_EQ(task.statuses.size(), 2u);
+  EXPECT_EQ(task.statuses.front().healthy, std::optional<bool>(true));
+}
+
 TEST_F(TaskBooksTest, TerminalToRunningIsRefused) {
   Task& task = Launch("t1");
   ASSERT_TRUE(Transition(task, agent_, StatusOf(TaskState::kFailed)).ok());

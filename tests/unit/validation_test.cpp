@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 namespace stoa::master {
 namespace {
 
@@ -40,6 +42,42 @@ TEST(Validation, RefusesWithAReasonAPersonCanActOn) {
   TaskInfo elsewhere = Task("t1", "cpus:1");
   elsewhere.agent_id = "a2";
   EXPECT_FALSE(ValidateTask(elsewhere, "a1", offered, {}).ok());
+}
+
+// A check that could not run (or would spin) is refused at the ACCEPT with
+// the field that is wrong.
+TEST(Validation, RefusesChecksThatCannotRun) {
+  Resources offered = *Resources::Parse("cpus:2;mem:1024");
+  TaskInfo task = Task("t1", "cpus:1");
+  task.health_check = HealthCheck{};
+  task.health_check->check.port = 8080;
+  EXPECT_TRUE(ValidateTask(task, "a1", offered, {}).ok());
+  auto refused = [&](const TaskInfo& bad, const std::string& why) {
+    Status s = ValidateTask(bad, "a1", offered, {});
+    EXPECT_FALSE(s.ok()) << why;
+    EXPECT_NE(s.message().find(why), std::string::npos) << s.message();
+  };
+  TaskInfo no_port = task;
+  no_port.health_check->check.port = 0;
+  refused(no_port, "health check: port 0 is not 1 to 65535");
+  TaskInfo spinning = task;
+  spinning.health_check->check.interval_seconds = 0;
+  refused(spinning, "interval must be longer than 0");
+  TaskInfo endless = task;
+  endless.health_check->check.timeout_seconds = std::nan("");
+  refused(endless, "timeout must be a finite number");
+  TaskInfo scheme = task;
+  scheme.health_check->check.scheme = "ftp";
+  refused(scheme, "scheme 'ftp'");
+  TaskInfo grace = task;
+  grace.health_check->grace_period_seconds = -1;
+  refused(grace, "grace period");
+  TaskInfo command = Task("t1", "cpus:1");
+  command.check = CheckInfo{};
+  command.check->type = CheckType::kCommand;
+  refused(command, "check: a COMMAND check needs a command");
+  command.check->command = "true";
+  EXPECT_TRUE(ValidateTask(command, "a1", offered, {}).ok());
 }
 
 TEST(TaskStateMachine, AllowsForwardMovesOnly) {
