@@ -83,8 +83,9 @@ int Executor::Impl::Run() {
       endpoint.Stop();
       return *status;
     }
-    pollfd fds[2] = {{signal_fd.get(), POLLIN, 0}, {inbound.fd(), POLLIN, 0}};
-    int ready = poll(fds, 2, TimeoutMillis(NextDeadline() - MonotonicSeconds()));
+    pollfd fds[3] = {
+        {signal_fd.get(), POLLIN, 0}, {inbound.fd(), POLLIN, 0}, {probe_threads.fd(), POLLIN, 0}};
+    int ready = poll(fds, 3, TimeoutMillis(NextDeadline() - MonotonicSeconds()));
     if (ready < 0 && errno != EINTR) {
       log->error("{}: poll failed: {}; exiting", ids, ErrnoText(errno));
       endpoint.Stop();
@@ -92,6 +93,7 @@ int Executor::Impl::Run() {
     }
     if (ready > 0 && (fds[0].revents & POLLIN)) HandleSignals();
     if (ready > 0 && (fds[1].revents & POLLIN)) DrainInbound();
+    if (ready > 0 && (fds[2].revents & POLLIN)) TakeProbeResults();
     RunTimers(MonotonicSeconds());
   }
 }
@@ -133,7 +135,7 @@ double Executor::Impl::NextDeadline() const {
   for (const auto& [id, task] : tasks) {
     if (!IsTerminal(task.state)) deadline = std::min(deadline, task.sigkill_at);
   }
-  return deadline;
+  return std::min(deadline, NextCheckDeadline());
 }
 
 std::optional<int> Executor::Impl::ExitStatus() const {
@@ -165,6 +167,7 @@ void Executor::Impl::RunTimers(double now) {
     ResendUpdates();
     next_resend_at = now + config.retry_interval_seconds;
   }
+  RunChecks(now);
   for (auto& [id, task] : tasks) {
     if (IsTerminal(task.state) || now < task.sigkill_at) continue;
     log->warn("{} task={}: still running after its grace period; sending SIGKILL", ids, id);
@@ -277,6 +280,7 @@ void Executor::Impl::HandleLaunch(const execmsg::Launch& launch) {
     }
     launch_received = true;
     Status valid = config.group ? ValidateTaskIdForPath(info.task_id) : Status::Ok();
+    if (valid.ok()) valid = CheckChecks(info);
     if (!valid.ok()) {
       SendUpdate(Record(info, ""), TaskState::kError, Reason::kTaskInvalid, valid.message());
     } else if (!config.group && !tasks.empty()) {
@@ -342,6 +346,10 @@ void Executor::Impl::SendUpdate(Task& task, TaskState state, Reason reason, std:
   status.timestamp = WallSeconds();
   status.uuid = NewUuid();
   status.exit_status = exit_status;
+  // Every update carries the task's last results; an ended task only that it
+  // was unhealthy when it ended (as Mesos's executors report it).
+  if (!IsTerminal(state) || task.healthy == false) status.healthy = task.healthy;
+  status.check_status = task.check_status;
   task.state = state;
   auto level = state == TaskState::kFailed || state == TaskState::kError ? spdlog::level::warn
                                                                          : spdlog::level::info;

@@ -1,6 +1,7 @@
 // Inside stoa-executor: the state its event loop works on, shared by the
 // files that implement it (executor.cpp: the event loop and the agent
-// channel; task_process.cpp: launching, killing and reaping tasks).
+// channel; task_process.cpp: launching, killing and reaping tasks;
+// task_checks.cpp: running tasks' health checks and checks).
 #pragma once
 
 #include <sys/types.h>
@@ -20,6 +21,10 @@
 #include "common/safe_fs.hpp"
 #include "common/transport.hpp"
 #include "executors/executor.hpp"
+#include "executors/health_checker.hpp"
+#include "executors/probes.hpp"
+#include "executors/task_sandbox.hpp"
+#include "isolators/launcher.hpp"
 #include "protocols/messages.hpp"
 
 namespace stoa::executors {
@@ -56,7 +61,20 @@ struct Executor::Impl {
     pid_t pid = 0;  // the command's pid and process group; 0 before it starts
     TaskState state = TaskState::kStaging;
     bool kill_requested = false;
-    double sigkill_at = kNever;  // monotonic seconds
+    double sigkill_at = kNever;           // monotonic seconds
+    UniqueFd directory;                   // its sandbox, where its check commands run
+    std::optional<HealthChecker> health;  // once it runs, if it has a health check
+    std::optional<HealthChecker> check;   // once it runs, if it has a check
+    // The last results, carried by every update of the task.
+    std::optional<bool> healthy;
+    std::optional<CheckStatus> check_status;
+    std::string unhealthy_cause;  // set when its health check had it killed
+  };
+
+  // Which checker of which task a probe in flight belongs to.
+  struct ProbeOwner {
+    TaskId task_id;
+    bool health = false;
   };
 
   struct SpawnError {
@@ -76,12 +94,16 @@ struct Executor::Impl {
   MessageQueue inbound;
   ZmqEndpoint endpoint;  // declared after `inbound`: stopped before the queue goes
   UniqueFd signal_fd;
-  UniqueFd sandbox_fd;  // the executor sandbox, where task groups' sandboxes are made
+  UniqueFd sandbox_fd;         // the executor sandbox, where task groups' sandboxes are made
+  ProbeThreads probe_threads;  // HTTP and TCP probes
 
   std::vector<TaskId> launch_order;
   std::map<TaskId, Task> tasks;
   std::map<pid_t, TaskId> task_of_pid;
   std::deque<TaskStatus> unacknowledged;  // in the order they were first sent
+  uint64_t last_probe_id = 0;
+  std::map<uint64_t, ProbeOwner> probes;   // probes in flight, by id
+  std::map<pid_t, uint64_t> probe_of_pid;  // check commands not reaped yet
 
   bool agent_answered = false;
   bool launch_received = false;
@@ -117,8 +139,28 @@ struct Executor::Impl {
     return config.rootfs_sandbox + task.sandbox.substr(config.sandbox.size());
   }
   int64_t KillGrace(const Task& task, int64_t requested_ms) const;
-  void KillTask(Task& task, int64_t grace_period_ms);
+  // `why` (with `reason`) says who wanted the kill; empty: the agent.
+  void KillTask(Task& task, int64_t grace_period_ms, Reason reason = Reason::kNone,
+                const std::string& why = "");
   void SignalTask(const Task& task, int signal);
+
+  // Checks (task_checks.cpp).
+  Status CheckChecks(const TaskInfo& info) const;
+  void StartChecks(Task& task);
+  double NextCheckDeadline() const;
+  void RunChecks(double now);
+  void StartProbe(Task& task, HealthChecker& checker, double now);
+  void TakeProbeResults();
+  // Whether `pid` was a check command; its result is then taken.
+  bool ReapedProbe(pid_t pid, int wait_status);
+  void ProbeEnded(uint64_t id, const ProbeResult& result);
+  void Judge(Task& task, HealthChecker& checker, const CheckVerdict& verdict);
+  void StopChecks(Task& task);
+  Result<pid_t> SpawnCheckCommand(const Task& task, const std::string& command);
+  // The launch plan of a process that runs as `task` does: its user, its
+  // environment, its root filesystem and capabilities.
+  std::optional<SpawnError> PlanAsTask(const Task& task, isolators::ProcessPlan& plan,
+                                       std::optional<SandboxOwner>* owner) const;
 
   void Send(ExecutorMessage message);
   void SendSubscribe();

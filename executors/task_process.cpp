@@ -34,6 +34,7 @@ void Executor::Impl::Reap() {
     pid_t pid = waitpid(-1, &wait_status, WNOHANG);
     if (pid < 0 && errno == EINTR) continue;
     if (pid <= 0) return;
+    if (ReapedProbe(pid, wait_status)) continue;
     auto found = task_of_pid.find(pid);
     if (found == task_of_pid.end()) {
       log->debug("{}: reaped pid {}, which is not a task's command", ids, pid);
@@ -44,8 +45,15 @@ void Executor::Impl::Reap() {
     // Whatever the command left behind in its process group ends with it.
     killpg(pid, SIGKILL);
     if (IsTerminal(task.state)) continue;
+    StopChecks(task);
     Termination termination = DescribeTermination(wait_status, task.kill_requested);
     task.sigkill_at = kNever;
+    if (!task.unhealthy_cause.empty() && termination.state == TaskState::kKilled) {
+      // As Mesos's executors report it: killed, and unhealthy when it ended.
+      termination.reason = Reason::kTaskHealthCheckStatusUpdated;
+      termination.message =
+          "Task killed because it failed its health check " + task.unhealthy_cause;
+    }
     SendUpdate(task, termination.state, termination.reason, std::move(termination.message),
                termination.exit_status);
   }
@@ -65,6 +73,7 @@ void Executor::Impl::LaunchTask(const TaskInfo& info) {
   task_of_pid[task.pid] = info.task_id;
   SendUpdate(task, TaskState::kRunning, Reason::kNone,
              "Command started (pid " + std::to_string(task.pid) + ")");
+  StartChecks(task);
 }
 
 std::vector<std::string> Executor::Impl::TaskEnvironment(const Task& task) const {
@@ -85,6 +94,7 @@ std::vector<std::string> Executor::Impl::TaskEnvironment(const Task& task) const
     variables[name] = value;
   }
   variables["STOA_SANDBOX"] = SandboxSeenByTask(task);
+  variables["MESOS_SANDBOX"] = SandboxSeenByTask(task);  // what Marathon's apps expect
   variables["STOA_TASK_ID"] = task.info.task_id;
   std::vector<std::string> environment;
   environment.reserve(variables.size());
@@ -92,12 +102,9 @@ std::vector<std::string> Executor::Impl::TaskEnvironment(const Task& task) const
   return environment;
 }
 
-std::optional<Executor::Impl::SpawnError> Executor::Impl::Spawn(Task& task) {
+std::optional<Executor::Impl::SpawnError> Executor::Impl::PlanAsTask(
+    const Task& task, isolators::ProcessPlan& plan, std::optional<SandboxOwner>* owner) const {
   const CommandInfo& command = task.info.command;
-  if (command.value.empty()) return SpawnError{"the task's command is empty"};
-
-  isolators::ProcessPlan plan;
-  std::optional<SandboxOwner> owner;
   std::string user = command.user.empty() ? config.task_user : command.user;
   if (!user.empty()) {
     Result<isolators::UserIdentity> identity = isolators::LookUpUser(user);
@@ -107,10 +114,28 @@ std::optional<Executor::Impl::SpawnError> Executor::Impl::Spawn(Task& task) {
         return SpawnError{"cannot run the command as user '" + user +
                           "': the executor does not run as root"};
       }
-      owner = SandboxOwner{identity->uid, identity->gid};
+      if (owner != nullptr) *owner = SandboxOwner{identity->uid, identity->gid};
       plan.user = std::move(*identity);
     }
   }
+  plan.environment = TaskEnvironment(task);
+  plan.capabilities = config.task_capabilities;
+  if (!config.rootfs.empty()) {
+    // A mount namespace of its own, so that the executor keeps the host's root.
+    plan.clone_flags = CLONE_NEWNS;
+    plan.root = config.rootfs;
+    plan.working_directory = SandboxSeenByTask(task);
+  }
+  return std::nullopt;
+}
+
+std::optional<Executor::Impl::SpawnError> Executor::Impl::Spawn(Task& task) {
+  const CommandInfo& command = task.info.command;
+  if (command.value.empty()) return SpawnError{"the task's command is empty"};
+
+  isolators::ProcessPlan plan;
+  std::optional<SandboxOwner> owner;
+  if (std::optional<SpawnError> error = PlanAsTask(task, plan, &owner)) return error;
   // The task writes its sandbox (the agent gave it the executor's already).
   Result<TaskSandbox> sandbox =
       PrepareTaskSandbox(sandbox_fd.get(), config.group ? task.info.task_id : "", owner);
@@ -125,16 +150,7 @@ std::optional<Executor::Impl::SpawnError> Executor::Impl::Spawn(Task& task) {
     plan.program = command.value;
     plan.arguments = command.arguments;
   }
-  plan.environment = TaskEnvironment(task);
-  plan.capabilities = config.task_capabilities;
-  if (config.rootfs.empty()) {
-    plan.working_directory_fd = sandbox->directory.get();
-  } else {
-    // A mount namespace of its own, so that the executor keeps the host's root.
-    plan.clone_flags = CLONE_NEWNS;
-    plan.root = config.rootfs;
-    plan.working_directory = SandboxSeenByTask(task);
-  }
+  if (config.rootfs.empty()) plan.working_directory_fd = sandbox->directory.get();
   plan.stdout_fd = sandbox->stdout_fd.get();
   plan.stderr_fd = sandbox->stderr_fd.get();
   // Its own process group, to signal it as a whole, in the executor's session,
@@ -149,6 +165,7 @@ std::optional<Executor::Impl::SpawnError> Executor::Impl::Spawn(Task& task) {
     return SpawnError{message, 127};
   }
   task.pid = child->pid();
+  task.directory = std::move(sandbox->directory);
   log->info("{} task={}: started pid {} in {}", ids, task.info.task_id, task.pid, task.sandbox);
   return std::nullopt;
 }
@@ -174,14 +191,16 @@ void Executor::Impl::HandleKill(const execmsg::Kill& kill) {
   KillTask(found->second, KillGrace(found->second, kill.grace_period_ms));
 }
 
-void Executor::Impl::KillTask(Task& task, int64_t grace_period_ms) {
+void Executor::Impl::KillTask(Task& task, int64_t grace_period_ms, Reason reason,
+                              const std::string& why) {
   if (IsTerminal(task.state)) return;
   double sigkill_at = MonotonicSeconds() + static_cast<double>(grace_period_ms) / 1000.0;
   if (!task.kill_requested) {
     task.kill_requested = true;
-    SendUpdate(
-        task, TaskState::kKilling, Reason::kNone,
-        "Killing command: SIGTERM, then SIGKILL after " + std::to_string(grace_period_ms) + " ms");
+    StopChecks(task);
+    SendUpdate(task, TaskState::kKilling, reason,
+               (why.empty() ? "" : why + "; ") + "Killing command: SIGTERM, then SIGKILL after " +
+                   std::to_string(grace_period_ms) + " ms");
     SignalTask(task, SIGTERM);
   }
   task.sigkill_at = std::min(task.sigkill_at, sigkill_at);

@@ -9,6 +9,8 @@ packages=(
   libbenchmark-dev curl procps python3
   busybox-static
   prometheus  # promtool: the service's /metrics test checks its Prometheus text
+  libcurl4-openssl-dev  # the executor's HTTP(S) health checks
+  openssl               # the executor tests' TLS server
 )
 missing=()
 for p in "${packages[@]}"; do
