@@ -25,6 +25,26 @@ Embeds ParseEmbeds(const std::vector<std::string>& values) {
   return embeds;
 }
 
+namespace {
+
+json TimestampOrNull(double seconds) {
+  return seconds > 0 ? json(FormatTimestamp(seconds)) : json(nullptr);
+}
+
+}  // namespace
+
+json HealthJson(const TaskRecord& task) {
+  const TaskHealth& health = task.health;
+  return {{"alive", health.alive},
+          {"consecutiveFailures", health.consecutive_failures},
+          {"firstSuccess", TimestampOrNull(health.first_success)},
+          {"lastFailure", TimestampOrNull(health.last_failure)},
+          {"lastSuccess", TimestampOrNull(health.last_success)},
+          {"lastFailureCause",
+           health.last_failure_cause.empty() ? json(nullptr) : json(health.last_failure_cause)},
+          {"instanceId", task.id}};
+}
+
 json TaskJson(const TaskRecord& task, const AppDefinition* app) {
   json out = {{"id", task.id},
               {"appId", task.app_id.ToString()},
@@ -38,7 +58,11 @@ json TaskJson(const TaskRecord& task, const AppDefinition* app) {
               {"ipAddresses", json::array()},
               {"localVolumes", json::array()}};
   if (task.started_at > 0) out["startedAt"] = FormatTimestamp(task.started_at);
-  if (app != nullptr && !app->health_checks.empty()) out["healthCheckResults"] = json::array();
+  if (app != nullptr && !app->health_checks.empty()) {
+    json results = json::array();
+    if (task.health.reported) results.push_back(HealthJson(task));
+    out["healthCheckResults"] = results;
+  }
   return out;
 }
 
@@ -52,15 +76,18 @@ json TaskFailureJson(const TaskFailure& failure) {
 json AppInfoJson(const AppView& view, const Embeds& embeds) {
   json out = AppJson(view.app);
   if (embeds.count("counts")) {
-    int staged = 0, running = 0;
+    int staged = 0, running = 0, healthy = 0, unhealthy = 0;
+    bool checked = !view.app.health_checks.empty();
     for (const auto& task : view.tasks) {
       if (task.state == TaskState::kStaging || task.state == TaskState::kStarting) ++staged;
       if (task.state == TaskState::kRunning) ++running;
+      // As Marathon counts them: tasks without a health result yet are neither.
+      if (checked && task.health.reported) ++(task.health.alive ? healthy : unhealthy);
     }
     out["tasksStaged"] = staged;
     out["tasksRunning"] = running;
-    out["tasksHealthy"] = 0;  // until health checks run (planned)
-    out["tasksUnhealthy"] = 0;
+    out["tasksHealthy"] = healthy;
+    out["tasksUnhealthy"] = unhealthy;
   }
   if (embeds.count("deployments")) {
     json deployments = json::array();

@@ -20,7 +20,13 @@ using Embeds = std::set<std::string>;
 Embeds ParseEmbeds(const std::vector<std::string>& values);
 
 nlohmann::json AppInfoJson(const AppView& view, const Embeds& embeds);
+// With healthCheckResults (Marathon's Health, one per health check that
+// reported) when `app` has health checks.
 nlohmann::json TaskJson(const TaskRecord& task, const AppDefinition* app);
+// One task's health as Marathon shows it: alive, consecutiveFailures,
+// firstSuccess, lastSuccess, lastFailure (ISO timestamps or null),
+// lastFailureCause and instanceId.
+nlohmann::json HealthJson(const TaskRecord& task);
 nlohmann::json DeploymentInfoJson(const Deployment& deployment);
 // {"version": ..., "deploymentId": ...}
 nlohmann::json DeploymentResultJson(const Deployment& deployment);

@@ -32,7 +32,7 @@ struct Constraint {
   bool operator==(const Constraint&) const = default;
 };
 
-// Kept and validated now; run by the executor later.
+// Marathon's health check; every protocol runs in the executor, next to the task.
 struct HealthCheck {
   std::string protocol = "HTTP";  // HTTP, HTTPS, TCP, COMMAND, MESOS_HTTP, MESOS_HTTPS, MESOS_TCP
   std::string path;               // HTTP(S) only; empty: "/"
@@ -47,6 +47,19 @@ struct HealthCheck {
   bool ignore_http1xx = false;
   std::string ip_protocol = "IPv4";
   bool operator==(const HealthCheck&) const = default;
+};
+
+// Marathon's readiness check, run by the executor as a check of the task.
+struct ReadinessCheck {
+  std::string name = "readinessCheck";
+  std::string protocol = "HTTP";  // HTTP or HTTPS
+  std::string path = "/";
+  std::string port_name = "http-api";  // a port definition's name
+  int interval_seconds = 30;
+  int timeout_seconds = 10;
+  std::vector<int> http_status_codes_for_ready = {200};
+  bool preserve_last_response = false;
+  bool operator==(const ReadinessCheck&) const = default;
 };
 
 struct UpgradeStrategy {
@@ -107,6 +120,7 @@ struct AppDefinition {
   bool require_ports = false;
   std::vector<Constraint> constraints;
   std::vector<HealthCheck> health_checks;
+  std::vector<ReadinessCheck> readiness_checks;
   UpgradeStrategy upgrade_strategy;
   int backoff_seconds = 1;
   double backoff_factor = 1.15;

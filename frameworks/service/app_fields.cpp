@@ -20,26 +20,6 @@ bool ValidPortName(const std::string& name) {
   return std::all_of(name.begin(), name.end(), [&](char c) { return alnum(c) || c == '-'; });
 }
 
-// Each element of the array at `reader`'s `field` that is an object, with its path.
-template <typename Fn>
-bool ForEachObject(FieldReader& reader, const std::string& field, Fn fn) {
-  const json* array = reader.Array(field);
-  if (array == nullptr) return false;
-  bool ok = true;
-  for (size_t i = 0; i < array->size(); ++i) {
-    std::string path = IndexPath(reader.PathOf(field), i);
-    const json& item = (*array)[i];
-    if (!item.is_object()) {
-      reader.errors()->TypeError(path, "expected an object, got " + JsonTypeName(item));
-      ok = false;
-      continue;
-    }
-    FieldReader element(item, path, reader.errors());
-    ok = fn(element) && ok;
-  }
-  return ok;
-}
-
 // Checks that the port numbers (other than 0) and the names are unique.
 bool UniquePorts(const std::vector<PortDefinition>& ports, const std::string& path,
                  ValidationErrors* errors) {
@@ -259,87 +239,6 @@ std::optional<std::vector<Constraint>> ParseConstraints(FieldReader& reader) {
   return constraints;
 }
 
-std::optional<std::vector<HealthCheck>> ParseHealthChecks(FieldReader& reader, size_t port_count) {
-  std::vector<HealthCheck> checks;
-  int mesos_checks = 0;
-  bool ok = ForEachObject(reader, "healthChecks", [&](FieldReader& item) {
-    HealthCheck check;
-    ValidationErrors* errors = item.errors();
-    size_t before = errors->count();
-    if (auto protocol = item.String("protocol")) {
-      static const std::set<std::string> kProtocols = {
-          "HTTP", "HTTPS", "TCP", "COMMAND", "MESOS_HTTP", "MESOS_HTTPS", "MESOS_TCP"};
-      if (kProtocols.count(*protocol) == 0) {
-        errors->Add(item.PathOf("protocol"),
-                    "'" + *protocol +
-                        "' is not one of HTTP, HTTPS, TCP, COMMAND, MESOS_HTTP, MESOS_HTTPS, "
-                        "MESOS_TCP");
-      }
-      check.protocol = *protocol;
-    }
-    if (auto path = item.String("path")) check.path = *path;
-    if (auto index = item.Integer("portIndex", 0, 65535))
-      check.port_index = static_cast<int>(*index);
-    if (auto port = item.Integer("port", 0, 65535)) check.port = static_cast<int>(*port);
-    if (const json* command = item.Object("command")) {
-      FieldReader command_reader(*command, item.PathOf("command"), errors);
-      if (auto value = command_reader.String("value")) check.command = *value;
-      if (!command_reader.present("value")) {
-        errors->Add(command_reader.PathOf("value"), "a command check needs a command value");
-      }
-      if (!item.present("protocol")) check.protocol = "COMMAND";
-    }
-    auto seconds = [&](const char* field, int* out) {
-      if (auto value = item.Integer(field, 0, kInt32Max)) *out = static_cast<int>(*value);
-    };
-    seconds("gracePeriodSeconds", &check.grace_period_seconds);
-    seconds("intervalSeconds", &check.interval_seconds);
-    seconds("timeoutSeconds", &check.timeout_seconds);
-    seconds("maxConsecutiveFailures", &check.max_consecutive_failures);
-    seconds("delaySeconds", &check.delay_seconds);
-    if (auto ignore = item.Bool("ignoreHttp1xx")) check.ignore_http1xx = *ignore;
-    if (auto ip = item.String("ipProtocol")) {
-      if (*ip != "IPv4") {
-        errors->Add(item.PathOf("ipProtocol"), "only IPv4 health checks are supported");
-      }
-      check.ip_protocol = *ip;
-    }
-    if (check.protocol == "COMMAND") {
-      if (check.command.empty() && !item.present("command")) {
-        errors->Add(item.PathOf("command"), "a COMMAND health check needs a command");
-      }
-      ++mesos_checks;
-    } else {
-      if (check.protocol.rfind("MESOS_", 0) == 0) ++mesos_checks;
-      // As Marathon: a check with neither port nor portIndex uses the first port.
-      if (!check.port && !check.port_index && port_count > 0) check.port_index = 0;
-      if (check.port_index && static_cast<size_t>(*check.port_index) >= port_count) {
-        errors->Add(item.PathOf("portIndex"),
-                    "Health check port indices must address an element of the ports array: " +
-                        std::to_string(*check.port_index) + " is not below " +
-                        std::to_string(port_count));
-      } else if (!check.port && !check.port_index) {
-        errors->Add(item.path(),
-                    "the app has no ports: give the health check a port or the app a port");
-      }
-    }
-    if (check.timeout_seconds > check.interval_seconds && check.interval_seconds > 0) {
-      errors->Add(item.PathOf("timeoutSeconds"), "must not be longer than intervalSeconds (" +
-                                                     std::to_string(check.interval_seconds) + ")");
-    }
-    checks.push_back(std::move(check));
-    return errors->count() == before;
-  });
-  if (!reader.present("healthChecks")) return std::vector<HealthCheck>{};
-  if (!ok) return std::nullopt;
-  if (mesos_checks > 1) {
-    reader.errors()->Add(reader.PathOf("healthChecks"),
-                         "an app can have at most one COMMAND or MESOS_* health check");
-    return std::nullopt;
-  }
-  return checks;
-}
-
 std::optional<UpgradeStrategy> ParseUpgradeStrategy(FieldReader& reader) {
   const json* object = reader.Object("upgradeStrategy");
   if (object == nullptr) {
@@ -490,29 +389,6 @@ json ConstraintsJson(const std::vector<Constraint>& constraints) {
   for (const auto& c : constraints) {
     json item = {c.field, ToString(c.op)};
     if (c.value) item.push_back(*c.value);
-    out.push_back(std::move(item));
-  }
-  return out;
-}
-
-json HealthChecksJson(const std::vector<HealthCheck>& checks) {
-  json out = json::array();
-  for (const auto& check : checks) {
-    json item = {{"protocol", check.protocol},
-                 {"gracePeriodSeconds", check.grace_period_seconds},
-                 {"intervalSeconds", check.interval_seconds},
-                 {"timeoutSeconds", check.timeout_seconds},
-                 {"maxConsecutiveFailures", check.max_consecutive_failures},
-                 {"delaySeconds", check.delay_seconds},
-                 {"ipProtocol", check.ip_protocol}};
-    if (check.protocol == "HTTP" || check.protocol == "HTTPS" || check.protocol == "MESOS_HTTP" ||
-        check.protocol == "MESOS_HTTPS") {
-      item["path"] = check.path.empty() ? "/" : check.path;
-      item["ignoreHttp1xx"] = check.ignore_http1xx;
-    }
-    if (check.port_index) item["portIndex"] = *check.port_index;
-    if (check.port) item["port"] = *check.port;
-    if (check.protocol == "COMMAND") item["command"] = {{"value", check.command}};
     out.push_back(std::move(item));
   }
   return out;

@@ -1,5 +1,6 @@
 // Parsers and renderers of the structured fields of an app (ports,
-// constraints, health checks, strategies, container), for app_json.cpp.
+// constraints, strategies, container), for app_json.cpp; the checks are in
+// app_checks.hpp.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -11,12 +12,30 @@
 
 namespace stoa::service {
 
+// Each element of the array at `reader`'s `field` that is an object, with its path.
+template <typename Fn>
+bool ForEachObject(FieldReader& reader, const std::string& field, Fn fn) {
+  const nlohmann::json* array = reader.Array(field);
+  if (array == nullptr) return false;
+  bool ok = true;
+  for (size_t i = 0; i < array->size(); ++i) {
+    std::string path = IndexPath(reader.PathOf(field), i);
+    const nlohmann::json& item = (*array)[i];
+    if (!item.is_object()) {
+      reader.errors()->TypeError(path, "expected an object, got " + JsonTypeName(item));
+      ok = false;
+      continue;
+    }
+    FieldReader element(item, path, reader.errors());
+    ok = fn(element) && ok;
+  }
+  return ok;
+}
+
 std::optional<std::vector<PortDefinition>> ParsePortDefinitions(FieldReader& reader);
 // The deprecated "ports": [0, 80] as port definitions.
 std::optional<std::vector<PortDefinition>> ParsePorts(FieldReader& reader);
 std::optional<std::vector<Constraint>> ParseConstraints(FieldReader& reader);
-// `port_count`: how many ports the app has, for portIndex.
-std::optional<std::vector<HealthCheck>> ParseHealthChecks(FieldReader& reader, size_t port_count);
 std::optional<UpgradeStrategy> ParseUpgradeStrategy(FieldReader& reader);
 // "disabled" or {"inactiveAfterSeconds", "expungeAfterSeconds"}.
 std::optional<UnreachableStrategy> ParseUnreachableStrategy(const nlohmann::json& value,
@@ -26,7 +45,6 @@ std::optional<AppContainer> ParseContainer(FieldReader& reader);
 
 nlohmann::json PortDefinitionsJson(const std::vector<PortDefinition>& ports);
 nlohmann::json ConstraintsJson(const std::vector<Constraint>& constraints);
-nlohmann::json HealthChecksJson(const std::vector<HealthCheck>& checks);
 nlohmann::json UpgradeStrategyJson(const UpgradeStrategy& strategy);
 nlohmann::json UnreachableStrategyJson(const UnreachableStrategy& strategy);
 nlohmann::json ContainerJson(const AppContainer& container);

@@ -2,6 +2,7 @@
 
 #include <set>
 
+#include "frameworks/service/app_checks.hpp"
 #include "frameworks/service/app_fields.hpp"
 
 namespace stoa::service {
@@ -31,6 +32,7 @@ const std::set<std::string>& ActedFields() {
                                                "requirePorts",
                                                "constraints",
                                                "healthChecks",
+                                               "readinessChecks",
                                                "upgradeStrategy",
                                                "backoffSeconds",
                                                "backoffFactor",
@@ -56,8 +58,7 @@ const std::set<std::string>& ResponseOnlyFields() {
 // type is refused as Marathon refuses it even though Stoa does not act on it.
 void CheckKeptField(const std::string& key, const json& value, ValidationErrors* errors) {
   static const std::set<std::string> arrays = {
-      "acceptedResourceRoles", "dependencies", "fetch", "uris", "storeUrls",
-      "readinessChecks",       "networks"};
+      "acceptedResourceRoles", "dependencies", "fetch", "uris", "storeUrls", "networks"};
   static const std::set<std::string> objects = {"secrets",        "ipAddress", "residency",
                                                 "resourceLimits", "check",     "executorResources"};
   static const std::set<std::string> strings = {"executor", "role"};
@@ -204,6 +205,9 @@ ParsedApp ParseApp(const json& body) {
   if (auto checks = ParseHealthChecks(reader, app.port_definitions.size())) {
     app.health_checks = *checks;
   }
+  if (auto checks = ParseReadinessChecks(reader, app.port_definitions)) {
+    app.readiness_checks = *checks;
+  }
   if (auto upgrade = ParseUpgradeStrategy(reader)) app.upgrade_strategy = *upgrade;
   if (auto it = body.find("unreachableStrategy"); it != body.end() && !it->is_null()) {
     if (auto strategy = ParseUnreachableStrategy(*it, "/unreachableStrategy", &errors)) {
@@ -238,6 +242,7 @@ json AppSpecJson(const AppDefinition& app) {
   out["requirePorts"] = app.require_ports;
   out["constraints"] = ConstraintsJson(app.constraints);
   out["healthChecks"] = HealthChecksJson(app.health_checks);
+  out["readinessChecks"] = ReadinessChecksJson(app.readiness_checks);
   out["upgradeStrategy"] = UpgradeStrategyJson(app.upgrade_strategy);
   out["backoffSeconds"] = app.backoff_seconds;
   out["backoffFactor"] = app.backoff_factor;

@@ -224,6 +224,9 @@ class ServiceCore {
   ChangeOutcome Locked(const PathId& id) const;
   Status AssignServicePorts(AppDefinition& app, const AppDefinition* current) const;
   void RecordFailure(const TaskRecord& record, const TaskStatus& status);
+  // The health and readiness `status` reports of `record`, an instance of
+  // `app` (null: gone), with Marathon's health events (core_health.cpp).
+  void UpdateHealth(TaskRecord& record, const TaskStatus& status, const AppDefinition* app);
   double Now() const { return clock_(); }
   // ChangeTree once the change is computed: checks, versions, stores, applies.
   ChangeOutcome CommitTree(TreeChange change, bool force, bool dry_run = false);

@@ -126,6 +126,7 @@ void ServiceCore::Update(const TaskStatus& status) {
   entry.confirmed = true;
   entry.last_update = now;
   auto app = apps_.find(record.app_id);
+  UpdateHealth(record, status, app != apps_.end() ? &app->second : nullptr);
   if (IsTerminal(status.state) || status.state == TaskState::kUnknown) {
     if (status.state == TaskState::kGone || status.state == TaskState::kUnknown) {
       NoteAgentLost(record.agent_id);

@@ -33,6 +33,68 @@ std::string VariableName(const std::string& key) {
   return Upper(out);
 }
 
+// The host port a check of `task` targets: `port` when given, else the host
+// port of the app's port `index`; 0 when there is none.
+int CheckPort(const TaskRecord& task, std::optional<int> port, std::optional<int> index) {
+  if (port && *port > 0) return *port;
+  size_t at = static_cast<size_t>(index.value_or(0));
+  return at < task.ports.size() ? task.ports[at] : 0;
+}
+
+// Marathon's health check as the executor's: every protocol (HTTP, HTTPS, TCP,
+// COMMAND and MESOS_*) runs next to the task.
+std::optional<stoa::HealthCheck> ExecutorHealthCheck(const HealthCheck& check,
+                                                     const TaskRecord& task) {
+  stoa::HealthCheck health;
+  CheckInfo& probe = health.check;
+  const std::string& protocol = check.protocol;
+  bool mesos_level = protocol == "COMMAND" || protocol.rfind("MESOS_", 0) == 0;
+  if (protocol == "COMMAND") {
+    probe.type = CheckType::kCommand;
+    probe.command = check.command;
+  } else {
+    probe.type = protocol == "TCP" || protocol == "MESOS_TCP" ? CheckType::kTcp : CheckType::kHttp;
+    probe.scheme = protocol == "HTTPS" || protocol == "MESOS_HTTPS" ? "https" : "http";
+    probe.path = check.path.empty() ? "/" : check.path;
+    int port = CheckPort(task, check.port, check.port_index);
+    if (port <= 0) return std::nullopt;
+    probe.port = static_cast<uint32_t>(port);
+  }
+  probe.delay_seconds = check.delay_seconds;
+  probe.interval_seconds = check.interval_seconds;
+  probe.timeout_seconds = check.timeout_seconds;
+  health.grace_period_seconds = check.grace_period_seconds;
+  // Marathon's own HTTP and TCP checks never kill with 0; its Mesos-level
+  // ones (COMMAND, MESOS_*) kill at the first failure then.
+  int failures = check.max_consecutive_failures;
+  if (mesos_level && failures == 0) failures = 1;
+  health.consecutive_failures = static_cast<uint32_t>(failures);
+  return health;
+}
+
+// Marathon's readiness check as the executor's check: an HTTP(S) GET from the
+// task's start on, whose status code the core compares with the codes for ready.
+std::optional<CheckInfo> ExecutorReadinessCheck(const AppDefinition& app,
+                                                const ReadinessCheck& check,
+                                                const TaskRecord& task) {
+  std::optional<int> index;
+  for (size_t i = 0; i < app.port_definitions.size(); ++i) {
+    if (app.port_definitions[i].name == check.port_name) index = static_cast<int>(i);
+  }
+  if (!index) return std::nullopt;
+  int port = CheckPort(task, std::nullopt, index);
+  if (port <= 0) return std::nullopt;
+  CheckInfo probe;
+  probe.type = CheckType::kHttp;
+  probe.scheme = check.protocol == "HTTPS" ? "https" : "http";
+  probe.port = static_cast<uint32_t>(port);
+  probe.path = check.path;
+  probe.delay_seconds = 0;
+  probe.interval_seconds = check.interval_seconds;
+  probe.timeout_seconds = check.timeout_seconds;
+  return probe;
+}
+
 }  // namespace
 
 std::map<std::string, std::string> TaskEnvironment(const AppDefinition& app,
@@ -99,6 +161,12 @@ TaskInfo BuildTask(const AppDefinition& app, const TaskRecord& task, const Insta
   for (const auto& [key, value] : app.labels) info.labels.emplace_back(key, value);
   if (app.task_kill_grace_period_seconds) {
     info.kill_grace_period_ms = int64_t{*app.task_kill_grace_period_seconds} * 1000;
+  }
+  if (!app.health_checks.empty()) {
+    info.health_check = ExecutorHealthCheck(app.health_checks.front(), task);
+  }
+  if (!app.readiness_checks.empty()) {
+    info.check = ExecutorReadinessCheck(app, app.readiness_checks.front(), task);
   }
   if (app.container) {
     info.container.rootfs = app.container->rootfs;

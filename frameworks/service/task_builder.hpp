@@ -3,7 +3,9 @@
 // matched, its volumes, and the environment Marathon gives a task: PORT0..N,
 // PORT, PORTS, PORT_<port>, PORT_<NAME>, HOST, MESOS_TASK_ID,
 // MARATHON_APP_ID, MARATHON_APP_VERSION, MARATHON_APP_RESOURCE_*,
-// MARATHON_APP_LABELS and MARATHON_APP_LABEL_<NAME>, then the app's own env.
+// MARATHON_APP_LABELS and MARATHON_APP_LABEL_<NAME>, then the app's own env;
+// its first health check and its readiness check, run by the executor against
+// the task's host ports.
 #pragma once
 
 #include <map>

@@ -150,6 +150,49 @@ TEST(AppJson, ReadsEveryFieldItActsOn) {
   EXPECT_TRUE(app.kept.empty()) << app.kept.dump();
 }
 
+// Marathon's readiness check, with its defaults, read and shown field by field.
+TEST(AppJson, ReadsReadinessChecksWithMarathonsDefaults) {
+  ParsedApp parsed = Parse(R"({"id": "/a", "cmd": "x",
+    "portDefinitions": [{"port": 0, "name": "http-api"}, {"port": 0, "name": "admin"}],
+    "readinessChecks": [{}]})");
+  ASSERT_TRUE(parsed.app.has_value()) << parsed.errors.Summary();
+  ASSERT_EQ(parsed.app->readiness_checks.size(), 1u);
+  const ReadinessCheck& defaults = parsed.app->readiness_checks[0];
+  EXPECT_EQ(defaults, ReadinessCheck{});
+  EXPECT_EQ(AppJson(*parsed.app)["readinessChecks"],
+            json::parse(R"([{"name": "readinessCheck", "protocol": "HTTP", "path": "/",
+              "portName": "http-api", "intervalSeconds": 30, "timeoutSeconds": 10,
+              "httpStatusCodesForReady": [200], "preserveLastResponse": false}])"));
+
+  parsed = Parse(R"({"id": "/a", "cmd": "x",
+    "portDefinitions": [{"port": 0, "name": "http-api"}, {"port": 0, "name": "admin"}],
+    "readinessChecks": [{"name": "warm", "protocol": "HTTPS", "path": "/ready",
+      "portName": "admin", "intervalSeconds": 5, "timeoutSeconds": 2,
+      "httpStatusCodesForReady": [200, 204, 200], "preserveLastResponse": true}]})");
+  ASSERT_TRUE(parsed.app.has_value()) << parsed.errors.Summary();
+  const ReadinessCheck& check = parsed.app->readiness_checks[0];
+  EXPECT_EQ(check.name, "warm");
+  EXPECT_EQ(check.protocol, "HTTPS");
+  EXPECT_EQ(check.path, "/ready");
+  EXPECT_EQ(check.port_name, "admin");
+  EXPECT_EQ(check.interval_seconds, 5);
+  EXPECT_EQ(check.timeout_seconds, 2);
+  EXPECT_EQ(check.http_status_codes_for_ready, (std::vector<int>{200, 204}));
+  EXPECT_TRUE(check.preserve_last_response);
+  ParsedApp again = ParseApp(AppSpecJson(*parsed.app));
+  ASSERT_TRUE(again.app.has_value()) << again.errors.Summary();
+  EXPECT_EQ(again.app->readiness_checks, parsed.app->readiness_checks);
+  EXPECT_FALSE(parsed.app->kept.contains("readinessChecks"));
+  // The message names the port, as Marathon's does.
+  ParsedApp unknown = Parse(R"({"id": "/a", "cmd": "x", "readinessChecks": [{}]})");
+  ASSERT_FALSE(unknown.app.has_value());
+  EXPECT_NE(unknown.errors.at("/readinessChecks(0)/portName")
+                .at(0)
+                .find("No port definition reference for portName http-api"),
+            std::string::npos)
+      << unknown.errors.Summary();
+}
+
 TEST(AppJson, KeepsFieldsItDoesNotActOnAndDropsResponseFields) {
   ParsedApp parsed = Parse(R"({"id": "/a", "cmd": "x",
     "acceptedResourceRoles": ["*"], "dependencies": ["/b"], "fetch": [{"uri": "http://x/y"}],
@@ -302,6 +345,41 @@ INSTANTIATE_TEST_SUITE_P(
         Malformed{
             R"({"id": "/a", "cmd": "x", "healthChecks": [{"command": {"value": "true"}}, {"protocol": "MESOS_TCP"}]})",
             "/healthChecks", "Object is not valid"},
+        Malformed{R"({"id": "/a", "cmd": "x", "healthChecks": [{"intervalSeconds": 0}]})",
+                  "/healthChecks(0)/intervalSeconds", "Object is not valid"},
+        Malformed{R"({"id": "/a", "cmd": "x", "healthChecks": [{"port": 0}]})",
+                  "/healthChecks(0)/port", "Object is not valid"},
+        Malformed{R"({"id": "/a", "cmd": "x", "portDefinitions": [{"name": "http-api"}],
+                     "readinessChecks": [{"name": ""}]})",
+                  "/readinessChecks(0)/name", "Object is not valid"},
+        Malformed{R"({"id": "/a", "cmd": "x", "readinessChecks": [{"portName": "web"}]})",
+                  "/readinessChecks(0)/portName", "Object is not valid"},
+        Malformed{R"({"id": "/a", "cmd": "x", "portDefinitions": [{"name": "http-api"}],
+                     "readinessChecks": [{"protocol": "TCP"}]})",
+                  "/readinessChecks(0)/protocol", "Object is not valid"},
+        Malformed{R"({"id": "/a", "cmd": "x", "portDefinitions": [{"name": "http-api"}],
+                     "readinessChecks": [{"intervalSeconds": 5, "timeoutSeconds": 5}]})",
+                  "/readinessChecks(0)/timeoutSeconds", "Object is not valid"},
+        Malformed{R"({"id": "/a", "cmd": "x", "portDefinitions": [{"name": "http-api"}],
+                     "readinessChecks": [{"timeoutSeconds": 0}]})",
+                  "/readinessChecks(0)/timeoutSeconds", "Object is not valid"},
+        Malformed{R"({"id": "/a", "cmd": "x", "portDefinitions": [{"name": "http-api"}],
+                     "readinessChecks": [{"httpStatusCodesForReady": []}]})",
+                  "/readinessChecks(0)/httpStatusCodesForReady", "Object is not valid"},
+        Malformed{R"({"id": "/a", "cmd": "x", "portDefinitions": [{"name": "http-api"}],
+                     "readinessChecks": [{"httpStatusCodesForReady": [200, 42]}]})",
+                  "/readinessChecks(0)/httpStatusCodesForReady(1)", "Object is not valid"},
+        Malformed{R"({"id": "/a", "cmd": "x", "portDefinitions": [{"name": "http-api"}],
+                     "readinessChecks": [{"httpStatusCodesForReady": ["200"]}]})",
+                  "/readinessChecks(0)/httpStatusCodesForReady(0)", "Invalid JSON"},
+        Malformed{R"({"id": "/a", "cmd": "x", "portDefinitions": [{"name": "http-api"}],
+                     "readinessChecks": [{"preserveLastResponse": "yes"}]})",
+                  "/readinessChecks(0)/preserveLastResponse", "Invalid JSON"},
+        Malformed{R"({"id": "/a", "cmd": "x", "portDefinitions": [{"name": "http-api"}],
+                     "readinessChecks": [{}, {}]})",
+                  "/readinessChecks", "Object is not valid"},
+        Malformed{R"({"id": "/a", "cmd": "x", "readinessChecks": {}})", "/readinessChecks",
+                  "Invalid JSON"},
         Malformed{R"({"id": "/a", "cmd": "x", "upgradeStrategy": {"minimumHealthCapacity": 1.5}})",
                   "/upgradeStrategy/minimumHealthCapacity", "Object is not valid"},
         Malformed{R"({"id": "/a", "cmd": "x", "upgradeStrategy": {"maximumOverCapacity": -0.1}})",

@@ -4,6 +4,7 @@
 // tasks, and a restarted core reconciles and keeps what still runs.
 #include <gtest/gtest.h>
 
+#include "frameworks/service/api_json.hpp"
 #include "frameworks/service/app_json.hpp"
 #include "frameworks/service/core.hpp"
 #include "tests/test_util.hpp"
@@ -65,6 +66,7 @@ class ServiceCoreTest : public ::testing::Test {
     actions_ = std::make_unique<Recorder>(&store_pointer_);
     CoreOptions options;
     options.on_fatal = [](const std::string& why) { FAIL() << "fatal: " << why; };
+    options.on_event = [this](const json& event) { events_.push_back(event); };
     core_ = std::make_unique<ServiceCore>(store_.get(), actions_.get(), options,
                                           [this] { return now_; });
     ASSERT_TRUE(core_->Recover().ok());
@@ -107,7 +109,36 @@ class ServiceCoreTest : public ::testing::Test {
     return "";
   }
 
+  // The events of `type` published so far.
+  std::vector<json> Events(const std::string& type) const {
+    std::vector<json> out;
+    for (const auto& event : events_) {
+      if (event["eventType"] == type) out.push_back(event);
+    }
+    return out;
+  }
+
+  // A health result from the executor (or, with `reason`, another update carrying one).
+  void Health(const TaskId& id, bool healthy, const std::string& message = "",
+              TaskState state = TaskState::kRunning,
+              Reason reason = Reason::kTaskHealthCheckStatusUpdated) {
+    TaskStatus status;
+    status.task_id = id;
+    status.state = state;
+    status.reason = reason;
+    status.healthy = healthy;
+    status.message = message;
+    status.timestamp = now_;
+    core_->Update(status);
+  }
+
+  json AppCounts(const std::string& app) {
+    auto view = core_->ViewApp(PathId::Parse(app));
+    return view ? AppInfoJson(*view, {"counts", "tasks"}) : json::object();
+  }
+
   stoa::testing::TempDir dir_;
+  std::vector<json> events_;
   double now_ = 1000;
   int offers_ = 0;
   std::unique_ptr<ServiceStore> store_;
@@ -434,6 +465,137 @@ TEST_F(ServiceCoreTest, UnreachableTasksAreReplacedAfterInactiveAfterSeconds) {
   core_->Tick();  // expunged: forgotten, and killed should it come back
   EXPECT_EQ(actions_->killed, (std::vector<TaskId>{first}));
   EXPECT_EQ(Tasks("/web").size(), 1u);
+}
+
+// The executor's health results become Marathon's health of each task
+// (healthCheckResults, tasksHealthy/tasksUnhealthy) and its health events; a
+// task its health check killed is replaced like any other.
+TEST_F(ServiceCoreTest, HealthResultsBecomeMarathonsHealthCountsAndEvents) {
+  core_->Subscribed("framework-1");
+  ChangeOutcome created = core_->CreateApp(App(R"({"id": "/web", "cmd": "serve", "instances": 2,
+    "cpus": 1, "portDefinitions": [{"port": 0, "name": "http-api"}],
+    "healthChecks": [{"protocol": "MESOS_HTTP", "path": "/health", "maxConsecutiveFailures": 2}],
+    "readinessChecks": [{"httpStatusCodesForReady": [200, 204]}]})"));
+  ASSERT_EQ(created.refusal, Refusal::kNone) << created.message;
+  core_->Offers({MakeOffer("a1")});
+  ASSERT_EQ(actions_->launched.size(), 2u);
+  for (const auto& task : actions_->launched) {
+    ASSERT_TRUE(task.health_check.has_value());
+    EXPECT_EQ(std::to_string(task.health_check->check.port), Env(task, "PORT0"));
+    ASSERT_TRUE(task.check.has_value());
+    Status(task.task_id, TaskState::kRunning);
+  }
+  TaskId a = actions_->launched[0].task_id, b = actions_->launched[1].task_id;
+  json app = AppCounts("/web");
+  EXPECT_EQ(app["tasksRunning"], 2);
+  EXPECT_EQ(app["tasksHealthy"], 0);  // no result yet: neither
+  EXPECT_EQ(app["tasksUnhealthy"], 0);
+  for (const auto& task : app["tasks"]) EXPECT_EQ(task["healthCheckResults"], json::array());
+
+  Health(a, true, "Health check passed: GET http://127.0.0.1:31000/health answered 200");
+  now_ += 5;
+  Health(b, false, "Health check failed: GET http://127.0.0.1:31001/health answered 500");
+  app = AppCounts("/web");
+  EXPECT_EQ(app["tasksHealthy"], 1);
+  EXPECT_EQ(app["tasksUnhealthy"], 1);
+  std::map<std::string, json> results;
+  for (const auto& task : app["tasks"]) results[task["id"]] = task["healthCheckResults"];
+  EXPECT_EQ(results[a], json::parse(R"([{"alive": true, "consecutiveFailures": 0,
+    "firstSuccess": "1970-01-01T00:16:40.000Z", "lastSuccess": "1970-01-01T00:16:40.000Z",
+    "lastFailure": null, "lastFailureCause": null, "instanceId": ")" +
+                                    a + R"("}])"));
+  ASSERT_EQ(results[b].size(), 1u);
+  EXPECT_EQ(results[b][0]["alive"], false);
+  EXPECT_EQ(results[b][0]["consecutiveFailures"], 1);
+  EXPECT_EQ(results[b][0]["firstSuccess"], nullptr);
+  EXPECT_EQ(results[b][0]["lastFailure"], "1970-01-01T00:16:45.000Z");
+  EXPECT_EQ(results[b][0]["lastFailureCause"],
+            "Health check failed: GET http://127.0.0.1:31001/health answered 500");
+
+  // Marathon's events: a change of alive (not the first failure: it was not
+  // alive before), and every failure.
+  auto changed = Events("health_status_changed_event");
+  ASSERT_EQ(changed.size(), 1u);
+  EXPECT_EQ(changed[0]["appId"], "/web");
+  EXPECT_EQ(changed[0]["instanceId"], a);
+  EXPECT_EQ(changed[0]["version"], created.app.version);
+  EXPECT_EQ(changed[0]["alive"], true);
+  auto failed = Events("failed_health_check_event");
+  ASSERT_EQ(failed.size(), 1u);
+  EXPECT_EQ(failed[0]["taskId"], b);
+  EXPECT_EQ(failed[0]["healthCheck"]["protocol"], "MESOS_HTTP");
+  EXPECT_EQ(failed[0]["healthCheck"]["path"], "/health");
+
+  // A healthy a loses its health: another change.
+  Health(a, false, "Health check failed: no answer");
+  Health(a, false, "Health check failed: no answer");
+  EXPECT_EQ(AppCounts("/web")["tasksUnhealthy"], 2);
+  ASSERT_EQ(Events("health_status_changed_event").size(), 2u);
+  EXPECT_EQ(Events("health_status_changed_event")[1]["alive"], false);
+  // Updates that carry the last result along (a check's result) change nothing.
+  TaskStatus carried;
+  carried.task_id = a;
+  carried.state = TaskState::kRunning;
+  carried.reason = Reason::kTaskCheckStatusUpdated;
+  carried.healthy = false;
+  carried.check_status = CheckStatus{CheckType::kHttp, 204, std::nullopt, std::nullopt};
+  core_->Update(carried);
+  auto view = core_->ViewApp(PathId::Parse("/web"));
+  std::map<TaskId, TaskHealth> health;
+  for (const auto& task : view->tasks) health[task.id] = task.health;
+  EXPECT_EQ(health[a].consecutive_failures, 2);
+  EXPECT_TRUE(health[a].ready);  // 204 is one of httpStatusCodesForReady
+  EXPECT_FALSE(health[b].ready);
+
+  // The executor kills b after its failures in a row: one kill event, and b is replaced.
+  Health(b, false, "Task failed its health check 2 times in a row", TaskState::kKilling);
+  Health(b, false, "Task killed because it failed its health check", TaskState::kKilled);
+  auto kills = Events("unhealthy_instance_kill_event");
+  ASSERT_EQ(kills.size(), 1u);
+  EXPECT_EQ(kills[0]["appId"], "/web");
+  EXPECT_EQ(kills[0]["taskId"], b);
+  EXPECT_EQ(kills[0]["instanceId"], b);
+  EXPECT_EQ(kills[0]["version"], created.app.version);
+  EXPECT_EQ(kills[0]["reason"],
+            "Health check failed: GET http://127.0.0.1:31001/health answered 500");
+  EXPECT_EQ(kills[0]["host"], "host-a1");
+  EXPECT_EQ(kills[0]["slaveId"], "a1");
+  EXPECT_FALSE(kills[0]["timestamp"].get<std::string>().empty());
+  EXPECT_EQ(Tasks("/web").size(), 1u);
+  core_->Offers({MakeOffer("a1")});
+  ASSERT_EQ(actions_->launched.size(), 3u);
+  EXPECT_NE(actions_->launched[2].task_id, b);
+  auto last = core_->ViewApp(PathId::Parse("/web"))->last_failure;
+  ASSERT_TRUE(last.has_value());
+  EXPECT_EQ(last->task_id, b);
+}
+
+// Health is not stored: after a restart the answers to reconciliation (the
+// last status, with its health) bring it back.
+TEST_F(ServiceCoreTest, AfterARestartReconciliationBringsTheHealthBack) {
+  core_->Subscribed("framework-1");
+  core_->CreateApp(App(R"({"id": "/web", "cmd": "serve", "instances": 2, "cpus": 0.1,
+    "healthChecks": [{"protocol": "TCP"}]})"));
+  core_->Offers({MakeOffer("a1")});
+  std::vector<TaskInfo> tasks = actions_->launched;
+  ASSERT_EQ(tasks.size(), 2u);
+  Open();
+  core_->Subscribed("framework-1");
+  Health(tasks[0].task_id, true, "Health check passed", TaskState::kRunning,
+         Reason::kReconciliation);
+  Health(tasks[1].task_id, false, "Health check failed: refused", TaskState::kRunning,
+         Reason::kReconciliation);
+  json app = AppCounts("/web");
+  EXPECT_EQ(app["tasksHealthy"], 1);
+  EXPECT_EQ(app["tasksUnhealthy"], 1);
+  // An app without health checks has no healthCheckResults and counts none.
+  core_->CreateApp(App(R"({"id": "/plain", "cmd": "serve", "cpus": 0.1})"));
+  core_->Offers({MakeOffer("a2")});
+  ASSERT_EQ(actions_->launched.size(), 1u);
+  Health(actions_->launched[0].task_id, true);
+  app = AppCounts("/plain");
+  EXPECT_EQ(app["tasksHealthy"], 0);
+  EXPECT_FALSE(app["tasks"][0].contains("healthCheckResults"));
 }
 
 }  // namespace

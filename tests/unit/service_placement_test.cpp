@@ -249,6 +249,65 @@ TEST(TaskBuilder, ARootfsGoesToTheContainerWithVolumesInsideIt) {
   EXPECT_FALSE(info.container.volumes[0].read_only);
 }
 
+// Every protocol of Marathon's health checks becomes the executor's check of
+// the task's host port; the readiness check becomes its generic check.
+TEST(TaskBuilder, ChecksTargetTheTasksHostPorts) {
+  TaskRecord task;
+  task.id = "a.instance-1";
+  task.ports = {31000, 31001};
+  InstanceMatch match{R("cpus:1;mem:128;ports:[31000-31001]"), task.ports};
+  AppDefinition http = App(R"({"id": "/a", "cmd": "serve",
+    "portDefinitions": [{"port": 0, "name": "web"}, {"port": 0, "name": "http-api"}],
+    "healthChecks": [{"protocol": "MESOS_HTTPS", "path": "/health", "portIndex": 1,
+                      "gracePeriodSeconds": 7, "intervalSeconds": 3, "timeoutSeconds": 2,
+                      "maxConsecutiveFailures": 0, "delaySeconds": 1}],
+    "readinessChecks": [{"path": "/ready", "intervalSeconds": 5, "timeoutSeconds": 2}]})");
+  TaskInfo info = BuildTask(http, task, match);
+  ASSERT_TRUE(info.health_check.has_value());
+  EXPECT_EQ(info.health_check->check.type, CheckType::kHttp);
+  EXPECT_EQ(info.health_check->check.scheme, "https");
+  EXPECT_EQ(info.health_check->check.port, 31001u);
+  EXPECT_EQ(info.health_check->check.path, "/health");
+  EXPECT_EQ(info.health_check->check.delay_seconds, 1);
+  EXPECT_EQ(info.health_check->check.interval_seconds, 3);
+  EXPECT_EQ(info.health_check->check.timeout_seconds, 2);
+  EXPECT_EQ(info.health_check->grace_period_seconds, 7);
+  // Marathon's Mesos-level checks kill at the first failure when given 0.
+  EXPECT_EQ(info.health_check->consecutive_failures, 1u);
+  ASSERT_TRUE(info.check.has_value());
+  EXPECT_EQ(info.check->type, CheckType::kHttp);
+  EXPECT_EQ(info.check->scheme, "http");
+  EXPECT_EQ(info.check->port, 31001u);  // the port named http-api
+  EXPECT_EQ(info.check->path, "/ready");
+  EXPECT_EQ(info.check->delay_seconds, 0);
+  EXPECT_EQ(info.check->interval_seconds, 5);
+
+  AppDefinition tcp = App(R"({"id": "/a", "cmd": "serve", "ports": [0, 0],
+    "healthChecks": [{"protocol": "TCP", "port": 8443, "maxConsecutiveFailures": 0}]})");
+  info = BuildTask(tcp, task, match);
+  ASSERT_TRUE(info.health_check.has_value());
+  EXPECT_EQ(info.health_check->check.type, CheckType::kTcp);
+  EXPECT_EQ(info.health_check->check.port, 8443u);           // `port` wins over portIndex
+  EXPECT_EQ(info.health_check->consecutive_failures, 0u);    // Marathon's TCP: never killed
+  EXPECT_EQ(info.health_check->check.interval_seconds, 60);  // Marathon's defaults
+  EXPECT_EQ(info.health_check->grace_period_seconds, 300);
+  EXPECT_FALSE(info.check.has_value());
+
+  AppDefinition command = App(R"({"id": "/a", "cmd": "serve",
+    "healthChecks": [{"protocol": "COMMAND", "command": {"value": "test -e $MESOS_SANDBOX/ok"}}]})");
+  info = BuildTask(command, task, match);
+  ASSERT_TRUE(info.health_check.has_value());
+  EXPECT_EQ(info.health_check->check.type, CheckType::kCommand);
+  EXPECT_EQ(info.health_check->check.command, "test -e $MESOS_SANDBOX/ok");
+  EXPECT_EQ(info.health_check->consecutive_failures, 3u);
+  EXPECT_TRUE(ValidateHealthCheck(*info.health_check).ok());
+
+  AppDefinition plain = App(R"({"id": "/a", "cmd": "serve"})");
+  info = BuildTask(plain, task, match);
+  EXPECT_FALSE(info.health_check.has_value());
+  EXPECT_FALSE(info.check.has_value());
+}
+
 TEST(LaunchDelays, GrowByTheFactorUpToTheMaximum) {
   AppDefinition app = App(R"({"id": "/a", "cmd": "x", "backoffSeconds": 2, "backoffFactor": 3,
                               "maxLaunchDelaySeconds": 10})");
