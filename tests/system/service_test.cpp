@@ -161,6 +161,70 @@ TEST_F(ServiceClusterTest, RunsScalesHealsSurvivesARestartAndDeletesAnApp) {
   EXPECT_TRUE(Get("/v2/deployments").empty());
 }
 
+// Health checks run by the executor next to each task: an HTTP check on
+// $PORT0 makes every instance healthy (tasksHealthy, healthCheckResults), and
+// a COMMAND check that starts failing on one task gets it killed and replaced.
+TEST_F(ServiceClusterTest, HealthChecksMakeTasksHealthyAndReplaceAFailingOne) {
+  HttpReply web = Call("POST", "/v2/apps", R"({"id": "/health/web", "instances": 2, "cpus": 0.1,
+    "mem": 32, "cmd": "mkdir -p www && echo ok > www/index.html && exec busybox httpd -f -p 127.0.0.1:$PORT0 -h www",
+    "healthChecks": [{"protocol": "HTTP", "path": "/index.html", "portIndex": 0,
+      "gracePeriodSeconds": 30, "intervalSeconds": 1, "timeoutSeconds": 1,
+      "maxConsecutiveFailures": 3, "delaySeconds": 0}]})");
+  ASSERT_EQ(web.status, 201) << web.body;
+  HttpReply sick = Call("POST", "/v2/apps", R"({"id": "/health/cmd", "instances": 2, "cpus": 0.1,
+    "mem": 16, "cmd": "sleep 1000",
+    "healthChecks": [{"protocol": "COMMAND", "command": {"value": "test ! -e $MESOS_SANDBOX/sick"},
+      "gracePeriodSeconds": 0, "intervalSeconds": 1, "timeoutSeconds": 1,
+      "maxConsecutiveFailures": 2, "delaySeconds": 0}]})");
+  ASSERT_EQ(sick.status, 201) << sick.body;
+  auto healthy = [&](const std::string& app) {
+    json shown = Get("/v2/apps" + app)["app"];
+    if (shown.value("tasksHealthy", -1) != 2 || shown.value("tasksUnhealthy", -1) != 0) {
+      return false;
+    }
+    for (const auto& task : shown["tasks"]) {
+      const json& results = task["healthCheckResults"];
+      if (results.size() != 1 || results[0]["alive"] != true) return false;
+    }
+    return AllRunning(app, 2);
+  };
+  ASSERT_TRUE(WaitFor([&] { return healthy("/health/web") && healthy("/health/cmd"); }))
+      << Get("/v2/apps?embed=apps.tasks").dump() << Log("service");
+  for (const auto& [id, task] : Tasks("/health/web")) {
+    const json& result = task["healthCheckResults"][0];
+    EXPECT_EQ(result["instanceId"], id);
+    EXPECT_EQ(result["consecutiveFailures"], 0);
+    EXPECT_TRUE(result["firstSuccess"].is_string()) << result.dump();
+    EXPECT_TRUE(result["lastFailure"].is_null()) << result.dump();
+  }
+
+  // One task turns sick: its second failure in a row has the executor kill it,
+  // and the service replaces it under a new id.
+  auto before = Tasks("/health/cmd");
+  std::string victim = before.begin()->first;
+  std::string sandbox = Sandbox(victim);
+  ASSERT_FALSE(sandbox.empty()) << victim;
+  std::ofstream(sandbox + "/sick") << "1";
+  ASSERT_TRUE(WaitFor([&] {
+    auto tasks = Tasks("/health/cmd");
+    return !tasks.count(victim) && healthy("/health/cmd");
+  })) << Get("/v2/apps/health/cmd").dump()
+      << Log("service");
+  auto after = Tasks("/health/cmd");
+  EXPECT_EQ(after.size(), 2u);
+  for (const auto& [id, task] : before) {
+    if (id != victim) {
+      EXPECT_TRUE(after.count(id)) << "the healthy task " << id << " stays";
+    }
+  }
+  json failure = Get("/v2/apps/health/cmd")["app"]["lastTaskFailure"];
+  EXPECT_EQ(failure["taskId"], victim) << failure.dump();
+  EXPECT_EQ(failure["state"], "TASK_KILLED") << failure.dump();
+  EXPECT_NE(failure["message"].get<std::string>().find("failed its health check"),
+            std::string::npos)
+      << failure.dump();
+}
+
 // Constraints see the agent's --attributes: an app held to another rack gets
 // no task, while one held to the agent's runs.
 TEST_F(ServiceClusterTest, PlacesByAgentAttributes) {
