@@ -2,7 +2,13 @@
 
 #include <httplib.h>
 
+#include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <chrono>
+#include <mutex>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <thread>
 
 namespace stoa {
@@ -12,6 +18,14 @@ HttpResponse JsonError(int status, const std::string& message) {
   response.status = status;
   response.body = nlohmann::json{{"error", message}}.dump();
   return response;
+}
+
+std::string HttpRequest::header(const std::string& name) const {
+  std::string key = name;
+  std::transform(key.begin(), key.end(), key.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  auto it = headers.find(key);
+  return it == headers.end() ? "" : it->second;
 }
 
 namespace {
@@ -40,38 +54,138 @@ std::vector<std::pair<std::string, std::string>> ParseQuery(const std::string& t
   return query;
 }
 
+HttpRequest ToRequest(const httplib::Request& req) {
+  HttpRequest request;
+  request.method = req.method;
+  request.path = req.path;
+  request.body = req.body;
+  request.remote_address = req.remote_addr;
+  request.query = ParseQuery(req.target);
+  for (const auto& [key, value] : request.query) {
+    request.params.emplace(key, value);  // the first of a repeated name
+  }
+  for (size_t i = 1; i < req.matches.size(); ++i) request.matches.push_back(req.matches[i]);
+  for (const auto& [name, value] : req.headers) {
+    std::string key = name;
+    std::transform(key.begin(), key.end(), key.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    auto [it, inserted] = request.headers.emplace(key, value);
+    if (!inserted) it->second += ", " + value;
+  }
+  return request;
+}
+
+// A stream's writer: the sink is httplib's while the stream's provider runs.
+class StreamWriter : public HttpStreamWriter {
+ public:
+  bool Write(const std::string& chunk) override {
+    if (!open() || sink_ == nullptr) return false;
+    if (!sink_->write(chunk.data(), chunk.size())) failed_ = true;
+    return !failed_;
+  }
+  bool open() const override { return !failed_ && !stopping_; }
+  void OnStop(std::function<void()> wake) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    wake_ = std::move(wake);
+    if (stopping_ && wake_) std::exchange(wake_, nullptr)();
+  }
+  // From HttpServer::Stop.
+  void Stop() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopping_ = true;
+    if (wake_) std::exchange(wake_, nullptr)();
+  }
+  bool failed() const { return failed_; }
+  void set_sink(httplib::DataSink* sink) { sink_ = sink; }
+
+ private:
+  httplib::DataSink* sink_ = nullptr;  // only the stream's own thread touches it
+  bool failed_ = false;
+  std::atomic<bool> stopping_{false};
+  std::mutex mutex_;
+  std::function<void()> wake_;
+};
+
 }  // namespace
 
 struct HttpServer::Impl {
   httplib::Server server;
   std::thread thread;
   int port = 0;
+
+  std::mutex mutex;
+  bool stopping = false;
+  std::set<std::shared_ptr<StreamWriter>> streams;
+
+  // A writer for a new stream; null when kMaxHttpStreams are open or the server stops.
+  std::shared_ptr<StreamWriter> OpenStream() {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (stopping || streams.size() >= kMaxHttpStreams) return nullptr;
+    auto writer = std::make_shared<StreamWriter>();
+    streams.insert(writer);
+    return writer;
+  }
+  void CloseStream(const std::shared_ptr<StreamWriter>& writer) {
+    std::lock_guard<std::mutex> lock(mutex);
+    streams.erase(writer);
+  }
+
+  // Hands `response.stream` to httplib as a chunked body.
+  void Stream(const httplib::Request& req, httplib::Response& res, HttpResponse response) {
+    auto writer = OpenStream();
+    if (!writer) {
+      res.status = 503;
+      res.set_content(
+          nlohmann::json{{"message", "too many open streams (at most " +
+                                         std::to_string(kMaxHttpStreams) + "); try again later"}}
+              .dump(),
+          "application/json");
+      return;
+    }
+    // httplib would compress a text body for a client that accepts gzip, and
+    // the compressor holds chunks back: a stream's chunks must go out at once.
+    // (The request is httplib's own non-const object, handed to us as const.)
+    const_cast<httplib::Request&>(req).headers.erase("Accept-Encoding");
+    res.status = response.status;
+    for (const auto& [key, value] : response.headers) res.set_header(key, value);
+    res.set_chunked_content_provider(
+        response.content_type,
+        [writer, stream = std::move(response.stream)](size_t, httplib::DataSink& sink) {
+          writer->set_sink(&sink);
+          try {
+            stream(*writer);
+          } catch (const std::exception&) {
+            // The status is sent already: all that is left is to end the body.
+          }
+          writer->OnStop(nullptr);
+          writer->set_sink(nullptr);
+          if (!writer->failed()) sink.done();
+          return !writer->failed();
+        },
+        [this, writer](bool) { CloseStream(writer); });
+  }
 };
 
 HttpServer::HttpServer() : impl_(std::make_unique<Impl>()) {
-  impl_->server.new_task_queue = [] { return new httplib::ThreadPool(4); };
+  impl_->server.new_task_queue = [] { return new httplib::ThreadPool(kHttpServerThreads); };
   impl_->server.set_payload_max_length(16 * 1024 * 1024);
 }
 
 HttpServer::~HttpServer() { Stop(); }
 
 void HttpServer::Route(const std::string& method, const std::string& path, Handler handler) {
-  auto adapter = [handler = std::move(handler)](const httplib::Request& req,
-                                                httplib::Response& res) {
-    HttpRequest request;
-    request.method = req.method;
-    request.path = req.path;
-    request.body = req.body;
-    request.query = ParseQuery(req.target);
-    for (const auto& [key, value] : request.query) {
-      request.params.emplace(key, value);  // the first of a repeated name
-    }
-    for (size_t i = 1; i < req.matches.size(); ++i) request.matches.push_back(req.matches[i]);
+  Impl* impl = impl_.get();
+  auto adapter = [impl, handler = std::move(handler)](const httplib::Request& req,
+                                                      httplib::Response& res) {
     HttpResponse response;
     try {
-      response = handler(request);
+      response = handler(ToRequest(req));
     } catch (const std::exception& e) {
       response = JsonError(500, std::string("internal error: ") + e.what());
+    }
+    if (response.stream) {
+      impl->Stream(req, res, std::move(response));
+      return;
     }
     res.status = response.status;
     for (const auto& [key, value] : response.headers) res.set_header(key, value);
@@ -99,6 +213,10 @@ void HttpServer::OnResponse(std::function<void(const std::string& method, int st
 }
 
 Status HttpServer::Start(const std::string& ip, int port) {
+  {
+    std::lock_guard<std::mutex> lock(impl_->mutex);
+    impl_->stopping = false;
+  }
   if (port == 0) {
     impl_->port = impl_->server.bind_to_any_port(ip);
     if (impl_->port <= 0) return Status::Error("cannot listen for HTTP on " + ip + ": no port");
@@ -115,6 +233,13 @@ Status HttpServer::Start(const std::string& ip, int port) {
 
 void HttpServer::Stop() {
   if (impl_->thread.joinable()) {
+    std::set<std::shared_ptr<StreamWriter>> streams;
+    {
+      std::lock_guard<std::mutex> lock(impl_->mutex);
+      impl_->stopping = true;
+      streams = impl_->streams;
+    }
+    for (const auto& writer : streams) writer->Stop();
     impl_->server.stop();
     impl_->thread.join();
   }
@@ -170,6 +295,36 @@ Result<HttpReply> HttpCall(const std::string& method, const std::string& host, i
   reply.status = result->status;
   reply.body = result->body;
   for (const auto& [key, value] : result->headers) reply.headers.emplace(key, value);
+  return reply;
+}
+
+Result<HttpReply> HttpGetStream(const std::string& host, int port, const std::string& path,
+                                const std::map<std::string, std::string>& headers,
+                                const std::function<bool(const std::string& chunk)>& on_chunk,
+                                double read_timeout_seconds) {
+  httplib::Client client(host, port);
+  client.set_connection_timeout(5);
+  auto timeout = std::chrono::duration_cast<std::chrono::microseconds>(
+      std::chrono::duration<double>(read_timeout_seconds));
+  client.set_read_timeout(timeout.count() / 1000000, timeout.count() % 1000000);
+  httplib::Headers request_headers(headers.begin(), headers.end());
+  HttpReply reply;
+  bool stopped = false;
+  auto result = client.Get(
+      path, request_headers,
+      [&](const httplib::Response& response) {
+        reply.status = response.status;
+        for (const auto& [key, value] : response.headers) reply.headers.emplace(key, value);
+        return true;
+      },
+      [&](const char* data, size_t length) {
+        stopped = !on_chunk(std::string(data, length));
+        return !stopped;
+      });
+  if (!result && !(stopped && reply.status != 0)) {
+    return Status::Error("GET http://" + host + ":" + std::to_string(port) + path +
+                         " failed: " + httplib::to_string(result.error()));
+  }
   return reply;
 }
 

@@ -3,6 +3,7 @@
 // actors hand them and never touch actor state directly.
 #pragma once
 
+#include <cstddef>
 #include <functional>
 #include <map>
 #include <memory>
@@ -23,6 +24,35 @@ struct HttpRequest {
   std::vector<std::pair<std::string, std::string>> query;
   std::vector<std::string> matches;  // the route pattern's capture groups
   std::string body;
+  // Header names in lower case; a repeated header's values joined with ", ".
+  std::map<std::string, std::string> headers;
+  std::string remote_address;  // the client's IP address
+
+  // The value of header `name` (any case); empty when absent.
+  std::string header(const std::string& name) const;
+};
+
+// Each open stream holds one of the server's threads for as long as it runs
+// (cpp-httplib serves a connection on one thread; issue #19 moves the HTTP
+// layer to an event loop). The pool leaves room for the ordinary requests
+// beside the most streams the server accepts; a stream beyond those gets 503.
+inline constexpr size_t kHttpServerThreads = 16;
+inline constexpr size_t kMaxHttpStreams = 8;
+
+// What a streamed response's body is pushed through (see HttpResponse::stream).
+class HttpStreamWriter {
+ public:
+  virtual ~HttpStreamWriter() = default;
+  // Sends `chunk` to the client at once. False when the client has gone or the
+  // server is stopping: the stream should then return.
+  virtual bool Write(const std::string& chunk) = 0;
+  // False once a write failed or the server is stopping.
+  virtual bool open() const = 0;
+  // `wake` is called (on another thread, at most once) when the server stops,
+  // so that a stream waiting for something else returns; at once when the
+  // server is already stopping. A later call replaces it; null clears it.
+  // `wake` may run after the stream returned: it must own what it touches.
+  virtual void OnStop(std::function<void()> wake) = 0;
 };
 
 struct HttpResponse {
@@ -30,6 +60,11 @@ struct HttpResponse {
   std::string content_type = "application/json";
   std::string body;
   std::map<std::string, std::string> headers;
+  // When set, the body is streamed instead (chunked, never compressed): the
+  // function runs on one of the server's threads, pushes chunks through the
+  // writer and returns when it is done, the client has gone or the server
+  // stops. At most kMaxHttpStreams run at once; beyond them the answer is 503.
+  std::function<void(HttpStreamWriter&)> stream;
 };
 
 HttpResponse JsonError(int status, const std::string& message);
@@ -53,6 +88,8 @@ class HttpServer {
   void OnResponse(std::function<void(const std::string& method, int status)> observer);
   // Binds ip:port (port 0 picks a free one) and serves on a background thread.
   Status Start(const std::string& ip, int port);
+  // Stops serving: open streams are told to end (HttpStreamWriter::OnStop) and
+  // the call returns once every request in progress has.
   void Stop();
   int port() const;
 
@@ -77,5 +114,14 @@ struct HttpReply {
 // and the CLI; an error only when no answer came.
 Result<HttpReply> HttpCall(const std::string& method, const std::string& host, int port,
                            const std::string& path, const std::string& body = "");
+
+// A GET whose body is read as it arrives (an event stream): `on_chunk` gets
+// each piece and returns false to stop reading. The reply has the status and
+// headers, not the body. An error when no answer came, or when the connection
+// broke or stayed silent for `read_timeout_seconds` before the body ended.
+Result<HttpReply> HttpGetStream(const std::string& host, int port, const std::string& path,
+                                const std::map<std::string, std::string>& headers,
+                                const std::function<bool(const std::string& chunk)>& on_chunk,
+                                double read_timeout_seconds = 30);
 
 }  // namespace stoa

@@ -60,6 +60,7 @@ HttpResponse CreateApp(ServiceCore* core, const HttpRequest& request) {
   if (!parsed.app) return JsonResponse(422, parsed.errors.Body());
   ChangeOutcome outcome = core->CreateApp(std::move(*parsed.app));
   if (outcome.refusal != Refusal::kNone) return RefusalResponse(outcome);
+  PostApiEvent(core, request, outcome.app);
   AppView view;
   view.app = outcome.app;
   view.deployment_ids = {outcome.deployment.id};
@@ -108,6 +109,7 @@ HttpResponse ChangeApp(ServiceCore* core, const HttpRequest& request, bool allow
     }
     ChangeOutcome outcome = core->RollbackApp(id, version->get<std::string>(), *force);
     if (outcome.refusal != Refusal::kNone) return RefusalResponse(outcome);
+    PostApiEvent(core, request, outcome.app);
     return DeploymentResponse(200, outcome.deployment);
   }
   auto build = [&](const AppDefinition* current) {
@@ -119,6 +121,7 @@ HttpResponse ChangeApp(ServiceCore* core, const HttpRequest& request, bool allow
   };
   ChangeOutcome outcome = core->UpdateApp(id, build, *force, allow_create);
   if (outcome.refusal != Refusal::kNone) return RefusalResponse(outcome);
+  PostApiEvent(core, request, outcome.app);
   HttpResponse response = DeploymentResponse(outcome.created ? 201 : 200, outcome.deployment);
   if (outcome.created) response.headers["Location"] = "/v2/apps" + id.ToString();
   return response;
@@ -147,6 +150,7 @@ HttpResponse DeleteApp(ServiceCore* core, const HttpRequest& request) {
   if (!force) return error;
   ChangeOutcome outcome = core->DeleteApp(PathId::Parse(request.matches.at(0)), *force);
   if (outcome.refusal != Refusal::kNone) return RefusalResponse(outcome);
+  PostApiEvent(core, request, outcome.app);
   return DeploymentResponse(200, outcome.deployment);
 }
 
@@ -156,6 +160,7 @@ HttpResponse RestartApp(ServiceCore* core, const HttpRequest& request) {
   if (!force) return error;
   ChangeOutcome outcome = core->RestartApp(PathId::Parse(request.matches.at(0)), *force);
   if (outcome.refusal != Refusal::kNone) return RefusalResponse(outcome);
+  PostApiEvent(core, request, outcome.app);
   return DeploymentResponse(200, outcome.deployment);
 }
 

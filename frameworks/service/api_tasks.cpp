@@ -57,7 +57,10 @@ HttpResponse KillAppTasks(ServiceCore* core, const HttpRequest& request,
   if (!task_id.empty() && outcome.tasks.empty()) {
     return MessageResponse(404, "Task '" + task_id + "' does not exist");
   }
-  if (*scale) return DeploymentResponse(200, outcome.deployment);
+  if (*scale) {
+    PostApiEvent(core, request, outcome.app);
+    return DeploymentResponse(200, outcome.deployment);
+  }
   const AppDefinition* app = view ? &view->app : nullptr;
   if (!task_id.empty()) return JsonResponse(200, {{"task", TaskJson(outcome.tasks[0], app)}});
   json tasks = json::array();

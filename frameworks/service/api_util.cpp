@@ -4,6 +4,7 @@
 #include <cctype>
 
 #include "frameworks/service/api_json.hpp"
+#include "frameworks/service/event_json.hpp"
 
 namespace stoa::service {
 
@@ -77,6 +78,10 @@ HttpResponse DeploymentResponse(int status, const Deployment& deployment) {
   HttpResponse response = JsonResponse(status, DeploymentResultJson(deployment));
   response.headers["Marathon-Deployment-Id"] = deployment.id;
   return response;
+}
+
+void PostApiEvent(ServiceCore* core, const HttpRequest& request, const AppDefinition& app) {
+  core->Publish("api_post_event", ApiPostEventJson(request.remote_address, request.path, app));
 }
 
 }  // namespace stoa::service

@@ -31,4 +31,7 @@ HttpResponse RefusalResponse(const ChangeOutcome& outcome);
 // {"version", "deploymentId"} with the Marathon-Deployment-Id header.
 HttpResponse DeploymentResponse(int status, const Deployment& deployment);
 
+// Marathon's api_post_event for a request that changed `app` (as it is now).
+void PostApiEvent(ServiceCore* core, const HttpRequest& request, const AppDefinition& app);
+
 }  // namespace stoa::service

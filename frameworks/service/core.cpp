@@ -3,6 +3,7 @@
 #include "frameworks/service/core.hpp"
 
 #include "common/logging.hpp"
+#include "frameworks/service/event_json.hpp"
 #include "frameworks/service/planner.hpp"
 
 namespace stoa::service {
@@ -199,6 +200,10 @@ void ServiceCore::Converge() {
       continue;
     }
     Logger("service")->info("deployment {} of {} finished", it->first, app.ToString());
+    if (!seen.count(app) && it->second.steps.back() == "StopApplication") {
+      Emit("app_terminated_event", AppTerminatedEventJson(app));
+    }
+    Emit("deployment_success", DeploymentSuccessEventJson(it->second));
     it = deployments_.erase(it);
   }
   UpdateOfferInterest(wanted);
@@ -244,6 +249,11 @@ void ServiceCore::Revive() {
   suppressed_ = false;
   revive_pending_ = false;
   last_revive_ = Now();
+}
+
+void ServiceCore::Publish(const std::string& type, nlohmann::json event) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  Emit(type, std::move(event));
 }
 
 void ServiceCore::Emit(const std::string& type, nlohmann::json event) const {

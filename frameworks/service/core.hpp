@@ -185,6 +185,10 @@ class ServiceCore {
   ServiceView View() const;
   std::optional<AppView> ViewApp(const PathId& id) const;
 
+  // Publishes an event from outside the core (the API's api_post_event)
+  // through on_event, in order with the core's own and stamped by its clock.
+  void Publish(const std::string& type, nlohmann::json event) const;
+
  private:
   // An agent as its offers showed it, for global apps.
   struct KnownAgent {

@@ -5,6 +5,7 @@
 #include "common/ids.hpp"
 #include "common/logging.hpp"
 #include "frameworks/service/core.hpp"
+#include "frameworks/service/event_json.hpp"
 #include "frameworks/service/service_ports.hpp"
 
 namespace stoa::service {
@@ -57,6 +58,10 @@ ChangeOutcome ServiceCore::Commit(AppDefinition app, Deployment deployment, bool
   apps_[app.id] = app;
   deployments_[deployment.id] = deployment;
   ++counters_.deployments_started;
+  // Each step but the last is done at once (see Deployment::steps).
+  for (size_t step = 0; step < deployment.steps.size(); ++step) {
+    Emit("deployment_info", DeploymentInfoEventJson(deployment, step));
+  }
   ChangeOutcome outcome;
   outcome.created = created;
   outcome.app = std::move(app);
@@ -231,6 +236,7 @@ ChangeOutcome ServiceCore::DeleteApp(const PathId& id, bool force) {
   apps_.erase(current);
   failures_.erase(id);
   delays_.Reset(id);
+  Emit("deployment_info", DeploymentInfoEventJson(deployment, 0));
   deployments_[deployment.id] = std::move(deployment);
   ++counters_.deployments_started;
   Converge();

@@ -3,6 +3,7 @@
 // and the timers retry what the master has not answered.
 #include "common/logging.hpp"
 #include "frameworks/service/core.hpp"
+#include "frameworks/service/event_json.hpp"
 #include "frameworks/service/offer_matcher.hpp"
 #include "frameworks/service/planner.hpp"
 #include "frameworks/service/task_builder.hpp"
@@ -86,6 +87,8 @@ void ServiceCore::LaunchOn(const Offer& offer, std::map<PathId, int>& wanted) {
       for (int port : record.ports) ports += (ports.empty() ? "" : ",") + std::to_string(port);
       Logger("service")->info("launching task {} of {} on {} (ports {})", record.id, id.ToString(),
                               offer.hostname, ports.empty() ? "none" : ports);
+      Emit("status_update_event", StatusUpdateEventJson(record, record.state, ""));
+      Emit("instance_changed_event", InstanceChangedEventJson(record, record.state));
       tasks_[record.id] = std::move(entry);
       available -= match.resources;
       placed.push_back(agent);
@@ -137,6 +140,8 @@ void ServiceCore::Update(const TaskStatus& status) {
       if (app != apps_.end() && DelaysRelaunch(status.state)) delays_.Failed(app->second, now);
       RecordFailure(record, status);
     }
+    Emit("status_update_event", StatusUpdateEventJson(record, status.state, status.message));
+    Emit("instance_changed_event", InstanceChangedEventJson(record, status.state));
     ForgetTask(record.id);
     Converge();
     return;
@@ -156,13 +161,18 @@ void ServiceCore::Update(const TaskStatus& status) {
     record.started_at = status.timestamp > 0 ? status.timestamp : now;
     changed = true;
   }
-  if (record.state != status.state) {
+  bool state_changed = record.state != status.state;
+  if (state_changed) {
     if (app != apps_.end() && Progresses(status.state)) delays_.Progressed(app->second, now);
     record.state = status.state;
     changed = true;
   }
   record.message = status.message;
   if (changed && !PutTaskOrDie(record)) return;
+  if (state_changed) {
+    Emit("status_update_event", StatusUpdateEventJson(record, status.state, status.message));
+    Emit("instance_changed_event", InstanceChangedEventJson(record, status.state));
+  }
   Converge();
 }
 

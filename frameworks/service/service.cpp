@@ -13,6 +13,8 @@
 #include "frameworks/sdk/scheduler.hpp"
 #include "frameworks/service/actions.hpp"
 #include "frameworks/service/api.hpp"
+#include "frameworks/service/api_events.hpp"
+#include "frameworks/service/event_bus.hpp"
 #include "frameworks/service/store.hpp"
 
 namespace stoa::service {
@@ -52,6 +54,7 @@ double WallNow() {
 
 struct Service::Impl {
   ServiceOptions options;
+  EventBus bus;  // outlives everything that publishes to it or streams from it
   std::unique_ptr<ZooKeeper> zookeeper;  // outlives the store that uses it
   std::unique_ptr<ServiceStore> store;
   std::unique_ptr<sdk::SchedulerDriver> driver;
@@ -134,8 +137,14 @@ Result<std::unique_ptr<Service>> Service::Start(ServiceOptions options) {
   driver_options.framework.checkpoint = true;
   driver_options.framework.partition_aware = true;
   impl->actions = std::make_unique<DriverActions>();
+  CoreOptions core_options = options.core;
+  core_options.on_event = [bus = &impl->bus,
+                           also = options.core.on_event](const nlohmann::json& e) {
+    bus->Publish(e);
+    if (also) also(e);
+  };
   impl->core =
-      std::make_unique<ServiceCore>(impl->store.get(), impl->actions.get(), options.core, WallNow);
+      std::make_unique<ServiceCore>(impl->store.get(), impl->actions.get(), core_options, WallNow);
   if (Status s = impl->core->Recover(); !s.ok()) return s;
   driver_options.framework.id = impl->core->framework_id();  // fail over to it
   impl->scheduler = std::make_unique<ServiceScheduler>(impl->core.get());
@@ -155,6 +164,7 @@ Result<std::unique_ptr<Service>> Service::Start(ServiceOptions options) {
   impl->info.service_port_min = options.core.service_port_min;
   impl->info.service_port_max = options.core.service_port_max;
   AddServiceApi(impl->http, impl->core.get(), &impl->info);
+  AddEventRoutes(impl->http, &impl->bus, EventStreamOptions{options.event_keep_alive, WallNow});
   if (Status s = impl->http.Start(options.ip, options.http_port); !s.ok()) return s;
   impl->ticker = std::thread([raw] { raw->Tick(); });
   Logger("service")->info("serving Marathon's API on http://{}:{} (master {})", options.ip,

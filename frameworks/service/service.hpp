@@ -26,7 +26,8 @@ struct ServiceOptions {
   std::string hostname;  // advertised in /v2/info and to the master; default: ip
   double failover_timeout = 7 * 24 * 3600;
   double tick_interval = 0.25;
-  CoreOptions core;  // core.on_fatal: called when state and storage would disagree
+  double event_keep_alive = 10;  // seconds without an event before /v2/events sends a comment
+  CoreOptions core;              // core.on_fatal: called when state and storage would disagree
 };
 
 class Service {

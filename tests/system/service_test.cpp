@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -315,6 +316,78 @@ TEST_F(ServiceClusterTest, AGlobalAppGetsAnInstanceOnAnAgentStartedLater) {
   std::set<std::string> hosts;
   for (const auto& [id, task] : Tasks("/everywhere")) hosts.insert(task["host"]);
   EXPECT_EQ(hosts, (std::set<std::string>{"node0", "node1"}));
+}
+
+// The events an SSE file holds, as (event line, data), comments skipped.
+std::vector<std::pair<std::string, json>> ParseEvents(const std::string& text) {
+  std::vector<std::pair<std::string, json>> events;
+  size_t at = 0;
+  for (size_t end; (end = text.find("\n\n", at)) != std::string::npos; at = end + 2) {
+    std::string frame = text.substr(at, end - at);
+    size_t newline = frame.find('\n');
+    if (frame.rfind("event: ", 0) != 0 || newline == std::string::npos) continue;
+    events.emplace_back(frame.substr(7, newline - 7),
+                        json::parse(frame.substr(newline + 1 + 6), nullptr, false));
+  }
+  return events;
+}
+
+// An operator's `curl -N` on /v2/events sees an app's life: the API call, its
+// deployment, its task running, the deployment done, and its end on delete.
+TEST_F(ServiceClusterTest, TheEventStreamShowsAnAppsLife) {
+  std::string stream = dir_.path() + "/events.txt";
+  Process curl({"/usr/bin/curl", "-sS", "-N", "-H", "Accept: text/event-stream",
+                "http://127.0.0.1:" + std::to_string(service_http_) + "/v2/events"},
+               stream);
+  auto find = [&](const std::string& type, const std::function<bool(const json&)>& match) {
+    for (const auto& [name, data] : ParseEvents(Read(stream))) {
+      if (name == type && match(data)) return data;
+    }
+    return json();
+  };
+  auto any = [](const json&) { return true; };
+  ASSERT_TRUE(WaitFor([&] { return !find("event_stream_attached", any).is_null(); }))
+      << Read(stream);
+
+  HttpReply created = Call("POST", "/v2/apps", R"({"id": "/watched", "cmd": "sleep 1000",
+    "cpus": 0.1, "mem": 16})");
+  ASSERT_EQ(created.status, 201) << created.body;
+  std::string deployment = created.headers["Marathon-Deployment-Id"];
+  auto done = [&](json e) { return e["id"] == deployment; };
+  ASSERT_TRUE(WaitFor([&] { return !find("deployment_success", done).is_null(); }))
+      << Read(stream) << Log("service");
+  json post = find("api_post_event", any);
+  EXPECT_EQ(post["uri"], "/v2/apps") << post.dump();
+  EXPECT_EQ(post["clientIp"], "127.0.0.1");
+  EXPECT_EQ(post["appDefinition"]["id"], "/watched");
+  EXPECT_EQ(find("deployment_info", any)["plan"]["id"], deployment);
+  json running =
+      find("status_update_event", [](json e) { return e["taskStatus"] == "TASK_RUNNING"; });
+  ASSERT_FALSE(running.is_null()) << Read(stream);
+  EXPECT_EQ(running["appId"], "/watched");
+  EXPECT_EQ(running["host"], "node0");
+  EXPECT_EQ(Tasks("/watched").count(running["taskId"]), 1u) << running.dump();
+  // The task ran before the deployment was done.
+  std::vector<std::string> order;
+  for (auto [name, data] : ParseEvents(Read(stream))) {
+    if (name == "deployment_success" || data["taskStatus"] == "TASK_RUNNING") {
+      order.push_back(name);
+    }
+  }
+  EXPECT_EQ(order, (std::vector<std::string>{"status_update_event", "deployment_success"}));
+
+  ASSERT_EQ(Call("DELETE", "/v2/apps/watched").status, 200);
+  ASSERT_TRUE(WaitFor([&] {
+    return !find("app_terminated_event", [](json e) { return e["appId"] == "/watched"; }).is_null();
+  })) << Read(stream)
+      << Log("service");
+  EXPECT_FALSE(find("status_update_event",
+                    [&](json e) {
+                      return e["taskId"] == running["taskId"] && e["taskStatus"] == "TASK_KILLED";
+                    })
+                   .is_null())
+      << Read(stream);
+  EXPECT_TRUE(curl.running()) << Read(stream);  // the stream stays open
 }
 
 TEST_F(ServiceClusterTest, AnAgentRefusesMalformedAttributes) {
