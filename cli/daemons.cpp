@@ -13,6 +13,7 @@
 
 #include "agent/agent.hpp"
 #include "cli/commands.hpp"
+#include "common/contender.hpp"
 #include "common/detector.hpp"
 #include "common/duration.hpp"
 #include "common/http_server.hpp"
@@ -20,7 +21,6 @@
 #include "common/logging.hpp"
 #include "common/zookeeper.hpp"
 #include "isolators/capabilities.hpp"
-#include "master/contender.hpp"
 #include "master/master.hpp"
 
 namespace stoa::cli {
@@ -200,7 +200,7 @@ void AddMasterCommand(CLI::App& app, int* exit_code) {
     // then lead with the registry in ZooKeeper. Losing the session ends the
     // process at once, so that two masters never lead together.
     std::unique_ptr<ZooKeeper> zookeeper;
-    std::unique_ptr<master::MasterContender> contender;
+    std::unique_ptr<LeaderContender> contender;
     std::unique_ptr<Storage> storage;
     if (!flags->zk.empty() && o.http_port == 0) {
       // Other masters, agents and the CLI find the leader's API by the port it
@@ -244,7 +244,8 @@ void AddMasterCommand(CLI::App& app, int* exit_code) {
       zookeeper = std::move(*session);
       LeaderInfo self{NewId("master-"), "tcp://" + o.ip + ":" + std::to_string(o.port),
                       o.ip + ":" + std::to_string(o.http_port)};
-      auto joined = master::MasterContender::Join(zookeeper.get(), url->path, self);
+      auto joined =
+          LeaderContender::Join(zookeeper.get(), MembersPath(url->path), EncodeLeaderInfo(self));
       if (!joined.ok()) {
         std::fprintf(stderr, "stoa master: cannot join the election: %s\n", joined.error().c_str());
         *exit_code = 1;

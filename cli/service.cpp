@@ -15,6 +15,8 @@ struct ServiceFlags {
   service::ServiceOptions options;
   std::string failover_timeout = "1weeks";
   std::string zk_session_timeout = "10secs";
+  std::string leader_proxy_connection_timeout = "5secs";
+  std::string leader_proxy_read_timeout = "10secs";
   std::string decline_offer_duration = "120secs";
   std::string min_revive_offers_interval = "5secs";
   std::string reconciliation_interval = "10mins";
@@ -37,8 +39,16 @@ void AddServiceCommand(CLI::App& app, int* exit_code) {
       ->capture_default_str();
   cmd->add_option("--zk", o.zk,
                   "zk://HOST:PORT[,HOST:PORT]/PATH: keep the state in ZooKeeper under PATH/state "
-                  "(default: LevelDB under --work_dir)");
-  cmd->add_option("--zk_session_timeout", flags->zk_session_timeout, "ZooKeeper session timeout")
+                  "and elect a leader among the instances given the same PATH; standbys pass "
+                  "API requests on to it (default: one instance, LevelDB under --work_dir)");
+  cmd->add_option("--zk_session_timeout", flags->zk_session_timeout,
+                  "ZooKeeper session timeout; an instance that loses its session exits")
+      ->capture_default_str();
+  cmd->add_option("--leader_proxy_connection_timeout", flags->leader_proxy_connection_timeout,
+                  "How long a standby waits to connect to the leader for a request")
+      ->capture_default_str();
+  cmd->add_option("--leader_proxy_read_timeout", flags->leader_proxy_read_timeout,
+                  "How long a standby waits for the leader's answer to a request")
       ->capture_default_str();
   cmd->add_option("--framework_name", o.framework_name, "Name the framework registers with")
       ->capture_default_str();
@@ -69,6 +79,10 @@ void AddServiceCommand(CLI::App& app, int* exit_code) {
     auto& o = flags->options;
     o.failover_timeout = DurationFlag("failover_timeout", flags->failover_timeout);
     o.zk_session_timeout = DurationFlag("zk_session_timeout", flags->zk_session_timeout);
+    o.leader_proxy_connection_timeout =
+        DurationFlag("leader_proxy_connection_timeout", flags->leader_proxy_connection_timeout);
+    o.leader_proxy_read_timeout =
+        DurationFlag("leader_proxy_read_timeout", flags->leader_proxy_read_timeout);
     o.core.decline_seconds = DurationFlag("decline_offer_duration", flags->decline_offer_duration);
     o.core.min_revive_interval =
         DurationFlag("min_revive_offers_interval", flags->min_revive_offers_interval);
@@ -76,6 +90,11 @@ void AddServiceCommand(CLI::App& app, int* exit_code) {
         DurationFlag("reconciliation_interval", flags->reconciliation_interval);
     if (o.core.service_port_min >= o.core.service_port_max) {
       std::fprintf(stderr, "stoa service: --local_port_min must be below --local_port_max\n");
+      *exit_code = 2;
+      return;
+    }
+    if (o.leader_proxy_connection_timeout <= 0 || o.leader_proxy_read_timeout <= 0) {
+      std::fprintf(stderr, "stoa service: the leader proxy's timeouts must be longer than zero\n");
       *exit_code = 2;
       return;
     }

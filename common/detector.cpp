@@ -4,6 +4,7 @@
 #include <condition_variable>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <thread>
 
 #include "common/logging.hpp"
@@ -38,9 +39,10 @@ Result<std::string> ZmqAddressOf(const std::string& master) {
   return "tcp://" + master;
 }
 
-struct MasterDetector::Impl {
+struct LeaderDetector::Impl {
   Callback callback;
-  ZooKeeperUrl url;
+  std::string servers;
+  std::string members;
   double session_timeout = 10;
   std::shared_ptr<spdlog::logger> log = Logger("detector");
   std::thread thread;
@@ -48,7 +50,8 @@ struct MasterDetector::Impl {
   std::condition_variable wake;
   bool stopping = false;
   bool changed = true;
-  LeaderInfo current;
+  bool published = false;  // whether `current` was handed to the callback yet
+  std::string current;
 
   void Notify() {
     std::lock_guard<std::mutex> lock(mutex);
@@ -68,10 +71,10 @@ struct MasterDetector::Impl {
         changed = false;
       }
       if (!zookeeper || zookeeper->expired()) {
-        auto session = ZooKeeper::Connect(url.servers, session_timeout, [this] { Notify(); });
+        auto session = ZooKeeper::Connect(servers, session_timeout, [this] { Notify(); });
         if (!session.ok()) {
           log->warn("{}; retrying", session.error());
-          Publish(LeaderInfo{});
+          Publish("");
           Notify();
           continue;
         }
@@ -81,14 +84,13 @@ struct MasterDetector::Impl {
     }
   }
 
-  LeaderInfo FindLeader(ZooKeeper& zookeeper) {
-    std::string members = MembersPath(url.path);
+  std::string FindLeader(ZooKeeper& zookeeper) {
     auto children = zookeeper.Children(members, [this] { Notify(); });
     if (!children.ok()) {
-      // No masters path yet: create it so that the watch can be set.
+      // No members path yet: create it so that the watch can be set.
       zookeeper.CreatePath(members);
       Notify();
-      return LeaderInfo{};
+      return "";
     }
     std::vector<std::string> names;
     for (const auto& name : *children) {
@@ -98,29 +100,24 @@ struct MasterDetector::Impl {
     std::sort(names.begin(), names.end());
     for (const auto& name : names) {
       auto data = zookeeper.Get(members + "/" + name);
-      if (!data.ok() || !data->has_value()) continue;  // gone meanwhile: try the next
-      auto leader = DecodeLeaderInfo((*data)->first);
-      if (leader.ok()) return *leader;
-      log->warn("{}", leader.error());
+      if (data.ok() && data->has_value()) return (*data)->first;
+      // Gone meanwhile: the next one leads (its watch fires soon anyway).
     }
-    return LeaderInfo{};
+    return "";
   }
 
-  void Publish(const LeaderInfo& leader) {
-    if (leader == current) return;
+  void Publish(const std::string& leader) {
+    if (published && leader == current) return;
+    published = true;
     current = leader;
-    if (leader.address.empty()) {
-      log->warn("no master is leading right now");
-    } else {
-      log->info("the leading master is {} at {}", leader.id, leader.address);
-    }
+    log->debug("the leader under {} is now '{}'", members, leader);
     callback(leader);
   }
 };
 
-MasterDetector::MasterDetector(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+LeaderDetector::LeaderDetector(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
-MasterDetector::~MasterDetector() {
+LeaderDetector::~LeaderDetector() {
   {
     std::lock_guard<std::mutex> lock(impl_->mutex);
     impl_->stopping = true;
@@ -129,24 +126,60 @@ MasterDetector::~MasterDetector() {
   if (impl_->thread.joinable()) impl_->thread.join();
 }
 
+Result<std::unique_ptr<LeaderDetector>> LeaderDetector::Create(const std::string& servers,
+                                                               const std::string& members_path,
+                                                               Callback callback,
+                                                               double session_timeout) {
+  auto impl = std::make_unique<Impl>();
+  impl->callback = std::move(callback);
+  impl->servers = servers;
+  impl->members = members_path;
+  impl->session_timeout = session_timeout;
+  Impl* raw = impl.get();
+  impl->thread = std::thread([raw] { raw->Run(); });
+  return std::unique_ptr<LeaderDetector>(new LeaderDetector(std::move(impl)));
+}
+
+MasterDetector::~MasterDetector() = default;
+
 Result<std::unique_ptr<MasterDetector>> MasterDetector::Create(const std::string& master,
                                                                Callback callback,
                                                                double zk_session_timeout) {
-  auto impl = std::make_unique<Impl>();
-  impl->callback = std::move(callback);
+  std::unique_ptr<MasterDetector> detector(new MasterDetector());
   if (master.rfind("zk://", 0) != 0) {
     Result<std::string> address = ZmqAddressOf(master);
     if (!address.ok()) return address.status();
-    impl->callback(LeaderInfo{"", *address, ""});
-    return std::unique_ptr<MasterDetector>(new MasterDetector(std::move(impl)));
+    callback(LeaderInfo{"", *address, ""});
+    return detector;
   }
   Result<ZooKeeperUrl> url = ParseZooKeeperUrl(master);
   if (!url.ok()) return url.status();
-  impl->url = *url;
-  impl->session_timeout = zk_session_timeout;
-  Impl* raw = impl.get();
-  impl->thread = std::thread([raw] { raw->Run(); });
-  return std::unique_ptr<MasterDetector>(new MasterDetector(std::move(impl)));
+  // Only changes are reported: until a leader is found, nobody leads.
+  auto on_leader = [callback = std::move(callback), last = LeaderInfo{},
+                    log = Logger("detector")](const std::string& data) mutable {
+    LeaderInfo leader;
+    if (!data.empty()) {
+      auto decoded = DecodeLeaderInfo(data);
+      if (decoded.ok()) {
+        leader = *decoded;
+      } else {
+        log->warn("{}", decoded.error());
+      }
+    }
+    if (last == leader) return;
+    last = leader;
+    if (leader.address.empty()) {
+      log->warn("no master is leading right now");
+    } else {
+      log->info("the leading master is {} at {}", leader.id, leader.address);
+    }
+    callback(leader);
+  };
+  auto followed =
+      LeaderDetector::Create(url->servers, MembersPath(url->path), on_leader, zk_session_timeout);
+  if (!followed.ok()) return followed.status();
+  detector->detector_ = std::move(*followed);
+  return detector;
 }
 
 }  // namespace stoa

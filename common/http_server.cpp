@@ -58,6 +58,7 @@ HttpRequest ToRequest(const httplib::Request& req) {
   HttpRequest request;
   request.method = req.method;
   request.path = req.path;
+  request.target = req.target;
   request.body = req.body;
   request.remote_address = req.remote_addr;
   request.query = ParseQuery(req.target);
@@ -66,6 +67,11 @@ HttpRequest ToRequest(const httplib::Request& req) {
   }
   for (size_t i = 1; i < req.matches.size(); ++i) request.matches.push_back(req.matches[i]);
   for (const auto& [name, value] : req.headers) {
+    // httplib adds the connection's addresses as headers; they were not sent.
+    if (name == "REMOTE_ADDR" || name == "REMOTE_PORT" || name == "LOCAL_ADDR" ||
+        name == "LOCAL_PORT") {
+      continue;
+    }
     std::string key = name;
     std::transform(key.begin(), key.end(), key.begin(),
                    [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
@@ -110,6 +116,7 @@ class StreamWriter : public HttpStreamWriter {
 
 struct HttpServer::Impl {
   httplib::Server server;
+  Filter filter;
   std::thread thread;
   int port = 0;
 
@@ -173,13 +180,16 @@ HttpServer::HttpServer() : impl_(std::make_unique<Impl>()) {
 
 HttpServer::~HttpServer() { Stop(); }
 
+void HttpServer::SetFilter(Filter filter) { impl_->filter = std::move(filter); }
+
 void HttpServer::Route(const std::string& method, const std::string& path, Handler handler) {
   Impl* impl = impl_.get();
   auto adapter = [impl, handler = std::move(handler)](const httplib::Request& req,
                                                       httplib::Response& res) {
+    HttpRequest request = ToRequest(req);
     HttpResponse response;
     try {
-      response = handler(ToRequest(req));
+      response = impl->filter ? impl->filter(request, handler) : handler(request);
     } catch (const std::exception& e) {
       response = JsonError(500, std::string("internal error: ") + e.what());
     }
@@ -273,21 +283,9 @@ Result<std::string> HttpPost(const std::string& host, int port, const std::strin
   return Request("POST", host, port, path, status_code);
 }
 
-Result<HttpReply> HttpCall(const std::string& method, const std::string& host, int port,
-                           const std::string& path, const std::string& body) {
-  httplib::Client client(host, port);
-  client.set_connection_timeout(5);
-  client.set_read_timeout(30);
-  const char* type = "application/json";
-  httplib::Result result = [&] {
-    if (method == "GET") return client.Get(path);
-    if (method == "POST") return client.Post(path, body, type);
-    if (method == "PUT") return client.Put(path, body, type);
-    if (method == "PATCH") return client.Patch(path, body, type);
-    if (method == "DELETE") return client.Delete(path, body, type);
-    return httplib::Result(std::unique_ptr<httplib::Response>(), httplib::Error::Unknown);
-  }();
-  std::string url = "http://" + host + ":" + std::to_string(port) + path;
+namespace {
+Result<HttpReply> Reply(const httplib::Result& result, const std::string& method,
+                        const std::string& url) {
   if (!result) {
     return Status::Error(method + " " + url + " failed: " + httplib::to_string(result.error()));
   }
@@ -295,6 +293,57 @@ Result<HttpReply> HttpCall(const std::string& method, const std::string& host, i
   reply.status = result->status;
   reply.body = result->body;
   for (const auto& [key, value] : result->headers) reply.headers.emplace(key, value);
+  return reply;
+}
+}  // namespace
+
+Result<HttpReply> HttpCall(const std::string& method, const std::string& host, int port,
+                           const std::string& path, const std::string& body,
+                           const std::multimap<std::string, std::string>& headers) {
+  httplib::Client client(host, port);
+  client.set_connection_timeout(5);
+  client.set_read_timeout(30);
+  httplib::Headers sent(headers.begin(), headers.end());
+  const char* type = "application/json";
+  httplib::Result result = [&] {
+    if (method == "GET") return client.Get(path, sent);
+    if (method == "POST") return client.Post(path, sent, body, type);
+    if (method == "PUT") return client.Put(path, sent, body, type);
+    if (method == "PATCH") return client.Patch(path, sent, body, type);
+    if (method == "DELETE") return client.Delete(path, sent, body, type);
+    return httplib::Result(std::unique_ptr<httplib::Response>(), httplib::Error::Unknown);
+  }();
+  return Reply(result, method, "http://" + host + ":" + std::to_string(port) + path);
+}
+
+Result<HttpReply> HttpForward(const std::string& host, int port, const HttpRequest& request,
+                              const std::multimap<std::string, std::string>& headers,
+                              const ForwardTimeouts& timeouts) {
+  httplib::Client client(host, port);
+  auto micros = [](double seconds) {
+    return std::chrono::microseconds(static_cast<int64_t>(seconds * 1e6));
+  };
+  client.set_connection_timeout(micros(timeouts.connect_seconds));
+  client.set_read_timeout(micros(timeouts.read_seconds));
+  client.set_write_timeout(micros(timeouts.read_seconds));
+  client.set_url_encode(false);  // the target goes on exactly as it came
+  httplib::Request forwarded;
+  forwarded.method = request.method;
+  forwarded.path = request.target.empty() ? request.path : request.target;
+  forwarded.headers.insert(headers.begin(), headers.end());
+  forwarded.body = request.body;
+  auto reply = Reply(client.send(forwarded), request.method,
+                     "http://" + host + ":" + std::to_string(port) + forwarded.path);
+  if (!reply.ok()) return reply;
+  // The client decoded the body: the headers that described the wire go.
+  for (auto it = reply->headers.begin(); it != reply->headers.end();) {
+    std::string name = it->first;
+    std::transform(name.begin(), name.end(), name.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    bool wire = name == "content-encoding" || name == "content-length" ||
+                name == "transfer-encoding" || name == "connection" || name == "keep-alive";
+    it = wire ? reply->headers.erase(it) : std::next(it);
+  }
   return reply;
 }
 

@@ -18,6 +18,7 @@ namespace stoa {
 struct HttpRequest {
   std::string method;
   std::string path;
+  std::string target;                         // the path and query string as sent
   std::map<std::string, std::string> params;  // query string (the first value of each name)
   // Every name=value of the query string in order, repeated names included
   // (?embed=a&embed=b).
@@ -86,6 +87,11 @@ class HttpServer {
   // request's method and its status, on the server's threads before the
   // answer is sent; for metrics. One observer; set it before Start.
   void OnResponse(std::function<void(const std::string& method, int status)> observer);
+  // Runs around every route's handler, once the body is read: it may answer
+  // itself or call `route` (the matched handler). A path no route matches is
+  // answered 404 without it. REQUIRES: called before Start.
+  using Filter = std::function<HttpResponse(const HttpRequest& request, const Handler& route)>;
+  void SetFilter(Filter filter);
   // Binds ip:port (port 0 picks a free one) and serves on a background thread.
   Status Start(const std::string& ip, int port);
   // Stops serving: open streams are told to end (HttpStreamWriter::OnStop) and
@@ -113,7 +119,22 @@ struct HttpReply {
 // A blocking request with any method and a JSON body (empty: none), for tests
 // and the CLI; an error only when no answer came.
 Result<HttpReply> HttpCall(const std::string& method, const std::string& host, int port,
-                           const std::string& path, const std::string& body = "");
+                           const std::string& path, const std::string& body = "",
+                           const std::multimap<std::string, std::string>& headers = {});
+
+// Sends `request` (its method, target and body) to host:port with exactly
+// `headers` (the caller chooses what to pass on; the length is set from the
+// body) and waits for the answer, for a proxy. An error only when no answer came
+// in time. The reply's body is decoded, without the headers that described the
+// wire (Content-Encoding, Content-Length, Transfer-Encoding, Connection); it
+// keeps the first value of each other header name.
+struct ForwardTimeouts {
+  double connect_seconds = 5;
+  double read_seconds = 10;
+};
+Result<HttpReply> HttpForward(const std::string& host, int port, const HttpRequest& request,
+                              const std::multimap<std::string, std::string>& headers,
+                              const ForwardTimeouts& timeouts);
 
 // A GET whose body is read as it arrives (an event stream): `on_chunk` gets
 // each piece and returns false to stop reading. The reply has the status and

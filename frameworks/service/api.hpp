@@ -16,6 +16,13 @@ struct ApiInfo {
   std::string framework_name = "stoa-service";
   std::string master;  // as given with --master
   std::string zk;      // --zk, or empty
+  double zk_session_timeout_seconds = 0;
+  double leader_proxy_connection_timeout_seconds = 0;
+  double leader_proxy_read_timeout_seconds = 0;
+  // Whether this instance leads, and who does (HOST:PORT; empty: nobody right
+  // now). Unset: this instance runs alone and always leads.
+  std::function<bool()> elected;
+  std::function<std::string()> leader;
   std::string hostname;
   std::function<int()> http_port;  // known once the server listens
   std::string user;

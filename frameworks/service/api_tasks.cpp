@@ -1,6 +1,7 @@
 // /v2/apps/{id}/tasks, /v2/tasks, /v2/deployments, /v2/info, /v2/leader and
 // /ping; and AddBaseRoutes, which puts these and /v2/apps in their order.
 #include <algorithm>
+#include <limits>
 
 #include "frameworks/service/api.hpp"
 #include "frameworks/service/api_json.hpp"
@@ -98,8 +99,11 @@ HttpResponse Deployments(ServiceCore* core) {
 }
 
 std::string Leader(const ApiInfo& info) {
+  if (info.leader) return info.leader();
   return info.hostname + ":" + std::to_string(info.http_port ? info.http_port() : 0);
 }
+
+int64_t Millis(double seconds) { return static_cast<int64_t>(seconds * 1000); }
 
 HttpResponse Info(ServiceCore* core, const ApiInfo& info) {
   ServiceView view = core->View();
@@ -110,22 +114,35 @@ HttpResponse Info(ServiceCore* core, const ApiInfo& info) {
       {"checkpoint", true},
       {"executor", "//cmd"},
       {"hostname", info.hostname},
-      {"ha", false},
+      {"ha", !info.zk.empty()},
       {"decline_offer_duration", static_cast<int64_t>(info.decline_offer_seconds * 1000)},
       {"local_port_min", info.service_port_min},
       {"local_port_max", info.service_port_max},
       {"mesos_role", nullptr},
       {"mesos_user", info.user},
       {"features", json::array()},
+      {"leader_proxy_connection_timeout_ms", Millis(info.leader_proxy_connection_timeout_seconds)},
+      {"leader_proxy_read_timeout_ms", Millis(info.leader_proxy_read_timeout_seconds)},
       {"webui_url", nullptr}};
   json zookeeper_config = json::object();
-  if (!info.zk.empty()) zookeeper_config["zk"] = info.zk;
+  if (!info.zk.empty()) {
+    // Connecting and every call wait at most the session timeout; every
+    // version of an app is kept.
+    int64_t session = Millis(info.zk_session_timeout_seconds);
+    zookeeper_config = {{"zk", info.zk},
+                        {"zk_compression", false},
+                        {"zk_connection_timeout", session},
+                        {"zk_max_versions", std::numeric_limits<int32_t>::max()},
+                        {"zk_session_timeout", session},
+                        {"zk_timeout", session}};
+  }
+  std::string leader = Leader(info);
   return JsonResponse(
       200, {{"name", info.framework_name},
             // The Marathon API level this service speaks, for clients that look.
             {"version", "1.4.0"},
-            {"elected", true},
-            {"leader", Leader(info)},
+            {"elected", info.elected ? info.elected() : true},
+            {"leader", leader.empty() ? json(nullptr) : json(leader)},
             {"frameworkId", view.framework_id.empty() ? json(nullptr) : json(view.framework_id)},
             {"marathon_config", marathon_config},
             {"zookeeper_config", zookeeper_config},
@@ -148,7 +165,9 @@ void AddBaseRoutes(HttpServer& server, ServiceCore* core, const ApiInfo* info) {
                [core](const HttpRequest&) { return Deployments(core); });
   server.Route("GET", "/v2/info/?", [core, info](const HttpRequest&) { return Info(core, *info); });
   server.Route("GET", "/v2/leader/?", [info](const HttpRequest&) {
-    return JsonResponse(200, {{"leader", Leader(*info)}});
+    std::string leader = Leader(*info);
+    if (leader.empty()) return MessageResponse(404, "no service instance leads right now");
+    return JsonResponse(200, {{"leader", leader}});
   });
   server.Route("GET", "/ping", [](const HttpRequest&) {
     HttpResponse response;

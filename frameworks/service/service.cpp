@@ -3,10 +3,14 @@
 #include <pwd.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <mutex>
+#include <optional>
 #include <thread>
 
+#include "common/contender.hpp"
+#include "common/detector.hpp"
 #include "common/http_server.hpp"
 #include "common/logging.hpp"
 #include "common/zookeeper.hpp"
@@ -14,7 +18,10 @@
 #include "frameworks/service/actions.hpp"
 #include "frameworks/service/api.hpp"
 #include "frameworks/service/api_events.hpp"
+#include "frameworks/service/api_util.hpp"
 #include "frameworks/service/event_bus.hpp"
+#include "frameworks/service/leader_gate.hpp"
+#include "frameworks/service/leader_storage.hpp"
 #include "frameworks/service/store.hpp"
 
 namespace stoa::service {
@@ -53,20 +60,33 @@ double WallNow() {
 }  // namespace
 
 struct Service::Impl {
+  explicit Impl(ServiceOptions o)
+      : options(std::move(o)),
+        gate(ForwardTimeouts{options.leader_proxy_connection_timeout,
+                             options.leader_proxy_read_timeout}) {}
+
   ServiceOptions options;
   EventBus bus;  // outlives everything that publishes to it or streams from it
-  std::unique_ptr<ZooKeeper> zookeeper;  // outlives the store that uses it
+  // --zk: the session the election and the state share. Released last, in
+  // ~Impl, after everything that runs on other threads has stopped.
+  std::unique_ptr<ZooKeeper> zookeeper;
+  LeaderStorage* leader_storage = nullptr;  // --zk: owned by `store`
   std::unique_ptr<ServiceStore> store;
-  std::unique_ptr<sdk::SchedulerDriver> driver;
   std::unique_ptr<DriverActions> actions;
   std::unique_ptr<ServiceCore> core;
   std::unique_ptr<ServiceScheduler> scheduler;
+  std::unique_ptr<sdk::SchedulerDriver> driver;
+  std::unique_ptr<LeaderContender> contender;
+  std::unique_ptr<LeaderDetector> detector;
+  LeaderGate gate;
   ApiInfo info;
   HttpServer http;
+  std::thread elector;  // --zk: waits to be elected, then takes over
   std::thread ticker;
   std::mutex mutex;
   std::condition_variable wake;
   bool stopping = false;
+  std::atomic<bool> leading{false};
 
   // Whatever runs on other threads stops before the parts it calls go.
   ~Impl() {
@@ -75,32 +95,98 @@ struct Service::Impl {
       stopping = true;
     }
     wake.notify_all();
+    if (elector.joinable()) elector.join();
     if (ticker.joinable()) ticker.join();
     http.Stop();
     if (driver) driver->Stop(false);
+    detector.reset();
+    contender.reset();
+    zookeeper.reset();  // its callbacks are done; closing it hands the lead on at once
   }
 
-  Status OpenStore() {
-    std::unique_ptr<Storage> storage;
-    if (options.zk.empty()) {
-      auto opened = OpenLevelDbStorage(options.work_dir + "/state");
-      if (!opened.ok()) return opened.status();
-      storage = std::move(*opened);
-    } else {
-      auto url = ParseZooKeeperUrl(options.zk);
-      if (!url.ok()) return Status::Error("--zk: " + url.error());
-      auto fatal = options.core.on_fatal;
-      auto session = ZooKeeper::Connect(url->servers, options.zk_session_timeout, [fatal] {
-        fatal("the ZooKeeper session expired: the state can no longer be written");
-      });
-      if (!session.ok()) return session.status();
-      zookeeper = std::move(*session);
-      auto opened = OpenZooKeeperStorage(zookeeper.get(), url->path + "/state");
-      if (!opened.ok()) return opened.status();
-      storage = std::move(*opened);
-    }
-    store = std::make_unique<ServiceStore>(std::move(storage));
+  bool Stopping() {
+    std::lock_guard<std::mutex> lock(mutex);
+    return stopping;
+  }
+
+  // The core acts through the driver, which needs the framework id the core
+  // recovers. REQUIRES: the store is open.
+  Status Lead() {
+    if (Status s = core->Recover(); !s.ok()) return s;
+    sdk::DriverOptions driver_options;
+    driver_options.master = options.master;
+    driver_options.framework.name = options.framework_name;
+    driver_options.framework.user = options.user;
+    driver_options.framework.hostname = options.hostname;
+    driver_options.framework.failover_timeout_seconds = options.failover_timeout;
+    driver_options.framework.checkpoint = true;
+    driver_options.framework.partition_aware = true;
+    driver_options.framework.id = core->framework_id();  // fail over to it
+    scheduler = std::make_unique<ServiceScheduler>(core.get());
+    driver = std::make_unique<sdk::SchedulerDriver>(scheduler.get(), driver_options);
+    actions->set_driver(driver.get());
+    if (Status s = driver->Start(); !s.ok()) return s;
+    ticker = std::thread([this] { Tick(); });
     return Status::Ok();
+  }
+
+  // --zk: a session whose loss ends this instance (through on_fatal): a
+  // leader as soon as it cannot be sure it still leads, a standby once the
+  // session has expired. Either way nothing is written from then on.
+  Status Connect(const ZooKeeperUrl& url) {
+    auto session = ZooKeeper::Connect(
+        url.servers, options.zk_session_timeout,
+        [this] {
+          StepDown();
+          options.core.on_fatal(
+              "the ZooKeeper session expired: this instance can neither lead nor stand by");
+        },
+        [this] {
+          if (!leading) return;
+          StepDown();
+          options.core.on_fatal(
+              "lost ZooKeeper for a third of the session timeout: this leader steps down before "
+              "another instance can be elected");
+        });
+    if (!session.ok()) return session.status();
+    zookeeper = std::move(*session);
+    return Status::Ok();
+  }
+
+  void StepDown() {
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      leading = false;
+      gate.SetLeading(false);
+    }
+    leader_storage->Fence();
+  }
+
+  // --zk: serve as a standby until elected, then take over.
+  void Elect(const ZooKeeperUrl& url) {
+    // False: stopping, or the session expired (and on_expired acts).
+    if (!contender->WaitUntilLeading([this] { return Stopping(); })) return;
+    leading = true;  // from here a suspended session ends this instance
+    if (zookeeper->expired()) return;
+    auto log = Logger("service");
+    log->info("elected leader as {}; recovering the state and failing over the framework",
+              contender->znode());
+    auto opened = OpenZooKeeperStorage(zookeeper.get(), url.path + "/state");
+    if (!opened.ok()) {
+      options.core.on_fatal("cannot open the state in ZooKeeper: " + opened.error());
+      return;
+    }
+    leader_storage->Open(std::move(*opened));
+    if (Status s = Lead(); !s.ok()) {
+      options.core.on_fatal("cannot take over as the leader: " + s.message());
+      return;
+    }
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      if (!leading) return;  // stepped down meanwhile
+      gate.SetLeading(true);
+    }
+    log->info("leading: serving Marathon's API on http://{}:{}", options.hostname, http.port());
   }
 
   void Tick() {
@@ -113,10 +199,40 @@ struct Service::Impl {
       lock.lock();
     }
   }
+
+  void Serve() {
+    info.framework_name = options.framework_name;
+    info.master = options.master;
+    info.zk = options.zk;
+    info.zk_session_timeout_seconds = options.zk_session_timeout;
+    info.leader_proxy_connection_timeout_seconds = options.leader_proxy_connection_timeout;
+    info.leader_proxy_read_timeout_seconds = options.leader_proxy_read_timeout;
+    info.hostname = options.hostname;
+    info.http_port = [this] { return http.port(); };
+    info.user = options.user;
+    info.failover_timeout_seconds = options.failover_timeout;
+    info.decline_offer_seconds = options.core.decline_seconds;
+    info.service_port_min = options.core.service_port_min;
+    info.service_port_max = options.core.service_port_max;
+    if (!options.zk.empty()) {
+      info.elected = [this] { return gate.leading(); };
+      info.leader = [this] { return gate.leader(); };
+      http.SetFilter([this](const HttpRequest& request, const HttpServer::Handler& route) {
+        return gate.Handle(request, route);
+      });
+    }
+    AddServiceApi(http, core.get(), &info);
+    AddEventRoutes(http, &bus, EventStreamOptions{options.event_keep_alive, WallNow});
+    // Every path gets a route, so that a standby passes unknown ones on too.
+    for (const char* method : {"GET", "POST", "PUT", "PATCH", "DELETE"}) {
+      http.Route(method, ".*", [](const HttpRequest& request) {
+        return MessageResponse(404, "no such resource: " + request.method + " " + request.path);
+      });
+    }
+  }
 };
 
 Result<std::unique_ptr<Service>> Service::Start(ServiceOptions options) {
-  auto impl = std::make_unique<Impl>();
   if (!options.core.on_fatal) {
     options.core.on_fatal = [](const std::string& why) {
       Logger("service")->critical("{}; stopping", why);
@@ -124,18 +240,25 @@ Result<std::unique_ptr<Service>> Service::Start(ServiceOptions options) {
   }
   if (options.user.empty()) options.user = CurrentUser();
   if (options.hostname.empty()) options.hostname = options.ip;
-  impl->options = options;
-  if (Status s = impl->OpenStore(); !s.ok()) return s;
+  auto impl = std::make_unique<Impl>(options);
+  auto log = Logger("service");
 
-  // The core acts through the driver, which needs the framework id the core recovers.
-  sdk::DriverOptions driver_options;
-  driver_options.master = options.master;
-  driver_options.framework.name = options.framework_name;
-  driver_options.framework.user = options.user;
-  driver_options.framework.hostname = options.hostname;
-  driver_options.framework.failover_timeout_seconds = options.failover_timeout;
-  driver_options.framework.checkpoint = true;
-  driver_options.framework.partition_aware = true;
+  std::unique_ptr<Storage> storage;
+  std::optional<ZooKeeperUrl> url;
+  if (options.zk.empty()) {
+    auto opened = OpenLevelDbStorage(options.work_dir + "/state");
+    if (!opened.ok()) return opened.status();
+    storage = std::move(*opened);
+  } else {
+    auto parsed = ParseZooKeeperUrl(options.zk);
+    if (!parsed.ok()) return Status::Error("--zk: " + parsed.error());
+    url = *parsed;
+    auto fenced = std::make_unique<LeaderStorage>();
+    impl->leader_storage = fenced.get();
+    storage = std::move(fenced);
+    if (Status s = impl->Connect(*url); !s.ok()) return s;
+  }
+  impl->store = std::make_unique<ServiceStore>(std::move(storage));
   impl->actions = std::make_unique<DriverActions>();
   CoreOptions core_options = options.core;
   core_options.on_event = [bus = &impl->bus,
@@ -145,30 +268,34 @@ Result<std::unique_ptr<Service>> Service::Start(ServiceOptions options) {
   };
   impl->core =
       std::make_unique<ServiceCore>(impl->store.get(), impl->actions.get(), core_options, WallNow);
-  if (Status s = impl->core->Recover(); !s.ok()) return s;
-  driver_options.framework.id = impl->core->framework_id();  // fail over to it
-  impl->scheduler = std::make_unique<ServiceScheduler>(impl->core.get());
-  impl->driver = std::make_unique<sdk::SchedulerDriver>(impl->scheduler.get(), driver_options);
-  impl->actions->set_driver(impl->driver.get());
-  if (Status s = impl->driver->Start(); !s.ok()) return s;
+  impl->Serve();
 
-  Impl* raw = impl.get();
-  impl->info.framework_name = options.framework_name;
-  impl->info.master = options.master;
-  impl->info.zk = options.zk;
-  impl->info.hostname = options.hostname;
-  impl->info.http_port = [raw] { return raw->http.port(); };
-  impl->info.user = options.user;
-  impl->info.failover_timeout_seconds = options.failover_timeout;
-  impl->info.decline_offer_seconds = options.core.decline_seconds;
-  impl->info.service_port_min = options.core.service_port_min;
-  impl->info.service_port_max = options.core.service_port_max;
-  AddServiceApi(impl->http, impl->core.get(), &impl->info);
-  AddEventRoutes(impl->http, &impl->bus, EventStreamOptions{options.event_keep_alive, WallNow});
+  if (!url) {
+    if (Status s = impl->Lead(); !s.ok()) return s;
+    if (Status s = impl->http.Start(options.ip, options.http_port); !s.ok()) return s;
+    log->info("serving Marathon's API on http://{}:{} (master {})", options.ip, impl->http.port(),
+              options.master);
+    return std::unique_ptr<Service>(new Service(std::move(impl)));
+  }
+
+  // With ZooKeeper: serve as a standby, publish where (in the election's
+  // znode), follow who leads, and wait to be elected on a thread of our own.
   if (Status s = impl->http.Start(options.ip, options.http_port); !s.ok()) return s;
-  impl->ticker = std::thread([raw] { raw->Tick(); });
-  Logger("service")->info("serving Marathon's API on http://{}:{} (master {})", options.ip,
-                          impl->http.port(), options.master);
+  std::string self = options.hostname + ":" + std::to_string(impl->http.port());
+  impl->gate.SetSelf(self);
+  std::string members = (url->path == "/" ? "" : url->path) + "/leader";
+  Impl* raw = impl.get();
+  auto detector = LeaderDetector::Create(
+      url->servers, members, [raw](const std::string& leader) { raw->gate.SetLeader(leader); },
+      options.zk_session_timeout);
+  if (!detector.ok()) return detector.status();
+  impl->detector = std::move(*detector);
+  auto joined = LeaderContender::Join(impl->zookeeper.get(), members, self);
+  if (!joined.ok()) return Status::Error("cannot join the election: " + joined.error());
+  impl->contender = std::move(*joined);
+  impl->elector = std::thread([raw, url = *url] { raw->Elect(url); });
+  log->info("standing by on http://{} (joined the election as {}; master {})", self,
+            impl->contender->znode(), options.master);
   return std::unique_ptr<Service>(new Service(std::move(impl)));
 }
 
@@ -177,6 +304,7 @@ Service::Service(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Service::~Service() = default;
 
 int Service::http_port() const { return impl_->http.port(); }
+bool Service::leading() const { return impl_->options.zk.empty() || impl_->gate.leading(); }
 ServiceCore& Service::core() { return *impl_->core; }
 
 }  // namespace stoa::service

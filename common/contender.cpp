@@ -1,12 +1,12 @@
-#include "master/contender.hpp"
+#include "common/contender.hpp"
 
 #include <algorithm>
 #include <condition_variable>
 #include <mutex>
 
-namespace stoa::master {
+namespace stoa {
 
-struct MasterContender::Signal {
+struct LeaderContender::Signal {
   std::mutex mutex;
   std::condition_variable changed;
   bool dirty = true;
@@ -17,24 +17,23 @@ struct MasterContender::Signal {
   }
 };
 
-Result<std::unique_ptr<MasterContender>> MasterContender::Join(ZooKeeper* zookeeper,
-                                                               const std::string& zk_path,
-                                                               const LeaderInfo& self) {
-  std::unique_ptr<MasterContender> contender(new MasterContender());
+Result<std::unique_ptr<LeaderContender>> LeaderContender::Join(ZooKeeper* zookeeper,
+                                                               const std::string& members_path,
+                                                               const std::string& data) {
+  std::unique_ptr<LeaderContender> contender(new LeaderContender());
   contender->zookeeper_ = zookeeper;
-  contender->members_ = MembersPath(zk_path);
+  contender->members_ = members_path;
   contender->signal_ = std::make_shared<Signal>();
   if (Status s = zookeeper->CreatePath(contender->members_); !s.ok()) return s;
-  auto created =
-      zookeeper->Create(contender->members_ + "/member_", EncodeLeaderInfo(self), true, true);
+  auto created = zookeeper->Create(contender->members_ + "/member_", data, true, true);
   if (!created.ok()) return created.status();
   contender->znode_ = *created;
   return contender;
 }
 
-MasterContender::~MasterContender() = default;
+LeaderContender::~LeaderContender() = default;
 
-bool MasterContender::Leading() {
+bool LeaderContender::Leading() {
   std::shared_ptr<Signal> signal = signal_;
   auto children = zookeeper_->Children(members_, [signal] { signal->Notify(); });
   if (!children.ok()) return false;
@@ -47,7 +46,7 @@ bool MasterContender::Leading() {
   return members_ + "/" + names.front() == znode_;
 }
 
-bool MasterContender::WaitUntilLeading(const std::function<bool()>& give_up) {
+bool LeaderContender::WaitUntilLeading(const std::function<bool()>& give_up) {
   while (!zookeeper_->expired() && !give_up()) {
     {
       std::unique_lock<std::mutex> lock(signal_->mutex);
@@ -61,4 +60,4 @@ bool MasterContender::WaitUntilLeading(const std::function<bool()>& give_up) {
   return false;
 }
 
-}  // namespace stoa::master
+}  // namespace stoa
