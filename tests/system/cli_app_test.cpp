@@ -4,14 +4,13 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
-#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
 
 #include "common/http_server.hpp"
-#include "tests/test_util.hpp"
+#include "tests/system/local_cluster.hpp"
 
 namespace stoa {
 namespace {
@@ -26,29 +25,14 @@ struct CliRun {
   std::string output;  // stdout and stderr
 };
 
-class CliAppTest : public ::testing::Test {
+class CliAppTest : public ::testing::Test, protected stoa::testing::LocalCluster {
  protected:
   void SetUp() override {
-    bin_ = stoa::testing::BinDir();
-    int master_port = FreePort();
-    master_http_ = FreePort();
-    std::string master = "127.0.0.1:" + std::to_string(master_port);
-    processes_.push_back(std::make_unique<Process>(
-        std::vector<std::string>{
-            bin_ + "/stoa", "master", "--ip=127.0.0.1", "--port=" + std::to_string(master_port),
-            "--http_port=" + std::to_string(master_http_), "--work_dir=" + dir_.path() + "/master",
-            "--allocation_interval=100ms"},
-        dir_.path() + "/master.log"));
-    processes_.push_back(std::make_unique<Process>(
-        std::vector<std::string>{
-            bin_ + "/stoa", "agent", "--master=" + master, "--ip=127.0.0.1",
-            "--http_port=" + std::to_string(FreePort()), "--work_dir=" + dir_.path() + "/agent",
-            "--resources=cpus:2;mem:2048;disk:1024;ports:[31000-31099]",
-            "--status_update_retry_interval=1secs", "--cgroups_root=" + cgroups_.name()},
-        dir_.path() + "/agent.log"));
+    StartMaster();
+    StartAgent("agent", {"--resources=cpus:2;mem:2048;disk:1024;ports:[31000-31099]"});
     service_port_ = FreePort();
     processes_.push_back(std::make_unique<Process>(
-        std::vector<std::string>{bin_ + "/stoa", "service", "--master=" + master, "--ip=127.0.0.1",
+        std::vector<std::string>{bin_ + "/stoa", "service", "--master=" + master_, "--ip=127.0.0.1",
                                  "--http_port=" + std::to_string(service_port_),
                                  "--work_dir=" + dir_.path() + "/service",
                                  "--min_revive_offers_interval=200ms"},
@@ -90,19 +74,18 @@ class CliAppTest : public ::testing::Test {
     }
     return ids;
   }
-  std::string Log(const std::string& name) {
-    std::ifstream in(dir_.path() + "/" + name + ".log");
-    return std::string(std::istreambuf_iterator<char>(in), {});
+  // The tasks the master holds for any framework (not the completed ones).
+  size_t MasterActiveTasks() {
+    size_t count = 0;
+    for (const auto& framework : State().value("frameworks", json::array())) {
+      count += framework.value("tasks", json::array()).size();
+    }
+    return count;
   }
 
-  stoa::testing::CgroupRoot cgroups_;
-  stoa::testing::TempDir dir_;
-  std::string bin_;
-  int master_http_ = 0;
   int service_port_ = 0;
   std::string service_;
   int runs_ = 0;
-  std::vector<std::unique_ptr<Process>> processes_;
 };
 
 constexpr const char* kWebV1 = R"({"id": "/shop/web", "instances": 2, "cpus": 0.1, "mem": 32,
@@ -197,17 +180,8 @@ TEST_F(CliAppTest, DeploysListsScalesRestartsRollsBackAndRemovesAnApp) {
   EXPECT_EQ(gone->status, 404);
   // ...and the master has none of the service's tasks left (once it has the
   // service's acknowledgements of their last updates).
-  EXPECT_TRUE(WaitFor(
-      [&] {
-        auto state = HttpGet("127.0.0.1", master_http_, "/state");
-        if (!state.ok()) return false;
-        for (const auto& framework : json::parse(*state).value("frameworks", json::array())) {
-          if (!framework.value("tasks", json::array()).empty()) return false;
-        }
-        return true;
-      },
-      std::chrono::seconds(5)))
-      << HttpGet("127.0.0.1", master_http_, "/state").status().ToString();
+  EXPECT_TRUE(WaitFor([&] { return MasterActiveTasks() == 0; }, std::chrono::seconds(5)))
+      << State().dump();
 
   // Unknown apps are a message and exit 1.
   CliRun unknown = App({"show", "/shop/web"});
