@@ -1,5 +1,5 @@
-// stoa: the one binary for daemons (master, agent, service), users (execute)
-// and a local cluster (up).
+// stoa: the one binary for daemons (master, agent, service), users (execute,
+// app) and a local cluster (up).
 #include <cstdio>
 
 #include "cli/commands.hpp"
@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   stoa::cli::AddExecuteCommand(app, &exit_code);
   stoa::cli::AddUpCommand(app, &exit_code);
   stoa::cli::AddServiceCommand(app, &exit_code);
+  stoa::cli::AddAppCommand(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
