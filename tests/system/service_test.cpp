@@ -274,6 +274,43 @@ TEST_F(ServiceClusterTest, RunsAnAppInItsOwnRootFilesystem) {
       << Read(sandbox + "/stdout") << Read(sandbox + "/stderr");
 }
 
+// Marathon's own example app definitions, exactly as its documentation gives
+// them (docs/articles/examples/requests/app-simple.json and the first
+// hostname example of docs/docs/constraints.md), deploy and run.
+TEST_F(ServiceClusterTest, MarathonsExampleAppsDeployUnchanged) {
+  StartAgent("agent1",
+             {"--hostname=node1", "--resources=cpus:4;mem:2048;disk:1024;ports:[31100-31199]"});
+  ASSERT_TRUE(WaitFor([&] { return ActiveAgents() == 2; })) << Log("master");
+  const char* simple = R"({
+  "id": "/simple",
+  "instances": 2,
+  "cmd": "sleep 1000",
+  "cpus": 0.1,
+  "disk": 0,
+  "mem": 16
+})";
+  const char* cluster = R"({
+    "id": "sleep-cluster",
+    "cmd": "sleep 60",
+    "instances": 3,
+    "constraints": [["hostname", "CLUSTER", "a.specific.node.com"]]
+  })";
+  HttpReply created = Call("POST", "/v2/apps", simple);
+  ASSERT_EQ(created.status, 201) << created.body;
+  ASSERT_TRUE(WaitFor([&] { return AllRunning("/simple", 2); })) << Log("service");
+  // On a node of that name: every instance runs there once it joins.
+  created = Call("POST", "/v2/apps", cluster);
+  ASSERT_EQ(created.status, 201) << created.body;
+  EXPECT_EQ(json::parse(created.body)["id"], "/sleep-cluster");
+  StartAgent("agent2", {"--hostname=a.specific.node.com",
+                        "--resources=cpus:4;mem:2048;disk:1024;ports:[31200-31299]"});
+  ASSERT_TRUE(WaitFor([&] { return AllRunning("/sleep-cluster", 3); }))
+      << Get("/v2/apps/sleep-cluster").dump() << Log("service");
+  for (const auto& [id, task] : Tasks("/sleep-cluster")) {
+    EXPECT_EQ(task["host"], "a.specific.node.com");
+  }
+}
+
 // An agent killed with SIGKILL: the master finds it unreachable, and its
 // instances come back on the other agent (Marathon's default
 // unreachableStrategy replaces them at once).
