@@ -91,6 +91,23 @@ HttpResponse AllTasks(ServiceCore* core, const HttpRequest& request) {
   return JsonResponse(200, {{"tasks", tasks}});
 }
 
+// DELETE /v2/deployments/{id}: as Marathon, 200 with the reverting
+// deployment; with force=true 202 and no body.
+HttpResponse CancelDeployment(ServiceCore* core, const HttpRequest& request,
+                              const std::string& id) {
+  HttpResponse error;
+  auto force = BoolParam(request, "force", false, &error);
+  if (!force) return error;
+  ChangeOutcome outcome = core->CancelDeployment(id, *force);
+  if (outcome.refusal != Refusal::kNone) return RefusalResponse(outcome);
+  if (*force) {
+    HttpResponse accepted;
+    accepted.status = 202;
+    return accepted;
+  }
+  return DeploymentResponse(200, outcome.deployment);
+}
+
 HttpResponse Deployments(ServiceCore* core) {
   json out = json::array();
   for (const auto& deployment : core->View().deployments)
@@ -163,6 +180,8 @@ void AddBaseRoutes(HttpServer& server, ServiceCore* core, const ApiInfo* info) {
   server.Route("GET", "/v2/tasks/?", [core](const HttpRequest& r) { return AllTasks(core, r); });
   server.Route("GET", "/v2/deployments/?",
                [core](const HttpRequest&) { return Deployments(core); });
+  server.Route("DELETE", "/v2/deployments/([^/]+)/?",
+               [core](const HttpRequest& r) { return CancelDeployment(core, r, r.matches.at(0)); });
   server.Route("GET", "/v2/info/?", [core, info](const HttpRequest&) { return Info(core, *info); });
   server.Route("GET", "/v2/leader/?", [info](const HttpRequest&) {
     std::string leader = Leader(*info);

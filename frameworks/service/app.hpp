@@ -62,9 +62,21 @@ struct ReadinessCheck {
   bool operator==(const ReadinessCheck&) const = default;
 };
 
+// Stoa's extension: a deployment that changes an app's config rolls back to
+// the app's previous version by itself once `max_failures` tasks of the new
+// version have failed (crashed, or killed by their health check).
+struct RollbackPolicy {
+  bool enabled = true;
+  int max_failures = 3;
+  bool operator==(const RollbackPolicy&) const = default;
+};
+
 struct UpgradeStrategy {
   double minimum_health_capacity = 1;
   double maximum_over_capacity = 1;
+  // Absent: the defaults, and not in responses (strict clients know no "rollback").
+  std::optional<RollbackPolicy> rollback;
+  RollbackPolicy rollback_policy() const { return rollback.value_or(RollbackPolicy{}); }
   bool operator==(const UpgradeStrategy&) const = default;
 };
 

@@ -257,6 +257,23 @@ std::optional<UpgradeStrategy> ParseUpgradeStrategy(FieldReader& reader) {
       ok = false;
     }
   }
+  if (const json* rollback = item.Object("rollback")) {
+    FieldReader policy_reader(*rollback, item.PathOf("rollback"), reader.errors());
+    RollbackPolicy policy;
+    if (policy_reader.present("enabled")) {
+      auto enabled = policy_reader.Bool("enabled");
+      ok = ok && enabled.has_value();
+      policy.enabled = enabled.value_or(policy.enabled);
+    }
+    if (policy_reader.present("maxFailures")) {
+      auto failures = policy_reader.Integer("maxFailures", 1, 1000000);
+      ok = ok && failures.has_value();
+      policy.max_failures = static_cast<int>(failures.value_or(policy.max_failures));
+    }
+    strategy.rollback = policy;
+  } else if (item.present("rollback")) {
+    ok = false;
+  }
   if (!ok) return std::nullopt;
   return strategy;
 }
@@ -395,8 +412,13 @@ json ConstraintsJson(const std::vector<Constraint>& constraints) {
 }
 
 json UpgradeStrategyJson(const UpgradeStrategy& strategy) {
-  return {{"minimumHealthCapacity", strategy.minimum_health_capacity},
-          {"maximumOverCapacity", strategy.maximum_over_capacity}};
+  json out = {{"minimumHealthCapacity", strategy.minimum_health_capacity},
+              {"maximumOverCapacity", strategy.maximum_over_capacity}};
+  if (strategy.rollback) {
+    out["rollback"] = {{"enabled", strategy.rollback->enabled},
+                       {"maxFailures", strategy.rollback->max_failures}};
+  }
+  return out;
 }
 
 json UnreachableStrategyJson(const UnreachableStrategy& strategy) {

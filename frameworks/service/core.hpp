@@ -114,6 +114,10 @@ struct TreeChange {
   // change touched, and gets the change's version.
   std::map<PathId, AppDefinition> apps;
   std::map<PathId, GroupRecord> groups;
+  // Apps given as an earlier definition of theirs (a revert): they keep its
+  // lastConfigChangeAt, so that the tasks of that config are kept.
+  std::set<PathId> restored = {};
+  std::string reverts = {};  // the deployment a revert undoes
 };
 
 class ServiceCore {
@@ -173,6 +177,13 @@ class ServiceCore {
   // apps shrink by as many, in one deployment; with `wipe` their records are
   // forgotten at once (Marathon's expunge) and their apps replace them.
   ChangeOutcome KillTasksById(const std::vector<TaskId>& ids, bool scale, bool wipe, bool force);
+
+  // ---- deployments that fail (core_deployments.cpp) ----
+  // DELETE /v2/deployments/{id}: a new deployment takes every app the
+  // deployment changed back to its version before (apps it created are
+  // removed); with `force` it just stops, the apps staying as they are.
+  // kNotFound for an unknown deployment.
+  ChangeOutcome CancelDeployment(const std::string& id, bool force);
 
   // ---- /v2/queue and /metrics (core_queue.cpp) ----
   // The apps waiting for launches, by id.
@@ -234,6 +245,12 @@ class ServiceCore {
   double Now() const { return clock_(); }
   // ChangeTree once the change is computed: checks, versions, stores, applies.
   ChangeOutcome CommitTree(TreeChange change, bool force, bool dry_run = false);
+  // Ends `reverted` with deployment_failed and `reason`; a deployment back to
+  // its apps' original versions takes its place.
+  ChangeOutcome Revert(const Deployment& reverted, const std::string& reason);
+  // A task of `record`'s app ended as `status` says, by itself: one more
+  // failure of its deployment's new config, which may roll it back.
+  void CountFailure(const TaskRecord& record, const TaskStatus& status);
   // Why an app at `id` cannot be (kInvalid) given the explicit groups, or kNone.
   ChangeOutcome GroupConflict(const PathId& id) const;
   // Publishes `event` (Marathon's body without eventType/timestamp) as `type`.

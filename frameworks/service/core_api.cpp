@@ -40,6 +40,9 @@ Status ServiceCore::AssignServicePorts(AppDefinition& app, const AppDefinition* 
 ChangeOutcome ServiceCore::Commit(AppDefinition app, Deployment deployment, bool created) {
   auto log = Logger("service");
   std::vector<std::string> superseded = DeploymentsOf(app.id);
+  if (auto current = apps_.find(app.id); current != apps_.end()) {
+    deployment.original_versions[app.id] = current->second.version;
+  }
   if (Status s = store_->PutDeployment(deployment); !s.ok()) {
     return Refused(Refusal::kUnavailable, "cannot store the change, try again: " + s.message());
   }

@@ -142,7 +142,9 @@ void ServiceCore::Update(const TaskStatus& status) {
     }
     Emit("status_update_event", StatusUpdateEventJson(record, status.state, status.message));
     Emit("instance_changed_event", InstanceChangedEventJson(record, status.state));
+    TaskRecord ended = record;
     ForgetTask(record.id);
+    if (!ended.kill_requested) CountFailure(ended, status);
     Converge();
     return;
   }

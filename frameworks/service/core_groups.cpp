@@ -5,6 +5,7 @@
 #include "common/ids.hpp"
 #include "common/logging.hpp"
 #include "frameworks/service/core.hpp"
+#include "frameworks/service/event_json.hpp"
 #include "frameworks/service/service_ports.hpp"
 
 namespace stoa::service {
@@ -117,6 +118,10 @@ ChangeOutcome ServiceCore::CommitTree(TreeChange change, bool force, bool dry_ru
       part.app.version_info = {version, version};
       part.steps = {"StartApplication", "ScaleApplication"};
       created = true;
+    } else if (change.restored.count(id)) {
+      // Back to an earlier definition: the tasks of its config keep running.
+      part.app.version_info = {version, next.version_info.last_config_change_at};
+      part.steps = {OnlyScaled(*before, part.app) ? "ScaleApplication" : "RestartApplication"};
     } else {
       AppDefinition same = next;
       same.version = before->version;
@@ -170,7 +175,11 @@ ChangeOutcome ServiceCore::CommitTree(TreeChange change, bool force, bool dry_ru
   outcome.created = created;
   outcome.deployment = Deployment{NewUuid(), version, PathId(), {}, Now()};
   Deployment& deployment = outcome.deployment;
+  deployment.reverts = change.reverts;
   for (const auto& part : puts) {
+    if (auto before = apps_.find(part.app.id); before != apps_.end()) {
+      deployment.original_versions[part.app.id] = before->second.version;
+    }
     if (deployment.steps.empty()) {
       deployment.app_id = part.app.id;
       deployment.steps = part.steps;
@@ -179,6 +188,7 @@ ChangeOutcome ServiceCore::CommitTree(TreeChange change, bool force, bool dry_ru
     }
   }
   for (const auto& id : removes) {
+    deployment.original_versions[id] = apps_.at(id).version;
     if (deployment.steps.empty()) {
       deployment.app_id = id;
       deployment.steps = {"StopApplication"};
@@ -203,6 +213,11 @@ ChangeOutcome ServiceCore::CommitTree(TreeChange change, bool force, bool dry_ru
           log->warn("cannot delete superseded deployment {}: {}", id, s.message());
         }
         deployments_.erase(id);
+      }
+    }
+    if (deploys) {
+      for (size_t step = 0; step < deployment.steps.size(); ++step) {
+        Emit("deployment_info", DeploymentInfoEventJson(deployment, step));
       }
     }
     Converge();

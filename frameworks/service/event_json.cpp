@@ -77,6 +77,9 @@ json AppTerminatedEventJson(const PathId& app) { return {{"appId", app.ToString(
 json DeploymentPlanJson(const Deployment& deployment) {
   json steps = json::array();
   for (const auto& action : deployment.steps) steps.push_back(StepJson(action, deployment.app_id));
+  for (const auto& part : deployment.more_apps) {
+    for (const auto& action : part.steps) steps.push_back(StepJson(action, part.app_id));
+  }
   return {{"id", deployment.id}, {"steps", steps}, {"version", deployment.version}};
 }
 
@@ -87,6 +90,10 @@ json DeploymentInfoEventJson(const Deployment& deployment, size_t step) {
 
 json DeploymentSuccessEventJson(const Deployment& deployment) {
   return {{"id", deployment.id}, {"plan", DeploymentPlanJson(deployment)}};
+}
+
+json DeploymentFailedEventJson(const Deployment& deployment, const std::string& reason) {
+  return {{"id", deployment.id}, {"plan", DeploymentPlanJson(deployment)}, {"reason", reason}};
 }
 
 json EventStreamEventJson(const std::string& remote_address) {

@@ -31,6 +31,9 @@ nlohmann::json DeploymentPlanJson(const Deployment& deployment);
 nlohmann::json DeploymentInfoEventJson(const Deployment& deployment, size_t step);
 // deployment_success: `deployment` is done.
 nlohmann::json DeploymentSuccessEventJson(const Deployment& deployment);
+// deployment_failed: `deployment` ended without reaching its goal (reverted,
+// rolled back by itself, or stopped), and why.
+nlohmann::json DeploymentFailedEventJson(const Deployment& deployment, const std::string& reason);
 
 // event_stream_attached / event_stream_detached: {remoteAddress}.
 nlohmann::json EventStreamEventJson(const std::string& remote_address);

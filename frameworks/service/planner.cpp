@@ -10,8 +10,18 @@ bool Unreachable(const TaskRecord& task) {
   return task.state == TaskState::kUnreachable && task.unreachable_since > 0;
 }
 
-bool Ready(const TaskRecord& task) { return task.state == TaskState::kRunning; }
-bool ReadyPointer(const TaskRecord* task) { return Ready(*task); }
+// Whether a task serves. One of the app's current config: running, healthy
+// when the app has health checks (Marathon counts a task healthy only after a
+// passed check) and past its readiness check. One of an older config (whose
+// checks may differ): running and not reported unhealthy.
+bool Ready(const TaskRecord& task, const AppDefinition& app) {
+  if (task.state != TaskState::kRunning) return false;
+  if (task.config_version != app.version_info.last_config_change_at) {
+    return !(task.health.reported && !task.health.alive);
+  }
+  if (!app.health_checks.empty() && !(task.health.reported && task.health.alive)) return false;
+  return app.readiness_checks.empty() || task.health.ready;
+}
 
 // Orders tasks most expendable first: those not running yet, then those out
 // of reach, then by age as the app's killSelection says.
@@ -77,7 +87,8 @@ AppPlan PlanApp(const AppDefinition* app, const std::vector<const TaskRecord*>& 
       SortForKilling(current, app->kill_selection);
       for (int i = 0; i < now_current - target; ++i) plan.kills.push_back(current[i]->id);
     }
-    bool all_ready = std::all_of(current.begin(), current.end(), ReadyPointer);
+    bool all_ready = std::all_of(current.begin(), current.end(),
+                                 [&](const TaskRecord* t) { return Ready(*t, *app); });
     plan.goal_reached = now_current == target && all_ready && !killing && plan.expunges.empty();
     return plan;
   }
@@ -91,20 +102,21 @@ AppPlan PlanApp(const AppDefinition* app, const std::vector<const TaskRecord*>& 
       static_cast<int>(std::ceil(target * strategy.minimum_health_capacity - 1e-9));
   const int total = now_current + static_cast<int>(old.size());
   plan.launches = std::max(0, std::min(target - now_current, max_total - total));
-  int ready = static_cast<int>(std::count_if(current.begin(), current.end(), ReadyPointer)) +
-              static_cast<int>(std::count_if(old.begin(), old.end(), ReadyPointer));
+  auto ready_one = [&](const TaskRecord* t) { return Ready(*t, *app); };
+  int ready = static_cast<int>(std::count_if(current.begin(), current.end(), ready_one)) +
+              static_cast<int>(std::count_if(old.begin(), old.end(), ready_one));
   SortForKilling(old, app->kill_selection);
   int may_kill_ready = std::max(0, ready - min_ready);
   for (const TaskRecord* task : old) {
-    if (!Ready(*task)) {
-      plan.kills.push_back(task->id);  // serves nobody yet: costs no capacity
+    if (!ready_one(task)) {
+      plan.kills.push_back(task->id);  // serves nobody: costs no capacity
     } else if (may_kill_ready > 0) {
       plan.kills.push_back(task->id);
       --may_kill_ready;
     }
   }
-  bool waiting_for_new =
-      std::any_of(current.begin(), current.end(), [](const TaskRecord* t) { return !Ready(*t); });
+  bool waiting_for_new = std::any_of(current.begin(), current.end(),
+                                     [&](const TaskRecord* t) { return !ready_one(t); });
   if (plan.launches == 0 && plan.kills.empty() && !waiting_for_new && !killing) {
     // No room to start a new one and no capacity to spare (for instance
     // minimumHealthCapacity 1 with maximumOverCapacity 0): one old task goes first.

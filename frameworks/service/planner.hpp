@@ -4,8 +4,9 @@
 // upgradeStrategy, killing everything of an app that was deleted), which
 // unreachable tasks to forget, and whether the app's goal is met (which ends
 // its deployment). Pure and deterministic: no clock of its own, no I/O; the
-// offer matcher and the HTTP layer stay outside. Health and readiness join
-// "ready" here when the executor runs health checks (planned).
+// offer matcher and the HTTP layer stay outside. A task counts as ready once
+// it runs, passed its health check (apps with health checks) and its
+// readiness check (tasks of the current config of apps with one).
 #pragma once
 
 #include <vector>

@@ -68,6 +68,13 @@ struct Deployment {
   // The other apps the same deployment changes (PUT /v2/apps with several,
   // the group API); it ends when each of them, and app_id, meets its goal.
   std::vector<DeploymentPart> more_apps = {};
+  // The version each changed app had before (an app it creates has none):
+  // what DELETE /v2/deployments/{id} and the automatic rollback go back to.
+  std::map<PathId, std::string> original_versions = {};
+  // Tasks of the new config that failed since it started (automatic rollback).
+  int failures = 0;
+  // The deployment this one reverts (a revert is never rolled back itself).
+  std::string reverts = {};
 
   bool operator==(const Deployment&) const = default;
 };

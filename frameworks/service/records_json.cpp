@@ -70,6 +70,15 @@ json DeploymentJson(const Deployment& deployment) {
     }
     out["moreApps"] = more;
   }
+  if (!deployment.original_versions.empty()) {
+    json originals = json::object();
+    for (const auto& [app, version] : deployment.original_versions) {
+      originals[app.ToString()] = version;
+    }
+    out["originalVersions"] = originals;
+  }
+  if (deployment.failures > 0) out["failures"] = deployment.failures;
+  if (!deployment.reverts.empty()) out["reverts"] = deployment.reverts;
   return out;
 }
 
@@ -88,6 +97,13 @@ Result<Deployment> ParseDeployment(const json& in) {
         return Status::Error("a deployment record with an app without steps");
       }
     }
+    if (auto originals = in.find("originalVersions"); originals != in.end()) {
+      for (const auto& [app, version] : originals->items()) {
+        deployment.original_versions[PathId::Parse(app)] = version.get<std::string>();
+      }
+    }
+    deployment.failures = in.value("failures", 0);
+    deployment.reverts = in.value("reverts", "");
     if (deployment.id.empty() || deployment.steps.empty()) {
       return Status::Error("a deployment record without an id or steps");
     }

@@ -427,6 +427,38 @@ TEST(Planner, ReplacesOldTasksWithinTheUpgradeStrategy) {
   EXPECT_EQ(PlanApp(&defaults, Pointers(mixed), 0).kills.size(), 2u);
 }
 
+TEST(Planner, NewTasksCountOnlyOnceHealthyAndReady) {
+  AppDefinition app = App(R"({"id": "/a", "cmd": "x", "instances": 2,
+    "healthChecks": [{"protocol": "COMMAND", "command": {"value": "true"}}],
+    "readinessChecks": [{"name": "r", "portName": "http"}],
+    "portDefinitions": [{"port": 0, "name": "http"}]})");
+  std::vector<TaskRecord> tasks = {
+      Task("o1", app, TaskState::kRunning, 1, "v0"), Task("o2", app, TaskState::kRunning, 2, "v0"),
+      Task("n1", app, TaskState::kRunning, 3), Task("n2", app, TaskState::kRunning, 4)};
+  // Old tasks serve (their own checks may differ); new ones running but not
+  // yet healthy do not: no old task may go below minimumHealthCapacity 1.
+  EXPECT_TRUE(PlanApp(&app, Pointers(tasks), 0).kills.empty());
+  tasks[2].health.reported = tasks[2].health.alive = true;
+  EXPECT_TRUE(PlanApp(&app, Pointers(tasks), 0).kills.empty());  // healthy, not ready
+  tasks[2].health.ready = true;
+  EXPECT_EQ(PlanApp(&app, Pointers(tasks), 0).kills, (std::vector<TaskId>{"o2"}));  // youngest
+  // An old task reported unhealthy serves nobody: it goes first, and costs
+  // no capacity (still 2 serve).
+  tasks[0].health.reported = true;
+  tasks[0].health.alive = false;
+  EXPECT_EQ(PlanApp(&app, Pointers(tasks), 0).kills, (std::vector<TaskId>{"o1"}));
+
+  // Scaling: the goal is reached only when every instance is healthy and ready.
+  std::vector<TaskRecord> fresh = {Task("a", app, TaskState::kRunning, 1),
+                                   Task("b", app, TaskState::kRunning, 2)};
+  fresh[0].health.reported = fresh[0].health.alive = fresh[0].health.ready = true;
+  EXPECT_FALSE(PlanApp(&app, Pointers(fresh), 0).goal_reached);
+  fresh[1].health.reported = fresh[1].health.ready = true;
+  EXPECT_FALSE(PlanApp(&app, Pointers(fresh), 0).goal_reached);
+  fresh[1].health.alive = true;
+  EXPECT_TRUE(PlanApp(&app, Pointers(fresh), 0).goal_reached);
+}
+
 TEST(Planner, KillsEverythingOfADeletedApp) {
   AppDefinition app = App(R"({"id": "/a", "cmd": "x"})");
   std::vector<TaskRecord> tasks = {Task("t1", app, TaskState::kRunning, 1),

@@ -65,6 +65,11 @@ void WriteAndCheck(ServiceStore& store) {
       {"StartApplication", "ScaleApplication"},
       7,
       {{PathId::Parse("/b"), {"RestartApplication"}}, {PathId::Parse("/c"), {"StopApplication"}}}};
+  // What a revert goes back to, the failures counted for the automatic
+  // rollback and the deployment reverted are kept too.
+  several.original_versions = {{PathId::Parse("/b"), "v1"}, {PathId::Parse("/c"), "v2"}};
+  several.failures = 2;
+  several.reverts = "d0";
   ASSERT_TRUE(store.PutDeployment(several).ok());
   // Explicit groups: written, rewritten, deleted; the root has no record.
   ASSERT_TRUE(store.PutGroup({PathId::Parse("/shop"), {}, "2020-01-01T00:00:00.000Z"}).ok());
@@ -108,7 +113,10 @@ void CheckContents(ServiceStore& store) {
       PathId::Parse("/a"),
       {"StartApplication", "ScaleApplication"},
       7,
-      {{PathId::Parse("/b"), {"RestartApplication"}}, {PathId::Parse("/c"), {"StopApplication"}}}};
+      {{PathId::Parse("/b"), {"RestartApplication"}}, {PathId::Parse("/c"), {"StopApplication"}}},
+      {{PathId::Parse("/b"), "v1"}, {PathId::Parse("/c"), "v2"}},
+      2,
+      "d0"};
   EXPECT_EQ(contents->deployments[1], several);
   EXPECT_EQ(DeploymentApps(several),
             (std::vector<PathId>{PathId::Parse("/a"), PathId::Parse("/b"), PathId::Parse("/c")}));

@@ -1,0 +1,145 @@
+// Deployments that end without reaching their goal: reverted by an operator
+// (DELETE /v2/deployments/{id}), stopped (force), or rolled back by the core
+// itself once too many tasks of the new config failed (Stoa's extension,
+// upgradeStrategy.rollback).
+#include <fmt/format.h>
+
+#include "common/logging.hpp"
+#include "frameworks/service/core.hpp"
+#include "frameworks/service/event_json.hpp"
+
+namespace stoa::service {
+namespace {
+
+bool Changes(const Deployment& deployment, const PathId& app, const std::string& action) {
+  std::vector<DeploymentPart> parts{{deployment.app_id, deployment.steps}};
+  parts.insert(parts.end(), deployment.more_apps.begin(), deployment.more_apps.end());
+  for (const auto& part : parts) {
+    if (part.app_id != app) continue;
+    for (const auto& step : part.steps) {
+      if (step == action) return true;
+    }
+  }
+  return false;
+}
+
+// A task that ended by itself: crashed, or killed by its health check. Not
+// one lost with its agent, nor one the service killed.
+bool FailedByItself(const TaskStatus& status) {
+  return status.state == TaskState::kFailed || status.state == TaskState::kError ||
+         (status.state == TaskState::kKilled && status.healthy == false);
+}
+
+}  // namespace
+
+ChangeOutcome ServiceCore::CancelDeployment(const std::string& id, bool force) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  ChangeOutcome outcome;
+  auto it = deployments_.find(id);
+  if (it == deployments_.end()) {
+    outcome.refusal = Refusal::kNotFound;
+    outcome.message = "DeploymentPlan " + id + " does not exist";
+    return outcome;
+  }
+  if (!force) {
+    Deployment reverted = it->second;
+    return Revert(reverted, "reverted through DELETE /v2/deployments/" + id);
+  }
+  if (Status s = store_->DeleteDeployment(id); !s.ok()) {
+    outcome.refusal = Refusal::kUnavailable;
+    outcome.message = "cannot store the change, try again: " + s.message();
+    return outcome;
+  }
+  outcome.deployment = it->second;
+  deployments_.erase(it);
+  Logger("service")->info("deployment {} stopped (force): its apps stay as they are", id);
+  Emit("deployment_failed",
+       DeploymentFailedEventJson(outcome.deployment,
+                                 "stopped through DELETE /v2/deployments/" + id + "?force=true"));
+  Converge();
+  return outcome;
+}
+
+ChangeOutcome ServiceCore::Revert(const Deployment& reverted, const std::string& reason) {
+  auto log = Logger("service");
+  TreeChange change;
+  change.apps = apps_;
+  change.groups = groups_;
+  change.reverts = reverted.id;
+  for (const PathId& id : DeploymentApps(reverted)) {
+    auto original = reverted.original_versions.find(id);
+    if (original == reverted.original_versions.end()) {
+      change.apps.erase(id);  // the deployment created it
+      continue;
+    }
+    auto stored = store_->AppAtVersion(id, original->second);
+    if (!stored.ok()) {
+      ChangeOutcome outcome;
+      outcome.refusal = Refusal::kUnavailable;
+      outcome.message = "cannot read version " + original->second + " of " + id.ToString() +
+                        ", try again: " + stored.error();
+      return outcome;
+    }
+    if (!stored->has_value()) {
+      // Versions go with their app: a removed app stays removed.
+      log->warn("cannot restore {} at version {}: no such version is kept", id.ToString(),
+                original->second);
+      continue;
+    }
+    change.apps[id] = std::move(**stored);
+    change.restored.insert(id);
+  }
+  ChangeOutcome outcome = CommitTree(std::move(change), /*force=*/true);
+  if (outcome.refusal != Refusal::kNone) return outcome;
+  if (deployments_.count(reverted.id)) {
+    // Nothing was left to change back: it ends here.
+    if (Status s = store_->DeleteDeployment(reverted.id); !s.ok()) {
+      log->warn("cannot delete reverted deployment {}: {}", reverted.id, s.message());
+    }
+    deployments_.erase(reverted.id);
+  }
+  log->warn("deployment {} failed: {}; deployment {} reverts it", reverted.id, reason,
+            outcome.deployment.id);
+  Emit("deployment_failed", DeploymentFailedEventJson(reverted, reason));
+  return outcome;
+}
+
+void ServiceCore::CountFailure(const TaskRecord& record, const TaskStatus& status) {
+  if (!FailedByItself(status)) return;
+  auto app = apps_.find(record.app_id);
+  if (app == apps_.end() ||
+      record.config_version != app->second.version_info.last_config_change_at) {
+    return;  // a task of an older config: its failure says nothing of the new one
+  }
+  RollbackPolicy policy = app->second.upgrade_strategy.rollback_policy();
+  if (!policy.enabled) return;
+  for (const std::string& id : DeploymentsOf(record.app_id)) {
+    Deployment& deployment = deployments_.at(id);
+    // Only a change of config has a version to go back to.
+    if (!deployment.reverts.empty() || !deployment.original_versions.count(record.app_id) ||
+        !Changes(deployment, record.app_id, "RestartApplication")) {
+      continue;
+    }
+    ++deployment.failures;
+    if (deployment.failures < policy.max_failures) {
+      if (Status s = store_->PutDeployment(deployment); !s.ok()) {
+        Logger("service")->warn("cannot store deployment {}'s failures: {}", id, s.message());
+      }
+      continue;
+    }
+    std::string reason = fmt::format(
+        "{} tasks of {} at version {} failed (the last, {}: {} {}); rolled back to version {} "
+        "(upgradeStrategy.rollback.maxFailures is {})",
+        deployment.failures, record.app_id.ToString(), app->second.version, record.id,
+        ToString(status.state), status.message, deployment.original_versions.at(record.app_id),
+        policy.max_failures);
+    Deployment failed = deployment;
+    ChangeOutcome outcome = Revert(failed, reason);
+    if (outcome.refusal != Refusal::kNone) {
+      Logger("service")->error("cannot roll back deployment {}: {}", id, outcome.message);
+    }
+    return;  // Revert changed the deployments
+  }
+}
+
+}  // namespace stoa::service
