@@ -176,6 +176,13 @@ struct HttpServer::Impl {
 HttpServer::HttpServer() : impl_(std::make_unique<Impl>()) {
   impl_->server.new_task_queue = [] { return new httplib::ThreadPool(kHttpServerThreads); };
   impl_->server.set_payload_max_length(16 * 1024 * 1024);
+  // httplib's default sets SO_REUSEPORT, with which a second server binds a
+  // port in use without a word and takes half its connections: only
+  // SO_REUSEADDR (a restart rebinds a port in TIME_WAIT).
+  impl_->server.set_socket_options([](socket_t sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+  });
 }
 
 HttpServer::~HttpServer() { Stop(); }
@@ -237,7 +244,16 @@ Status HttpServer::Start(const std::string& ip, int port) {
     }
     impl_->port = port;
   }
-  impl_->thread = std::thread([this] { impl_->server.listen_after_bind(); });
+  auto ended = std::make_shared<std::atomic<bool>>(false);
+  impl_->thread = std::thread([this, ended] {
+    impl_->server.listen_after_bind();
+    *ended = true;
+  });
+  // Until the loop runs, httplib's stop() does nothing and a Stop() right
+  // after Start() would wait for ever: return once it runs (or has ended).
+  while (!impl_->server.is_running() && !*ended) {
+    std::this_thread::sleep_for(std::chrono::microseconds(50));
+  }
   return Status::Ok();
 }
 

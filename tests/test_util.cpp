@@ -122,6 +122,9 @@ Process::Process(std::vector<std::string> args, std::string output_path)
       dup2(fd, STDOUT_FILENO);
       dup2(fd, STDERR_FILENO);
     }
+    // Nothing else of the test's: a daemon that outlives its test must not
+    // hold the test's files (a build lock `flock` passed down, sockets).
+    close_range(3, ~0U, 0);
     execv(argv[0], argv.data());
     _exit(127);
   }

@@ -58,7 +58,7 @@ HttpResponse KillAppTasks(ServiceCore* core, const HttpRequest& request,
   if (!task_id.empty() && outcome.tasks.empty()) {
     return MessageResponse(404, "Task '" + task_id + "' does not exist");
   }
-  if (*scale) {
+  if (*scale && !outcome.tasks.empty()) {
     PostApiEvent(core, request, outcome.app);
     return DeploymentResponse(200, outcome.deployment);
   }

@@ -271,22 +271,22 @@ ChangeOutcome ServiceCore::KillTasks(const PathId& id,
                        "every agent its constraints allow");
     return outcome;
   }
-  if (scale) {
-    if (!force && !DeploymentsOf(id).empty()) return Locked(id);
+  if (scale && !force && !DeploymentsOf(id).empty()) return Locked(id);
+  // The chosen tasks are killed first, so that the smaller app's planner
+  // does not pick others of its own.
+  for (const auto& task_id : chosen) {
+    auto it = tasks_.find(task_id);
+    if (it != tasks_.end()) KillTask(it->second);
+  }
+  if (scale && !chosen.empty()) {
     AppDefinition app = current->second;
     app.instances = std::max(0, app.instances - static_cast<int>(chosen.size()));
     std::string version = versions_.Next(Now());
     app.version = version;
     app.version_info.last_scaling_at = version;
-    // The smaller app is stored first: should the kills not happen, it sheds
-    // tasks of its own accord.
     outcome = Commit(std::move(app),
                      Deployment{NewUuid(), version, id, {"ScaleApplication"}, Now()}, false);
     if (outcome.refusal != Refusal::kNone) return outcome;
-  }
-  for (const auto& task_id : chosen) {
-    auto it = tasks_.find(task_id);
-    if (it != tasks_.end()) KillTask(it->second);
   }
   outcome.tasks = std::move(records);
   Converge();

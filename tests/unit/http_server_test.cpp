@@ -1,7 +1,7 @@
 // The HTTP server's streamed responses, read by a real client over loopback:
 // chunks arrive as they are written, a client that leaves ends its stream,
 // Stop ends open streams instead of waiting for them, and the stream limit
-// leaves the server answering ordinary requests.
+// leaves the server answering ordinary requests; a port in use is refused.
 #include "common/http_server.hpp"
 
 #include <gtest/gtest.h>
@@ -189,6 +189,16 @@ TEST_F(HttpServerStreamTest, RefusesStreamsBeyondTheLimitAndKeepsServingRequests
   server_.Stop();
   for (auto& reader : readers) EXPECT_TRUE(reader.get().ok());
   EXPECT_EQ(StreamsEnded(), static_cast<int>(kMaxHttpStreams));
+}
+
+TEST(HttpServerTest, APortInUseIsRefusedNotShared) {
+  HttpServer first;
+  ASSERT_TRUE(first.Start("127.0.0.1", 0).ok());
+  HttpServer second;
+  Status taken = second.Start("127.0.0.1", first.port());
+  EXPECT_FALSE(taken.ok());
+  EXPECT_NE(taken.message().find(std::to_string(first.port())), std::string::npos)
+      << taken.message();
 }
 
 }  // namespace

@@ -183,6 +183,32 @@ TEST_F(ServiceCoreTest, AKilledTaskIsReplacedAndAScaleDownKillsTheYoungest) {
   EXPECT_TRUE(core_->View().deployments.empty());
 }
 
+// Marathon's kill and scale: the task named goes, and no other with it.
+TEST_F(ServiceCoreTest, KillingANamedTaskWithScaleKillsThatTaskAlone) {
+  core_->Subscribed("framework-1");
+  core_->CreateApp(App(R"({"id": "/web", "cmd": "x", "instances": 3, "cpus": 0.1})"));
+  core_->Offers({MakeOffer("a1")});
+  for (const auto& task : actions_->launched) Status(task.task_id, TaskState::kRunning);
+  TaskId oldest = actions_->launched[0].task_id;  // killSelection would pick the youngest
+  ChangeOutcome outcome = core_->KillTasks(
+      PathId::Parse("/web"), [&](const TaskRecord& t) { return t.id == oldest; }, true, false);
+  ASSERT_EQ(outcome.refusal, Refusal::kNone) << outcome.message;
+  EXPECT_EQ(outcome.app.instances, 2);
+  EXPECT_EQ(actions_->killed, (std::vector<TaskId>{oldest}));
+  Status(oldest, TaskState::kKilled);
+  EXPECT_EQ(actions_->killed.size(), 1u);
+  EXPECT_TRUE(core_->View().deployments.empty());
+
+  // An unknown task: nothing killed, no new version, no deployment.
+  std::string version = core_->ViewApp(PathId::Parse("/web"))->app.version;
+  outcome = core_->KillTasks(
+      PathId::Parse("/web"), [](const TaskRecord& t) { return t.id == "nope"; }, true, false);
+  EXPECT_TRUE(outcome.tasks.empty());
+  EXPECT_EQ(core_->ViewApp(PathId::Parse("/web"))->app.version, version);
+  EXPECT_TRUE(core_->View().deployments.empty());
+  EXPECT_EQ(actions_->killed.size(), 1u);
+}
+
 TEST_F(ServiceCoreTest, ChangesAreLockedByADeploymentUnlessForced) {
   core_->Subscribed("framework-1");
   core_->CreateApp(App(R"({"id": "/web", "cmd": "serve", "instances": 2, "cpus": 0.1})"));
