@@ -150,7 +150,9 @@ HttpResponse ChangeGroup(ServiceCore* core, const HttpRequest& request, bool cre
   PathId url_id = UrlGroup(request);
   ChangeOutcome outcome = core->ChangeTree(
       [&](const AppMap& apps, const GroupMap& groups) {
-        return PlanGroupUpdate(*body, url_id, create, apps, groups);
+        TreeChange change = PlanGroupUpdate(*body, url_id, create, apps, groups);
+        change.group = GroupOfUpdate(*body, url_id);
+        return change;
       },
       *force, !create && *dry_run);
   if (outcome.refusal != Refusal::kNone) return RefusalResponse(outcome);
@@ -168,7 +170,11 @@ HttpResponse DeleteGroup(ServiceCore* core, const HttpRequest& request) {
   if (!force) return error;
   PathId id = UrlGroup(request);
   ChangeOutcome outcome = core->ChangeTree(
-      [&](const AppMap& apps, const GroupMap& groups) { return PlanGroupDelete(id, apps, groups); },
+      [&](const AppMap& apps, const GroupMap& groups) {
+        TreeChange change = PlanGroupDelete(id, apps, groups);
+        change.group = id.Parent();  // as Marathon: the group it was removed from
+        return change;
+      },
       *force);
   if (outcome.refusal != Refusal::kNone) return RefusalResponse(outcome);
   return DeploymentResponse(200, outcome.deployment);

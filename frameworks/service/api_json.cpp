@@ -58,10 +58,10 @@ json TaskJson(const TaskRecord& task, const AppDefinition* app) {
               {"ipAddresses", json::array()},
               {"localVolumes", json::array()}};
   if (task.started_at > 0) out["startedAt"] = FormatTimestamp(task.started_at);
-  if (app != nullptr && !app->health_checks.empty()) {
-    json results = json::array();
-    if (task.health.reported) results.push_back(HealthJson(task));
-    out["healthCheckResults"] = results;
+  // As Marathon 1.4: no key until a result came (marathon-lb reads a missing
+  // key as "not known yet", an empty list as unhealthy).
+  if (app != nullptr && !app->health_checks.empty() && task.health.reported) {
+    out["healthCheckResults"] = json::array({HealthJson(task)});
   }
   return out;
 }

@@ -72,13 +72,16 @@ HttpResponse KillAppTasks(ServiceCore* core, const HttpRequest& request,
 HttpResponse AllTasks(ServiceCore* core, const HttpRequest& request) {
   std::vector<std::string> statuses = ParamValues(request, "status");
   for (const auto& value : ParamValues(request, "status[]")) statuses.push_back(value);
+  // As Marathon: the name of a state in any case, `running` or `staging`.
+  for (auto& status : statuses) {
+    std::transform(status.begin(), status.end(), status.begin(),
+                   [](unsigned char c) { return std::tolower(c); });
+  }
   auto wanted = [&](TaskState state) {
     if (statuses.empty()) return true;
     for (const auto& status : statuses) {
       if (status == "running" && state == TaskState::kRunning) return true;
-      if (status == "staging" && (state == TaskState::kStaging || state == TaskState::kStarting)) {
-        return true;
-      }
+      if (status == "staging" && state == TaskState::kStaging) return true;
     }
     return false;
   };

@@ -203,6 +203,8 @@ void ServiceCore::Converge() {
     if (!seen.count(app) && it->second.steps.back() == "StopApplication") {
       Emit("app_terminated_event", AppTerminatedEventJson(app));
     }
+    Emit("deployment_step_success",
+         DeploymentInfoEventJson(it->second, it->second.steps.size() - 1));
     Emit("deployment_success", DeploymentSuccessEventJson(it->second));
     it = deployments_.erase(it);
   }

@@ -118,6 +118,8 @@ struct TreeChange {
   // lastConfigChangeAt, so that the tasks of that config are kept.
   std::set<PathId> restored = {};
   std::string reverts = {};  // the deployment a revert undoes
+  PathId group = {};         // the group changed, for group_change_success (the root: several)
+  std::string reason = {};   // why the deployments it supersedes end (default: superseded)
 };
 
 class ServiceCore {
@@ -245,6 +247,13 @@ class ServiceCore {
   double Now() const { return clock_(); }
   // ChangeTree once the change is computed: checks, versions, stores, applies.
   ChangeOutcome CommitTree(TreeChange change, bool force, bool dry_run = false);
+  // Marathon's events as a deployment begins (deployment_info per step, and
+  // deployment_step_success for every step but the last, done at once) after
+  // the change to `group` (group_change_success).
+  void Announce(const Deployment& deployment, const PathId& group) const;
+  // Ends deployment `id` without its goal (superseded, reverted, stopped):
+  // forgotten, with deployment_step_failure and deployment_failed.
+  void Abandon(const std::string& id, const std::string& reason);
   // Ends `reverted` with deployment_failed and `reason`; a deployment back to
   // its apps' original versions takes its place.
   ChangeOutcome Revert(const Deployment& reverted, const std::string& reason);

@@ -50,21 +50,13 @@ ChangeOutcome ServiceCore::Commit(AppDefinition app, Deployment deployment, bool
     store_->DeleteDeployment(deployment.id);  // best effort: an orphan one ends by itself
     return Refused(Refusal::kUnavailable, "cannot store the change, try again: " + s.message());
   }
-  for (const auto& id : superseded) {
-    if (Status s = store_->DeleteDeployment(id); !s.ok()) {
-      log->warn("cannot delete superseded deployment {}: {}", id, s.message());
-    }
-    deployments_.erase(id);
-  }
+  for (const auto& id : superseded) Abandon(id, "superseded by deployment " + deployment.id);
   log->info("{} {} at version {} (deployment {}: {})", created ? "created" : "changed",
             app.id.ToString(), app.version, deployment.id, deployment.steps.back());
   apps_[app.id] = app;
   deployments_[deployment.id] = deployment;
   ++counters_.deployments_started;
-  // Each step but the last is done at once (see Deployment::steps).
-  for (size_t step = 0; step < deployment.steps.size(); ++step) {
-    Emit("deployment_info", DeploymentInfoEventJson(deployment, step));
-  }
+  Announce(deployment, app.id.Parent());
   ChangeOutcome outcome;
   outcome.created = created;
   outcome.app = std::move(app);
@@ -227,10 +219,7 @@ ChangeOutcome ServiceCore::DeleteApp(const PathId& id, bool force) {
     store_->DeleteDeployment(deployment.id);
     return Refused(Refusal::kUnavailable, "cannot store the change, try again: " + s.message());
   }
-  for (const auto& old : superseded) {
-    store_->DeleteDeployment(old);
-    deployments_.erase(old);
-  }
+  for (const auto& old : superseded) Abandon(old, "superseded by deployment " + deployment.id);
   Logger("service")->info("deleted {} (deployment {})", id.ToString(), deployment.id);
   ChangeOutcome outcome;
   outcome.app = current->second;
@@ -239,7 +228,7 @@ ChangeOutcome ServiceCore::DeleteApp(const PathId& id, bool force) {
   apps_.erase(current);
   failures_.erase(id);
   delays_.Reset(id);
-  Emit("deployment_info", DeploymentInfoEventJson(deployment, 0));
+  Announce(deployment, id.Parent());
   deployments_[deployment.id] = std::move(deployment);
   ++counters_.deployments_started;
   Converge();

@@ -32,6 +32,28 @@ bool FailedByItself(const TaskStatus& status) {
 
 }  // namespace
 
+void ServiceCore::Announce(const Deployment& deployment, const PathId& group) const {
+  Emit("group_change_success", {{"groupId", group.ToString()}, {"version", deployment.version}});
+  for (size_t step = 0; step < deployment.steps.size(); ++step) {
+    Emit("deployment_info", DeploymentInfoEventJson(deployment, step));
+    if (step + 1 < deployment.steps.size()) {
+      Emit("deployment_step_success", DeploymentInfoEventJson(deployment, step));
+    }
+  }
+}
+
+void ServiceCore::Abandon(const std::string& id, const std::string& reason) {
+  auto it = deployments_.find(id);
+  if (it == deployments_.end()) return;
+  if (Status s = store_->DeleteDeployment(id); !s.ok()) {
+    Logger("service")->warn("cannot delete deployment {}: {}", id, s.message());
+  }
+  Logger("service")->info("deployment {} ends without its goal: {}", id, reason);
+  Emit("deployment_step_failure", DeploymentInfoEventJson(it->second, it->second.steps.size() - 1));
+  Emit("deployment_failed", DeploymentFailedEventJson(it->second, reason));
+  deployments_.erase(it);
+}
+
 ChangeOutcome ServiceCore::CancelDeployment(const std::string& id, bool force) {
   std::lock_guard<std::mutex> lock(mutex_);
   ChangeOutcome outcome;
@@ -45,17 +67,9 @@ ChangeOutcome ServiceCore::CancelDeployment(const std::string& id, bool force) {
     Deployment reverted = it->second;
     return Revert(reverted, "reverted through DELETE /v2/deployments/" + id);
   }
-  if (Status s = store_->DeleteDeployment(id); !s.ok()) {
-    outcome.refusal = Refusal::kUnavailable;
-    outcome.message = "cannot store the change, try again: " + s.message();
-    return outcome;
-  }
   outcome.deployment = it->second;
-  deployments_.erase(it);
-  Logger("service")->info("deployment {} stopped (force): its apps stay as they are", id);
-  Emit("deployment_failed",
-       DeploymentFailedEventJson(outcome.deployment,
-                                 "stopped through DELETE /v2/deployments/" + id + "?force=true"));
+  Abandon(id, "stopped through DELETE /v2/deployments/" + id +
+                  "?force=true: the apps stay as they are");
   Converge();
   return outcome;
 }
@@ -89,18 +103,12 @@ ChangeOutcome ServiceCore::Revert(const Deployment& reverted, const std::string&
     change.apps[id] = std::move(**stored);
     change.restored.insert(id);
   }
+  change.reason = reason;
   ChangeOutcome outcome = CommitTree(std::move(change), /*force=*/true);
   if (outcome.refusal != Refusal::kNone) return outcome;
-  if (deployments_.count(reverted.id)) {
-    // Nothing was left to change back: it ends here.
-    if (Status s = store_->DeleteDeployment(reverted.id); !s.ok()) {
-      log->warn("cannot delete reverted deployment {}: {}", reverted.id, s.message());
-    }
-    deployments_.erase(reverted.id);
-  }
+  Abandon(reverted.id, reason);  // when there was nothing to change back
   log->warn("deployment {} failed: {}; deployment {} reverts it", reverted.id, reason,
             outcome.deployment.id);
-  Emit("deployment_failed", DeploymentFailedEventJson(reverted, reason));
   return outcome;
 }
 

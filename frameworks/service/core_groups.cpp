@@ -209,17 +209,11 @@ ChangeOutcome ServiceCore::CommitTree(TreeChange change, bool force, bool dry_ru
   auto finish = [&](const Status& failed) {
     if (failed.ok()) {
       for (const auto& id : superseded) {
-        if (Status s = store_->DeleteDeployment(id); !s.ok()) {
-          log->warn("cannot delete superseded deployment {}: {}", id, s.message());
-        }
-        deployments_.erase(id);
+        Abandon(id, change.reason.empty() ? "superseded by deployment " + deployment.id
+                                          : change.reason);
       }
     }
-    if (deploys) {
-      for (size_t step = 0; step < deployment.steps.size(); ++step) {
-        Emit("deployment_info", DeploymentInfoEventJson(deployment, step));
-      }
-    }
+    if (deploys) Announce(deployment, change.group);
     Converge();
     if (!failed.ok()) return Unavailable(failed);
     return outcome;

@@ -378,7 +378,7 @@ TEST_F(ServiceCoreTest, HealthResultsBecomeMarathonsHealthCountsAndEvents) {
   EXPECT_EQ(app["tasksRunning"], 2);
   EXPECT_EQ(app["tasksHealthy"], 0);  // no result yet: neither
   EXPECT_EQ(app["tasksUnhealthy"], 0);
-  for (const auto& task : app["tasks"]) EXPECT_EQ(task["healthCheckResults"], json::array());
+  for (const auto& task : app["tasks"]) EXPECT_FALSE(task.contains("healthCheckResults"));
 
   Health(a, true, "Health check passed: GET http://127.0.0.1:31000/health answered 200");
   now_ += 5;

@@ -170,6 +170,27 @@ TEST_F(DeploymentsTest, DeleteRevertsAnUpdateOrACreationAndForceOnlyStops) {
   EXPECT_FALSE(core_->ViewApp(PathId::Parse("/new")).has_value());
 }
 
+TEST_F(DeploymentsTest, ADeploymentSupersededByAForcedChangeEndsWithDeploymentFailed) {
+  RunHealthy();
+  ChangeOutcome first = ChangeCmd("v2");
+  ASSERT_EQ(ChangeCmd("v3").refusal, Refusal::kLocked);
+  ChangeOutcome second = core_->UpdateApp(
+      PathId::Parse("/web"),
+      [](const AppDefinition* current) {
+        return ParseApp(MergeAppUpdate(AppSpecJson(*current), json{{"cmd", "v3"}}));
+      },
+      true, false);
+  ASSERT_EQ(second.refusal, Refusal::kNone);
+  auto failed = Events("deployment_failed");
+  ASSERT_EQ(failed.size(), 1u);
+  EXPECT_EQ(failed[0]["id"], first.deployment.id);
+  EXPECT_EQ(failed[0]["reason"], "superseded by deployment " + second.deployment.id);
+  ASSERT_EQ(Events("deployment_step_failure").size(), 1u);
+  EXPECT_EQ(Events("deployment_step_failure")[0]["plan"]["id"], first.deployment.id);
+  ASSERT_EQ(core_->View().deployments.size(), 1u);
+  EXPECT_EQ(core_->View().deployments[0].id, second.deployment.id);
+}
+
 // Over HTTP as Marathon answers: 200 with the reverting deployment (and its
 // header), 202 without a body when forced, 404 with a message when unknown.
 class DeploymentsApiTest : public ServiceApiFixture {};

@@ -317,10 +317,20 @@ TEST_F(EventStreamTest, StreamsAnAppsLifeInMarathonsShapes) {
     EXPECT_EQ(data["eventType"], type);
     order.push_back(type);
   }
+  // Each step begins (deployment_info) and ends (deployment_step_success):
+  // StartApplication at once, ScaleApplication once the task runs.
   EXPECT_EQ(order, (std::vector<std::string>{
-                       "event_stream_attached", "deployment_info", "deployment_info",
-                       "api_post_event", "status_update_event", "instance_changed_event",
-                       "status_update_event", "instance_changed_event", "deployment_success"}));
+                       "event_stream_attached", "group_change_success", "deployment_info",
+                       "deployment_step_success", "deployment_info", "api_post_event",
+                       "status_update_event", "instance_changed_event", "status_update_event",
+                       "instance_changed_event", "deployment_step_success", "deployment_success"}));
+  json group = reader.OfType("group_change_success").at(0);
+  EXPECT_EQ(group["groupId"], "/shop");  // as Marathon: the app's group changed
+  EXPECT_EQ(group["version"], post["appDefinition"]["version"]);
+  auto step_ends = reader.OfType("deployment_step_success");
+  EXPECT_EQ(step_ends[0]["currentStep"]["actions"][0]["action"], "StartApplication");
+  EXPECT_EQ(step_ends[1]["currentStep"]["actions"][0]["action"], "ScaleApplication");
+  EXPECT_EQ(step_ends[1]["plan"]["id"], deployment);
 
   // Deleted: api_post_event at once, app_terminated_event once its task ended.
   HttpReply deleted = Call("DELETE", "/v2/apps/shop/web");
