@@ -1,8 +1,9 @@
 // /v2/events as Marathon serves it: `Accept: text/event-stream` required (else
 // 405), each event as "event: <eventType>\ndata: <json>\n\n", `event_type`
 // (repeatable) to choose the types, event_stream_attached/detached for every
-// client that comes and goes. Deployment plans are always in Marathon's light
-// format, so `plan-format=light` changes nothing.
+// client that comes and goes. Deployment plans come with their "original"
+// and "target" as Marathon 1.4 sends them, and without with
+// `plan-format=light`.
 #include "frameworks/service/api_events.hpp"
 
 #include <algorithm>
@@ -48,12 +49,12 @@ HttpResponse NotAnEventStreamClient() {
   return response;
 }
 
-std::string Frame(const BusEvent& event) {
-  return "event: " + event.type + "\ndata: " + event.data + "\n\n";
+std::string Frame(const BusEvent& event, bool light) {
+  return "event: " + event.type + "\ndata: " + event.Data(light) + "\n\n";
 }
 
 void Stream(EventBus* bus, const EventStreamOptions& options, const std::set<std::string>& types,
-            const std::string& remote_address, HttpStreamWriter& writer) {
+            bool light, const std::string& remote_address, HttpStreamWriter& writer) {
   auto stamped = [&](const std::string& type) {
     json event = EventStreamEventJson(remote_address);
     event["eventType"] = type;
@@ -69,7 +70,7 @@ void Stream(EventBus* bus, const EventStreamOptions& options, const std::set<std
     auto events = subscription->Next(keep_alive);
     if (subscription->closed()) break;  // cut off (too slow), or the server stops
     std::string chunk;
-    for (const auto& event : events) chunk += Frame(*event);
+    for (const auto& event : events) chunk += Frame(*event, light);
     if (chunk.empty()) chunk = ":keep-alive\n\n";
     if (!writer.Write(chunk)) break;
   }
@@ -91,12 +92,13 @@ void AddEventRoutes(HttpServer& server, EventBus* bus, EventStreamOptions option
     if (!AcceptsEventStream(request.header("accept"))) return NotAnEventStreamClient();
     std::vector<std::string> values = ParamValues(request, "event_type");
     std::set<std::string> types(values.begin(), values.end());
+    bool light = request.params.count("plan-format") && request.params.at("plan-format") == "light";
     HttpResponse response;
     response.content_type = "text/event-stream";  // exactly: httplib compresses other text types
     response.headers["Cache-Control"] = "no-cache";
-    response.stream = [bus, options, types,
+    response.stream = [bus, options, types, light,
                        remote = request.remote_address](HttpStreamWriter& writer) {
-      Stream(bus, options, types, remote, writer);
+      Stream(bus, options, types, light, remote, writer);
     };
     return response;
   });

@@ -260,6 +260,7 @@ void ServiceCore::Publish(const std::string& type, nlohmann::json event) const {
 
 void ServiceCore::Emit(const std::string& type, nlohmann::json event) const {
   if (!options_.on_event) return;
+  if (auto plan = event.find("plan"); plan != event.end()) AddPlanStates(*plan);
   event["eventType"] = type;
   event["timestamp"] = FormatTimestamp(Now());
   options_.on_event(event);

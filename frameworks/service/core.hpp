@@ -262,6 +262,9 @@ class ServiceCore {
   void CountFailure(const TaskRecord& record, const TaskStatus& status);
   // Why an app at `id` cannot be (kInvalid) given the explicit groups, or kNone.
   ChangeOutcome GroupConflict(const PathId& id) const;
+  // Marathon 1.4's heavy plan: `plan` gets "original" and "target", root
+  // groups holding the apps its deployment changes, before and after.
+  void AddPlanStates(nlohmann::json& plan) const;
   // Publishes `event` (Marathon's body without eventType/timestamp) as `type`.
   void Emit(const std::string& type, nlohmann::json event) const;
 

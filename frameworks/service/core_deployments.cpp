@@ -54,6 +54,35 @@ void ServiceCore::Abandon(const std::string& id, const std::string& reason) {
   deployments_.erase(it);
 }
 
+void ServiceCore::AddPlanStates(nlohmann::json& plan) const {
+  auto it = deployments_.find(plan.value("id", ""));
+  if (it == deployments_.end()) return;
+  const Deployment& deployment = it->second;
+  auto root = [](const std::string& version) {
+    return nlohmann::json{{"id", "/"},
+                          {"apps", nlohmann::json::array()},
+                          {"groups", nlohmann::json::array()},
+                          {"pods", nlohmann::json::array()},
+                          {"dependencies", nlohmann::json::array()},
+                          {"version", version}};
+  };
+  std::string before;  // the latest version among the apps it changes, as they were
+  for (const auto& [id, version] : deployment.original_versions) before = std::max(before, version);
+  nlohmann::json original = root(before.empty() ? deployment.version : before);
+  nlohmann::json target = root(deployment.version);
+  for (const PathId& id : DeploymentApps(deployment)) {
+    if (auto app = apps_.find(id); app != apps_.end()) {
+      target["apps"].push_back(AppSpecJson(app->second));
+    }
+    auto version = deployment.original_versions.find(id);
+    if (version == deployment.original_versions.end()) continue;
+    auto stored = store_->AppAtVersion(id, version->second);
+    if (stored.ok() && stored->has_value()) original["apps"].push_back(AppSpecJson(**stored));
+  }
+  plan["original"] = std::move(original);
+  plan["target"] = std::move(target);
+}
+
 ChangeOutcome ServiceCore::CancelDeployment(const std::string& id, bool force) {
   std::lock_guard<std::mutex> lock(mutex_);
   ChangeOutcome outcome;

@@ -49,6 +49,13 @@ void EventBus::Publish(const nlohmann::json& event) {
   auto type = event.find("eventType");
   published->type = type != event.end() && type->is_string() ? type->get<std::string>() : "";
   published->data = event.dump();
+  if (auto plan = event.find("plan");
+      plan != event.end() && plan->is_object() && plan->contains("original")) {
+    nlohmann::json light = event;
+    light["plan"].erase("original");
+    light["plan"].erase("target");
+    published->light_data = light.dump();
+  }
   std::lock_guard<std::mutex> lock(mutex_);
   published->number = ++last_number_;
   std::shared_ptr<const BusEvent> shared = std::move(published);

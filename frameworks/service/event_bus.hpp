@@ -24,6 +24,12 @@ struct BusEvent {
   uint64_t number = 0;  // 1, 2, ... in the order published
   std::string type;
   std::string data;
+  // The same without the plan's "original" and "target" (Marathon's
+  // plan-format=light); empty when the event has no such plan.
+  std::string light_data;
+  const std::string& Data(bool light) const {
+    return light && !light_data.empty() ? light_data : data;
+  }
 };
 
 struct EventBusOptions {

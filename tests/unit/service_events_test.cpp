@@ -240,7 +240,11 @@ class EventStreamTest : public ::testing::Test {
 };
 
 TEST_F(EventStreamTest, StreamsAnAppsLifeInMarathonsShapes) {
-  EventReader reader(server_.port(), "/v2/events");
+  // Attached first, so that `reader` does not see it attach.
+  EventReader heavy(server_.port(),
+                    "/v2/events?event_type=deployment_info&event_type=event_stream_attached");
+  ASSERT_TRUE(Saw(heavy, "event_stream_attached"));
+  EventReader reader(server_.port(), "/v2/events?plan-format=light");
   ASSERT_TRUE(Saw(reader, "event_stream_attached")) << reader.text();
   json attached = reader.OfType("event_stream_attached").at(0);
   EXPECT_EQ(attached, (json{{"remoteAddress", "127.0.0.1"},
@@ -271,6 +275,17 @@ TEST_F(EventStreamTest, StreamsAnAppsLifeInMarathonsShapes) {
       (json{{"id", deployment}, {"steps", steps}, {"version", post["appDefinition"]["version"]}}));
   EXPECT_EQ(infos[0]["currentStep"], steps[0]);
   EXPECT_EQ(infos[1]["currentStep"], steps[1]);
+  // Without plan-format=light, as Marathon 1.4 (and marathon-python, which
+  // needs them): the plan's original and target, with the apps it changes.
+  ASSERT_TRUE(Saw(heavy, "deployment_info")) << heavy.text();
+  json plan = heavy.OfType("deployment_info").at(0)["plan"];
+  EXPECT_EQ(plan["steps"], steps);
+  EXPECT_EQ(plan["original"]["id"], "/");
+  EXPECT_EQ(plan["original"]["apps"], json::array());  // a new app
+  ASSERT_EQ(plan["target"]["apps"].size(), 1u) << plan.dump();
+  EXPECT_EQ(plan["target"]["apps"][0]["id"], "/shop/web");
+  EXPECT_EQ(plan["target"]["apps"][0]["cmd"], "serve");
+  EXPECT_EQ(plan["target"]["groups"], json::array());
 
   // The task: staged at launch, then running; the deployment is then done.
   Offer offer;
