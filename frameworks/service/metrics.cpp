@@ -1,5 +1,7 @@
 #include "frameworks/service/metrics.hpp"
 
+#include <cstdlib>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 
@@ -88,6 +90,38 @@ std::string RenderMetrics(const ServiceView& view, const CoreCounters& counters,
                     Label("method", key.first) + "," + Label("status", std::to_string(key.second)));
   }
   return out.str();
+}
+
+nlohmann::json MetricsJson(const std::string& text) {
+  nlohmann::json out = {{"version", "4.0.0"},
+                        {"gauges", nlohmann::json::object()},
+                        {"counters", nlohmann::json::object()},
+                        {"histograms", nlohmann::json::object()},
+                        {"meters", nlohmann::json::object()},
+                        {"timers", nlohmann::json::object()}};
+  std::map<std::string, std::string> types;  // family -> "gauge" / "counter"
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("# TYPE ", 0) == 0) {
+      std::istringstream words(line.substr(7));
+      std::string name, type;
+      words >> name >> type;
+      types[name] = type;
+      continue;
+    }
+    if (line.empty() || line[0] == '#') continue;
+    size_t space = line.rfind(' ');
+    if (space == std::string::npos) continue;
+    std::string sample = line.substr(0, space);
+    std::string family = sample.substr(0, sample.find('{'));
+    double value = std::strtod(line.c_str() + space + 1, nullptr);
+    if (types[family] == "counter") {
+      out["counters"][sample] = {{"count", value}};
+    } else {
+      out["gauges"][sample] = {{"value", value}};
+    }
+  }
+  return out;
 }
 
 }  // namespace stoa::service

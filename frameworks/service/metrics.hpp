@@ -63,4 +63,10 @@ std::string RenderMetrics(const ServiceView& view, const CoreCounters& counters,
                           const std::vector<QueuedApp>& queue,
                           const std::map<std::pair<std::string, int>, uint64_t>& http);
 
+// The same metrics in the JSON of Marathon's /metrics (Dropwizard's:
+// "version", "gauges" {name: {"value"}}, "counters" {name: {"count"}} and
+// empty "histograms", "meters", "timers"), from RenderMetrics' text; a
+// sample's labels stay in its name (`stoa_service_tasks{state="TASK_RUNNING"}`).
+nlohmann::json MetricsJson(const std::string& text);
+
 }  // namespace stoa::service

@@ -246,6 +246,19 @@ TEST_F(ServiceQueueTest, ServesMetricsInPrometheusText) {
       Sample(text, std::string(metric::kHttpRequests.name) + "{method=\"POST\",status=\"201\"}"),
       2);
   EXPECT_EQ(Call("GET", "/metrics/prometheus").body.substr(0, 20), text.substr(0, 20));
+  // A Marathon client asking for JSON (marathon-python's get_metrics) gets
+  // Marathon's shape with the same figures.
+  auto as_json = HttpCall("GET", "127.0.0.1", server_->port(), "/metrics", "",
+                          {{"Accept", "application/json"}});
+  ASSERT_TRUE(as_json.ok());
+  json metrics_json = json::parse(as_json->body, nullptr, false);
+  EXPECT_EQ(metrics_json["version"], "4.0.0");
+  EXPECT_EQ(metrics_json["gauges"][metric::kApps.name]["value"], 2);
+  EXPECT_EQ(metrics_json["counters"][metric::kDeploymentsStarted.name]["count"], 2);
+  EXPECT_EQ(metrics_json["gauges"][std::string(metric::kTasks.name) + "{state=\"TASK_RUNNING\"}"]
+                        ["value"],
+            Sample(text, std::string(metric::kTasks.name) + "{state=\"TASK_RUNNING\"}"));
+  EXPECT_TRUE(metrics_json["timers"].is_object());
   ASSERT_EQ(Call("DELETE", "/v2/apps/a").status, 200);
   EXPECT_EQ(Sample(Call("GET", "/metrics").body, metric::kKills.name), 2);
 
