@@ -83,6 +83,7 @@ struct Service::Impl {
   HttpServer http;
   std::thread elector;  // --zk: waits to be elected, then takes over
   std::thread ticker;
+  std::thread abdicator;  // DELETE /v2/leader: steps down once the answer is out
   std::mutex mutex;
   std::condition_variable wake;
   bool stopping = false;
@@ -97,6 +98,7 @@ struct Service::Impl {
     wake.notify_all();
     if (elector.joinable()) elector.join();
     if (ticker.joinable()) ticker.join();
+    if (abdicator.joinable()) abdicator.join();
     http.Stop();
     if (driver) driver->Stop(false);
     detector.reset();
@@ -159,7 +161,25 @@ struct Service::Impl {
       leading = false;
       gate.SetLeading(false);
     }
-    leader_storage->Fence();
+    if (leader_storage != nullptr) leader_storage->Fence();
+  }
+
+  // DELETE /v2/leader, as Marathon's: the leader answers, then stops (through
+  // on_fatal, as when it loses its session), and a standby is elected; the
+  // supervisor brings this one back as a standby.
+  HttpResponse Abdicate() {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (!options.zk.empty() && !gate.leading()) return MessageResponse(404, "There is no leader");
+    if (abdicator.joinable()) return JsonResponse(200, {{"message", "Leadership abdicated"}});
+    abdicator = std::thread([this] {
+      std::unique_lock<std::mutex> lock(mutex);
+      // A moment for the answer to go out; not when the service stops anyway.
+      if (wake.wait_for(lock, std::chrono::milliseconds(200), [this] { return stopping; })) return;
+      lock.unlock();
+      StepDown();
+      options.core.on_fatal("leadership abdicated through DELETE /v2/leader: this instance stops");
+    });
+    return JsonResponse(200, {{"message", "Leadership abdicated"}});
   }
 
   // --zk: serve as a standby until elected, then take over.
@@ -221,6 +241,7 @@ struct Service::Impl {
         return gate.Handle(request, route);
       });
     }
+    http.Route("DELETE", "/v2/leader/?", [this](const HttpRequest&) { return Abdicate(); });
     AddServiceApi(http, core.get(), &info);
     AddEventRoutes(http, &bus, EventStreamOptions{options.event_keep_alive, WallNow});
     // Every path gets a route, so that a standby passes unknown ones on too.

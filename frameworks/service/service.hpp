@@ -33,7 +33,8 @@ struct ServiceOptions {
   double event_keep_alive = 10;  // seconds without an event before /v2/events sends a comment
   // core.on_fatal: called when state and storage would disagree, and with
   // --zk when this instance may no longer lead or stand by (its session was
-  // lost): production exits there, so that two leaders never act at once.
+  // lost), and after DELETE /v2/leader: production exits there, so that two
+  // leaders never act at once.
   CoreOptions core;
 };
 

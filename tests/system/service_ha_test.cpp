@@ -1,7 +1,8 @@
 // Two `stoa service --zk` instances on a real ZooKeeper server, with a real
 // master and agent: one leads, the other stands by and passes the API on to
 // it; the leader killed with SIGKILL, the standby takes over the same
-// framework and its running tasks, and goes on changing them.
+// framework and its running tasks, and goes on changing them; a leader asked
+// to abdicate (DELETE /v2/leader) stops and hands over the same way.
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -195,6 +196,19 @@ TEST_F(ServiceHaTest, TheStandbyTakesOverTheLeadersFrameworkAndTasksAfterAKill9)
     return Get(leader, "/v2/leader").value("leader", "") == services_[standby].address();
   })) << Logs();
   EXPECT_EQ(Get(leader, "/v2/info")["elected"], false);
+  EXPECT_EQ(Tasks(leader, "/ha/web"), after);
+
+  // DELETE /v2/leader (through the standby): the leader abdicates and stops,
+  // and the standby takes over the same tasks.
+  HttpReply abdicated = Call(leader, "DELETE", "/v2/leader");
+  ASSERT_EQ(abdicated.status, 200) << abdicated.body << Logs();
+  EXPECT_EQ(json::parse(abdicated.body), (json{{"message", "Leadership abdicated"}}));
+  EXPECT_EQ(services_[standby].process->Wait(std::chrono::seconds(30)), 1) << Logs();
+  EXPECT_NE(services_[standby].process->Output().find("leadership abdicated"), std::string::npos);
+  ASSERT_TRUE(
+      WaitFor([&] { return Leader() == static_cast<int>(leader); }, std::chrono::seconds(60)))
+      << Logs();
+  ASSERT_TRUE(WaitFor([&] { return AllRunning(leader, "/ha/web", 4); })) << Logs();
   EXPECT_EQ(Tasks(leader, "/ha/web"), after);
 }
 
