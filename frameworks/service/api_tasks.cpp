@@ -152,7 +152,7 @@ HttpResponse Info(ServiceCore* core, const ApiInfo& info) {
     zookeeper_config = {{"zk", info.zk},
                         {"zk_compression", false},
                         {"zk_connection_timeout", session},
-                        {"zk_max_versions", std::numeric_limits<int32_t>::max()},
+                        {"zk_max_versions", ServiceStore::kMaxAppVersions},
                         {"zk_session_timeout", session},
                         {"zk_timeout", session}};
   }

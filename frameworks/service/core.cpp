@@ -24,6 +24,10 @@ Status ServiceCore::Recover() {
   if (!contents.ok()) return Status::Error("cannot read the service's state: " + contents.error());
   auto log = Logger("service");
   for (const auto& why : contents->skipped) log->error("skipped an unreadable record: {}", why);
+  unreadable_apps_ = contents->unreadable_apps;
+  for (const auto& id : unreadable_apps_) {
+    log->error("the tasks of {} are left alone: its definition cannot be read", id.ToString());
+  }
   framework_id_ = contents->framework_id;
   for (auto& app : contents->apps) {
     versions_.Observe(app.version);
@@ -180,7 +184,9 @@ void ServiceCore::Converge() {
   // Tasks of apps that are gone (deleted, or unknown after a restart).
   std::set<PathId> orphans;
   for (const auto& [task_id, entry] : tasks_) {
-    if (!apps_.count(entry.record.app_id)) orphans.insert(entry.record.app_id);
+    if (!apps_.count(entry.record.app_id) && !unreadable_apps_.count(entry.record.app_id)) {
+      orphans.insert(entry.record.app_id);
+    }
   }
   for (const auto& id : orphans) apply(id, PlanApp(nullptr, TasksOf(id), now));
   for (auto it = deployments_.begin(); it != deployments_.end();) {

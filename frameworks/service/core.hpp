@@ -284,6 +284,7 @@ class ServiceCore {
   std::map<AgentId, KnownAgent> agents_;
   VersionClock versions_;
   std::map<PathId, GroupRecord> groups_;  // explicit groups
+  std::set<PathId> unreadable_apps_;      // stored but unreadable: their tasks are left alone
   OfferStatistics offer_stats_;
   CoreCounters counters_;
 

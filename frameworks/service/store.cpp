@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/logging.hpp"
 #include "frameworks/service/records_json.hpp"
 
 namespace stoa::service {
@@ -78,7 +79,12 @@ Result<ServiceStore::Contents> ServiceStore::Load() {
   };
   Status s = each("apps/", [&](const json& value) -> std::string {
     auto app = ParseStoredApp(value);
-    if (!app.ok()) return app.error();
+    if (!app.ok()) {
+      if (value.is_object() && value.contains("id") && value["id"].is_string()) {
+        contents.unreadable_apps.insert(PathId::Parse(value["id"].get<std::string>()));
+      }
+      return app.error();
+    }
     contents.apps.push_back(std::move(*app));
     return "";
   });
@@ -110,12 +116,32 @@ Result<ServiceStore::Contents> ServiceStore::Load() {
 Status ServiceStore::PutFrameworkId(const FrameworkId& id) { return Put(kFrameworkKey, id); }
 
 Status ServiceStore::PutApp(const AppDefinition& app) {
+  auto known = app_versions_.find(app.id);
+  if (known == app_versions_.end()) {
+    auto kept = AppVersions(app.id);
+    if (!kept.ok()) return kept.status();
+    known = app_versions_.emplace(app.id, std::set<std::string>(kept->begin(), kept->end())).first;
+  }
   std::string value = StoredAppJson(app).dump();
   if (Status s = Put(VersionsPrefix(app.id) + app.version, value); !s.ok()) return s;
-  return Put(AppKey(app.id), value);
+  if (Status s = Put(AppKey(app.id), value); !s.ok()) return s;
+  std::set<std::string>& kept = known->second;
+  kept.insert(app.version);
+  // ISO 8601 sorts as time does: the first are the oldest.
+  while (kept.size() > kMaxAppVersions) {
+    if (Status s = Remove(VersionsPrefix(app.id) + *kept.begin()); !s.ok()) {
+      // The app is written; the old version goes with a later write.
+      Logger("service")->warn("cannot remove an old version of {}: {}", app.id.ToString(),
+                              s.message());
+      break;
+    }
+    kept.erase(kept.begin());
+  }
+  return Status::Ok();
 }
 
 Status ServiceStore::DeleteApp(const PathId& id) {
+  app_versions_.erase(id);
   // The current definition goes first: an app without it is gone, whatever
   // versions a failure leaves behind (they are removed with the next delete).
   if (Status s = Remove(AppKey(id)); !s.ok()) return s;

@@ -14,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -35,12 +36,17 @@ class ServiceStore {
     std::vector<GroupRecord> groups;
     // Records that could not be read (skipped, with why), for the log.
     std::vector<std::string> skipped;
+    // The ids of apps whose records could not be read (where the id could):
+    // their tasks are left alone rather than killed as nobody's.
+    std::set<PathId> unreadable_apps;
   };
   // Reads everything; an error only when the storage itself fails.
   Result<Contents> Load();
 
   Status PutFrameworkId(const FrameworkId& id);
-  // Writes the app as current and as one of its versions.
+  // Writes the app as current and as one of its versions; beyond
+  // kMaxAppVersions the oldest go (Marathon's --zk_max_versions).
+  static constexpr size_t kMaxAppVersions = 50;
   Status PutApp(const AppDefinition& app);
   // Removes the app and all its versions.
   Status DeleteApp(const PathId& id);
@@ -64,6 +70,8 @@ class ServiceStore {
 
   std::unique_ptr<Storage> storage_;
   std::map<std::string, int64_t> versions_;  // what this store last wrote or read
+  // The versions kept of each app written since this store opened (read once each).
+  std::map<PathId, std::set<std::string>> app_versions_;
 };
 
 }  // namespace stoa::service

@@ -314,6 +314,37 @@ TEST_F(ServiceCoreTest, ARestartedCoreReconcilesAdoptsAndKillsStrangers) {
   EXPECT_EQ(Tasks("/web").size(), 2u);
 }
 
+// An app whose stored definition cannot be read (say, stricter validation
+// after an upgrade) is not served, but its running tasks are not killed as
+// nobody's: an operator can mend or re-create the app.
+TEST_F(ServiceCoreTest, TheTasksOfAnUnreadableAppAreLeftAlone) {
+  core_->Subscribed("framework-1");
+  core_->CreateApp(App(R"({"id": "/web", "cmd": "x", "instances": 1, "cpus": 0.1})"));
+  core_->Offers({MakeOffer("a1")});
+  ASSERT_EQ(actions_->launched.size(), 1u);
+  TaskId task = actions_->launched[0].task_id;
+  Status(task, TaskState::kRunning);
+  core_.reset();
+  // The stored definition made unreadable behind the store's back.
+  store_.reset();
+  {
+    auto storage = OpenLevelDbStorage(dir_.path() + "/state");
+    ASSERT_TRUE(storage.ok());
+    auto scanned = (*storage)->Scan("apps/");
+    ASSERT_TRUE(scanned.ok());
+    ASSERT_EQ(scanned->size(), 1u);
+    auto& [key, record] = *scanned->begin();
+    ASSERT_TRUE(
+        (*storage)->Set(key, R"({"id": "/web", "cmd": "x", "cpus": -1})", record.version).ok());
+  }
+  Open();
+  core_->Subscribed("framework-1");
+  Status(task, TaskState::kRunning);
+  core_->Tick();
+  EXPECT_FALSE(core_->ViewApp(PathId::Parse("/web")).has_value());
+  EXPECT_TRUE(actions_->killed.empty());
+}
+
 TEST_F(ServiceCoreTest, PlacesByTheAgentsAttributesAndRemembersThem) {
   core_->Subscribed("framework-1");
   core_->CreateApp(App(R"({"id": "/web", "cmd": "serve", "instances": 3, "cpus": 0.1,

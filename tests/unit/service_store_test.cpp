@@ -3,6 +3,8 @@
 // corrupt record is skipped with a reason instead of failing the whole load.
 #include <gtest/gtest.h>
 
+#include <cstdio>
+
 #include "common/zookeeper.hpp"
 #include "frameworks/service/app_json.hpp"
 #include "frameworks/service/store.hpp"
@@ -146,6 +148,35 @@ TEST(ServiceStore, LevelDbKeepsEverythingAcrossReopening) {
   EXPECT_TRUE(store.PutFrameworkId("framework-1").ok());
 }
 
+// As Marathon's --zk_max_versions: the newest 50 versions of an app are kept,
+// also across a reopening (the store learns what is there once).
+TEST(ServiceStore, KeepsTheNewestVersionsOfAnApp) {
+  stoa::testing::TempDir dir;
+  auto version = [](int i) {
+    char text[32];
+    std::snprintf(text, sizeof(text), "2020-01-01T00:00:%02d.000Z", i);
+    return std::string(text);
+  };
+  PathId id = PathId::Parse("/web");
+  {
+    auto storage = OpenLevelDbStorage(dir.path() + "/state");
+    ASSERT_TRUE(storage.ok());
+    ServiceStore store(std::move(*storage));
+    for (int i = 0; i < 45; ++i) ASSERT_TRUE(store.PutApp(App("/web", version(i))).ok());
+  }
+  auto storage = OpenLevelDbStorage(dir.path() + "/state");
+  ASSERT_TRUE(storage.ok());
+  ServiceStore store(std::move(*storage));
+  for (int i = 45; i < 55; ++i) ASSERT_TRUE(store.PutApp(App("/web", version(i))).ok());
+  auto kept = store.AppVersions(id);
+  ASSERT_TRUE(kept.ok());
+  ASSERT_EQ(kept->size(), ServiceStore::kMaxAppVersions);
+  EXPECT_EQ(kept->front(), version(5));
+  EXPECT_EQ(kept->back(), version(54));
+  EXPECT_FALSE(store.AppAtVersion(id, version(4))->has_value());
+  EXPECT_EQ((*store.AppAtVersion(id, version(54)))->version, version(54));
+}
+
 TEST(ServiceStore, ZooKeeperKeepsEverythingForTheNextSession) {
   stoa::testing::TempDir dir;
   stoa::testing::ZooKeeperServer server(dir.path());
@@ -172,7 +203,8 @@ TEST(ServiceStore, SkipsACorruptRecordWithTheReason) {
   ASSERT_TRUE(storage.ok());
   ASSERT_TRUE((*storage)->Set("tasks/bad", "{not json", kNewKey).ok());
   ASSERT_TRUE((*storage)->Set("tasks/half", R"({"id": "half"})", kNewKey).ok());
-  ASSERT_TRUE((*storage)->Set("apps/bad", R"({"id": "/Bad", "cmd": "x"})", kNewKey).ok());
+  ASSERT_TRUE(
+      (*storage)->Set("apps/bad", R"({"id": "/web", "cmd": "x", "cpus": -1})", kNewKey).ok());
   ServiceStore store(std::move(*storage));
   ASSERT_TRUE(store.PutTask(Task("a.instance-1", "/a")).ok());
   auto contents = store.Load();
@@ -181,6 +213,7 @@ TEST(ServiceStore, SkipsACorruptRecordWithTheReason) {
   EXPECT_TRUE(contents->apps.empty());
   ASSERT_EQ(contents->skipped.size(), 3u);
   EXPECT_NE(contents->skipped[0].find("apps/bad"), std::string::npos) << contents->skipped[0];
+  EXPECT_EQ(contents->unreadable_apps, (std::set<PathId>{PathId::Parse("/web")}));
 }
 
 }  // namespace
