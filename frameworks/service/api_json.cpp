@@ -102,11 +102,28 @@ json AppInfoJson(const AppView& view, const Embeds& embeds) {
   if (embeds.count("lastTaskFailure") && view.last_failure) {
     out["lastTaskFailure"] = TaskFailureJson(*view.last_failure);
   }
-  if (embeds.count("readiness")) out["readinessCheckResults"] = json::array();
+  if (embeds.count("readiness")) out["readinessCheckResults"] = ReadinessResultsJson(view);
   return out;
 }
 
-json DeploymentInfoJson(const Deployment& deployment) {
+json ReadinessResultsJson(const AppView& view) {
+  json results = json::array();
+  // As Marathon: readiness is checked while a deployment brings tasks of the
+  // current config up.
+  if (view.app.readiness_checks.empty() || view.deployment_ids.empty()) return results;
+  for (const auto& task : view.tasks) {
+    if (task.kill_requested || task.state != TaskState::kRunning ||
+        task.config_version != view.app.version_info.last_config_change_at) {
+      continue;
+    }
+    results.push_back({{"name", view.app.readiness_checks.front().name},
+                       {"taskId", task.id},
+                       {"ready", task.health.ready}});
+  }
+  return results;
+}
+
+json DeploymentInfoJson(const Deployment& deployment, const std::map<PathId, json>& readiness) {
   // As Marathon plans a change: first the apps that stop, then those that
   // start, then every scale and restart (of started apps too).
   auto phase = [](const std::string& action) {
@@ -124,8 +141,11 @@ json DeploymentInfoJson(const Deployment& deployment) {
     for (const auto& action : part.steps) {
       phases[phase(action)].push_back({{"action", action}, {"app", app}});
     }
+    auto results = readiness.find(part.app_id);
     current.push_back(
-        {{"action", part.steps.back()}, {"app", app}, {"readinessCheckResults", json::array()}});
+        {{"action", part.steps.back()},
+         {"app", app},
+         {"readinessCheckResults", results != readiness.end() ? results->second : json::array()}});
   }
   json steps = json::array();
   for (const auto& actions : phases) {

@@ -27,7 +27,12 @@ nlohmann::json TaskJson(const TaskRecord& task, const AppDefinition* app);
 // firstSuccess, lastSuccess, lastFailure (ISO timestamps or null),
 // lastFailureCause and instanceId.
 nlohmann::json HealthJson(const TaskRecord& task);
-nlohmann::json DeploymentInfoJson(const Deployment& deployment);
+// `readiness`: ReadinessResultsJson of the apps it changes, for their current actions.
+nlohmann::json DeploymentInfoJson(const Deployment& deployment,
+                                  const std::map<PathId, nlohmann::json>& readiness = {});
+// Marathon's readinessCheckResults of an app: {name, taskId, ready} for each
+// running task of its current config while a deployment is in progress.
+nlohmann::json ReadinessResultsJson(const AppView& view);
 // {"version": ..., "deploymentId": ...}
 nlohmann::json DeploymentResultJson(const Deployment& deployment);
 nlohmann::json TaskFailureJson(const TaskFailure& failure);

@@ -112,9 +112,15 @@ HttpResponse CancelDeployment(ServiceCore* core, const HttpRequest& request,
 }
 
 HttpResponse Deployments(ServiceCore* core) {
+  ServiceView view = core->View();
+  std::map<PathId, json> readiness;
+  for (const auto& app : view.apps) {
+    if (!app.app.readiness_checks.empty()) readiness[app.app.id] = ReadinessResultsJson(app);
+  }
   json out = json::array();
-  for (const auto& deployment : core->View().deployments)
-    out.push_back(DeploymentInfoJson(deployment));
+  for (const auto& deployment : view.deployments) {
+    out.push_back(DeploymentInfoJson(deployment, readiness));
+  }
   return JsonResponse(200, out);
 }
 

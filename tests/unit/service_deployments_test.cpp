@@ -225,5 +225,35 @@ TEST_F(DeploymentsApiTest, DeleteAnswersAsMarathon) {
   EXPECT_EQ(Call("DELETE", "/v2/deployments/x?force=maybe").status, 400);
 }
 
+// While a deployment readies tasks, /v2/deployments and embed=apps.readiness
+// show each one's readiness check result, as Marathon.
+TEST_F(DeploymentsApiTest, ShowsReadinessCheckResultsWhileTheDeploymentWaits) {
+  ASSERT_EQ(Call("POST", "/v2/apps", R"({"id": "/ready", "cmd": "serve", "cpus": 0.1,
+    "portDefinitions": [{"port": 0, "name": "http-api"}],
+    "readinessChecks": [{"name": "warm", "path": "/ready"}]})")
+                .status,
+            201);
+  RunTasks();
+  ASSERT_EQ(actions_.launched.size(), 1u);
+  std::string task = actions_.launched[0].task_id;
+  json expected = json::parse(R"([{"name": "warm", "ready": false, "taskId": ")" + task + "\"}]");
+  json listed = Json(Call("GET", "/v2/deployments"));
+  ASSERT_EQ(listed.size(), 1u) << listed.dump();
+  EXPECT_EQ(listed[0]["currentActions"][0]["readinessCheckResults"], expected);
+  EXPECT_EQ(Json(Call("GET", "/v2/apps/ready?embed=app.readiness"))["app"]["readinessCheckResults"],
+            expected);
+
+  TaskStatus ready;  // the executor's check answered 200
+  ready.task_id = task;
+  ready.state = TaskState::kRunning;
+  ready.reason = Reason::kTaskCheckStatusUpdated;
+  ready.check_status = CheckStatus{};
+  ready.check_status->http_status_code = 200;
+  core_->Update(ready);
+  EXPECT_EQ(Json(Call("GET", "/v2/deployments")), json::array());  // ready: done
+  EXPECT_EQ(Json(Call("GET", "/v2/apps/ready?embed=app.readiness"))["app"]["readinessCheckResults"],
+            json::array());
+}
+
 }  // namespace
 }  // namespace stoa::service
