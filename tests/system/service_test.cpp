@@ -214,8 +214,9 @@ TEST_F(ServiceClusterTest, RunsAnAppInItsOwnRootFilesystem) {
 }
 
 // Marathon's own example app definitions, exactly as its documentation gives
-// them (docs/articles/examples/requests/app-simple.json and the first
-// hostname example of docs/docs/constraints.md), deploy and run.
+// them (docs/articles/examples/requests/app-simple.json, the first hostname
+// example of docs/docs/constraints.md, the API's HTTP app example), deploy
+// and run; the HTTP app with a documented HTTP health check gets healthy.
 TEST_F(ServiceClusterTest, MarathonsExampleAppsDeployUnchanged) {
   StartAgent("agent1",
              {"--hostname=node1", "--resources=cpus:4;mem:2048;disk:1024;ports:[31100-31199]"});
@@ -248,6 +249,65 @@ TEST_F(ServiceClusterTest, MarathonsExampleAppsDeployUnchanged) {
   for (const auto& [id, task] : Tasks("/sleep-cluster")) {
     EXPECT_EQ(task["host"], "a.specific.node.com");
   }
+
+  // docs/docs/rest-api/public/api/v2/examples/app-check-http-example.json: a
+  // port from the offers, an HTTP server on it that answers.
+  const char* http = R"({
+  "id": "http-index-test",
+  "cmd": "python3 -m http.server $PORT0",
+  "cpus": 1,
+  "mem": 128,
+  "disk": 0,
+  "instances": 1,
+  "portDefinitions": [
+    {
+        "port": 0,
+        "protocol": "tcp",
+        "name": "http"
+    }],
+  "requirePorts" : false,
+  "env": {},
+  "labels": {},
+  "check": {
+     "http" : {
+        "portIndex": 0,
+        "path": "/"
+      },
+      "intervalSeconds": 60,
+      "timeoutSeconds": 20
+   }
+})";
+  created = Call("POST", "/v2/apps", http);
+  ASSERT_EQ(created.status, 201) << created.body;
+  ASSERT_TRUE(WaitFor([&] {
+    for (const auto& [id, task] : Tasks("/http-index-test")) {
+      auto page = HttpCall("GET", "127.0.0.1", task["ports"][0].get<int>(), "/", "");
+      if (page.ok() && page->status == 200) return true;
+    }
+    return false;
+  })) << Get("/v2/apps/http-index-test").dump()
+      << Log("service");
+  // The same server with the HTTP health check of docs/docs/native-docker.md,
+  // as given there (the first check after Marathon's delaySeconds, 15 s).
+  json checked = json::parse(http);
+  checked["id"] = "http-health-test";
+  checked.erase("check");
+  checked["healthChecks"] = json::parse(R"([
+    {
+      "protocol": "HTTP",
+      "portIndex": 0,
+      "path": "/",
+      "gracePeriodSeconds": 5,
+      "intervalSeconds": 20,
+      "maxConsecutiveFailures": 3
+    }
+  ])");
+  created = Call("POST", "/v2/apps", checked.dump());
+  ASSERT_EQ(created.status, 201) << created.body;
+  ASSERT_TRUE(
+      WaitFor([&] { return Get("/v2/apps/http-health-test")["app"].value("tasksHealthy", 0) == 1; },
+              std::chrono::seconds(60)))
+      << Get("/v2/apps/http-health-test").dump() << Log("service");
 }
 
 // An agent killed with SIGKILL: the master finds it unreachable, and its
