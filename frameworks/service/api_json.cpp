@@ -129,8 +129,7 @@ json DeploymentInfoJson(const Deployment& deployment, const std::map<PathId, jso
   auto phase = [](const std::string& action) {
     return action == "StopApplication" ? 0 : action == "StartApplication" ? 1 : 2;
   };
-  std::vector<DeploymentPart> parts{{deployment.app_id, deployment.steps}};
-  parts.insert(parts.end(), deployment.more_apps.begin(), deployment.more_apps.end());
+  std::vector<DeploymentPart> parts = DeploymentParts(deployment);
   json phases[3] = {json::array(), json::array(), json::array()};
   json current = json::array();
   json affected = json::array();

@@ -209,8 +209,10 @@ void ServiceCore::Converge() {
     if (!seen.count(app) && it->second.steps.back() == "StopApplication") {
       Emit("app_terminated_event", AppTerminatedEventJson(app));
     }
-    Emit("deployment_step_success",
-         DeploymentInfoEventJson(it->second, it->second.steps.size() - 1));
+    for (const DeploymentPart& part : DeploymentParts(it->second)) {
+      Emit("deployment_step_success",
+           DeploymentInfoEventJson(it->second, part.steps.back(), part.app_id));
+    }
     Emit("deployment_success", DeploymentSuccessEventJson(it->second));
     it = deployments_.erase(it);
   }

@@ -183,8 +183,9 @@ class ServiceCore {
   // ---- deployments that fail (core_deployments.cpp) ----
   // DELETE /v2/deployments/{id}: a new deployment takes every app the
   // deployment changed back to its version before (apps it created are
-  // removed); with `force` it just stops, the apps staying as they are.
-  // kNotFound for an unknown deployment.
+  // removed); with `force` the deployment just ends (the apps keep their
+  // new definitions, which the service goes on converging to). kNotFound for
+  // an unknown deployment; kConflict when nothing could be changed back.
   ChangeOutcome CancelDeployment(const std::string& id, bool force);
 
   // ---- /v2/queue and /metrics (core_queue.cpp) ----
@@ -249,8 +250,9 @@ class ServiceCore {
   ChangeOutcome CommitTree(TreeChange change, bool force, bool dry_run = false);
   // Marathon's events as a deployment begins (deployment_info per step, and
   // deployment_step_success for every step but the last, done at once) after
-  // the change to `group` (group_change_success).
-  void Announce(const Deployment& deployment, const PathId& group) const;
+  // the change to `group` (group_change_success; null: the change did not
+  // all go through).
+  void Announce(const Deployment& deployment, const PathId* group) const;
   // Ends deployment `id` without its goal (superseded, reverted, stopped):
   // forgotten, with deployment_step_failure and deployment_failed.
   void Abandon(const std::string& id, const std::string& reason);

@@ -54,9 +54,11 @@ ChangeOutcome ServiceCore::Commit(AppDefinition app, Deployment deployment, bool
   log->info("{} {} at version {} (deployment {}: {})", created ? "created" : "changed",
             app.id.ToString(), app.version, deployment.id, deployment.steps.back());
   apps_[app.id] = app;
+  unreadable_apps_.erase(app.id);  // readable again: its tasks are its own
   deployments_[deployment.id] = deployment;
   ++counters_.deployments_started;
-  Announce(deployment, app.id.Parent());
+  PathId group = app.id.Parent();
+  Announce(deployment, &group);
   ChangeOutcome outcome;
   outcome.created = created;
   outcome.app = std::move(app);
@@ -228,8 +230,9 @@ ChangeOutcome ServiceCore::DeleteApp(const PathId& id, bool force) {
   apps_.erase(current);
   failures_.erase(id);
   delays_.Reset(id);
-  Announce(deployment, id.Parent());
-  deployments_[deployment.id] = std::move(deployment);
+  deployments_[deployment.id] = deployment;
+  PathId group = id.Parent();
+  Announce(deployment, &group);
   ++counters_.deployments_started;
   Converge();
   return outcome;
@@ -261,13 +264,11 @@ ChangeOutcome ServiceCore::KillTasks(const PathId& id,
     return outcome;
   }
   if (scale && !force && !DeploymentsOf(id).empty()) return Locked(id);
-  // The chosen tasks are killed first, so that the smaller app's planner
-  // does not pick others of its own.
-  for (const auto& task_id : chosen) {
-    auto it = tasks_.find(task_id);
-    if (it != tasks_.end()) KillTask(it->second);
-  }
   if (scale && !chosen.empty()) {
+    // The chosen tasks count as going while the smaller app is committed, so
+    // that its planner does not pick others of its own; they are killed (and
+    // that written) only once the smaller app is.
+    for (const auto& task_id : chosen) tasks_.at(task_id).record.kill_requested = true;
     AppDefinition app = current->second;
     app.instances = std::max(0, app.instances - static_cast<int>(chosen.size()));
     std::string version = versions_.Next(Now());
@@ -275,7 +276,12 @@ ChangeOutcome ServiceCore::KillTasks(const PathId& id,
     app.version_info.last_scaling_at = version;
     outcome = Commit(std::move(app),
                      Deployment{NewUuid(), version, id, {"ScaleApplication"}, Now()}, false);
+    for (const auto& task_id : chosen) tasks_.at(task_id).record.kill_requested = false;
     if (outcome.refusal != Refusal::kNone) return outcome;
+  }
+  for (const auto& task_id : chosen) {
+    auto it = tasks_.find(task_id);
+    if (it != tasks_.end()) KillTask(it->second);
   }
   outcome.tasks = std::move(records);
   Converge();

@@ -12,9 +12,7 @@ namespace stoa::service {
 namespace {
 
 bool Changes(const Deployment& deployment, const PathId& app, const std::string& action) {
-  std::vector<DeploymentPart> parts{{deployment.app_id, deployment.steps}};
-  parts.insert(parts.end(), deployment.more_apps.begin(), deployment.more_apps.end());
-  for (const auto& part : parts) {
+  for (const auto& part : DeploymentParts(deployment)) {
     if (part.app_id != app) continue;
     for (const auto& step : part.steps) {
       if (step == action) return true;
@@ -32,12 +30,17 @@ bool FailedByItself(const TaskStatus& status) {
 
 }  // namespace
 
-void ServiceCore::Announce(const Deployment& deployment, const PathId& group) const {
-  Emit("group_change_success", {{"groupId", group.ToString()}, {"version", deployment.version}});
-  for (size_t step = 0; step < deployment.steps.size(); ++step) {
-    Emit("deployment_info", DeploymentInfoEventJson(deployment, step));
-    if (step + 1 < deployment.steps.size()) {
-      Emit("deployment_step_success", DeploymentInfoEventJson(deployment, step));
+void ServiceCore::Announce(const Deployment& deployment, const PathId* group) const {
+  if (group != nullptr) {
+    Emit("group_change_success", {{"groupId", group->ToString()}, {"version", deployment.version}});
+  }
+  for (const DeploymentPart& part : DeploymentParts(deployment)) {
+    for (size_t step = 0; step < part.steps.size(); ++step) {
+      Emit("deployment_info", DeploymentInfoEventJson(deployment, part.steps[step], part.app_id));
+      if (step + 1 < part.steps.size()) {
+        Emit("deployment_step_success",
+             DeploymentInfoEventJson(deployment, part.steps[step], part.app_id));
+      }
     }
   }
 }
@@ -49,7 +52,10 @@ void ServiceCore::Abandon(const std::string& id, const std::string& reason) {
     Logger("service")->warn("cannot delete deployment {}: {}", id, s.message());
   }
   Logger("service")->info("deployment {} ends without its goal: {}", id, reason);
-  Emit("deployment_step_failure", DeploymentInfoEventJson(it->second, it->second.steps.size() - 1));
+  for (const DeploymentPart& part : DeploymentParts(it->second)) {
+    Emit("deployment_step_failure",
+         DeploymentInfoEventJson(it->second, part.steps.back(), part.app_id));
+  }
   Emit("deployment_failed", DeploymentFailedEventJson(it->second, reason));
   deployments_.erase(it);
 }
@@ -112,7 +118,9 @@ ChangeOutcome ServiceCore::Revert(const Deployment& reverted, const std::string&
   for (const PathId& id : DeploymentApps(reverted)) {
     auto original = reverted.original_versions.find(id);
     if (original == reverted.original_versions.end()) {
-      change.apps.erase(id);  // the deployment created it
+      // Created by it: removed. (A deployment recorded before original
+      // versions were kept says nothing of what was: left as it is.)
+      if (Changes(reverted, id, "StartApplication")) change.apps.erase(id);
       continue;
     }
     auto stored = store_->AppAtVersion(id, original->second);
@@ -135,7 +143,14 @@ ChangeOutcome ServiceCore::Revert(const Deployment& reverted, const std::string&
   change.reason = reason;
   ChangeOutcome outcome = CommitTree(std::move(change), /*force=*/true);
   if (outcome.refusal != Refusal::kNone) return outcome;
-  Abandon(reverted.id, reason);  // when there was nothing to change back
+  if (outcome.deployment.steps.empty()) {
+    Abandon(reverted.id, reason + " (nothing could be changed back)");
+    outcome.refusal = Refusal::kConflict;
+    outcome.message = "Deployment " + reverted.id +
+                      " is stopped, but nothing it changed can be changed back (a removed app "
+                      "stays removed)";
+    return outcome;
+  }
   log->warn("deployment {} failed: {}; deployment {} reverts it", reverted.id, reason,
             outcome.deployment.id);
   return outcome;
@@ -158,12 +173,10 @@ void ServiceCore::CountFailure(const TaskRecord& record, const TaskStatus& statu
       continue;
     }
     ++deployment.failures;
-    if (deployment.failures < policy.max_failures) {
-      if (Status s = store_->PutDeployment(deployment); !s.ok()) {
-        Logger("service")->warn("cannot store deployment {}'s failures: {}", id, s.message());
-      }
-      continue;
+    if (Status s = store_->PutDeployment(deployment); !s.ok()) {
+      Logger("service")->warn("cannot store deployment {}'s failures: {}", id, s.message());
     }
+    if (deployment.failures < policy.max_failures) continue;
     std::string reason = fmt::format(
         "{} tasks of {} at version {} failed (the last, {}: {} {}); rolled back to version {} "
         "(upgradeStrategy.rollback.maxFailures is {})",

@@ -213,7 +213,7 @@ ChangeOutcome ServiceCore::CommitTree(TreeChange change, bool force, bool dry_ru
                                           : change.reason);
       }
     }
-    if (deploys) Announce(deployment, change.group);
+    if (deploys) Announce(deployment, failed.ok() ? &change.group : nullptr);
     Converge();
     if (!failed.ok()) return Unavailable(failed);
     return outcome;
@@ -224,6 +224,7 @@ ChangeOutcome ServiceCore::CommitTree(TreeChange change, bool force, bool dry_ru
               apps_.count(part.app.id) ? "changed" : "created", part.app.id.ToString(), version,
               deployment.id);
     outcome.app = part.app;
+    unreadable_apps_.erase(part.app.id);
     apps_[part.app.id] = std::move(part.app);
   }
   for (const auto& group : put_groups) {

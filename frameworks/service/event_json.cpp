@@ -76,16 +76,15 @@ json AppTerminatedEventJson(const PathId& app) { return {{"appId", app.ToString(
 
 json DeploymentPlanJson(const Deployment& deployment) {
   json steps = json::array();
-  for (const auto& action : deployment.steps) steps.push_back(StepJson(action, deployment.app_id));
-  for (const auto& part : deployment.more_apps) {
+  for (const auto& part : DeploymentParts(deployment)) {
     for (const auto& action : part.steps) steps.push_back(StepJson(action, part.app_id));
   }
   return {{"id", deployment.id}, {"steps", steps}, {"version", deployment.version}};
 }
 
-json DeploymentInfoEventJson(const Deployment& deployment, size_t step) {
-  return {{"plan", DeploymentPlanJson(deployment)},
-          {"currentStep", StepJson(deployment.steps.at(step), deployment.app_id)}};
+json DeploymentInfoEventJson(const Deployment& deployment, const std::string& action,
+                             const PathId& app) {
+  return {{"plan", DeploymentPlanJson(deployment)}, {"currentStep", StepJson(action, app)}};
 }
 
 json DeploymentSuccessEventJson(const Deployment& deployment) {

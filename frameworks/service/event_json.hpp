@@ -27,8 +27,9 @@ nlohmann::json AppTerminatedEventJson(const PathId& app);
 
 // A deployment plan {id, steps: [{actions: [{action, app}]}], version}.
 nlohmann::json DeploymentPlanJson(const Deployment& deployment);
-// deployment_info: `deployment` begins its step `step` (0-based).
-nlohmann::json DeploymentInfoEventJson(const Deployment& deployment, size_t step);
+// deployment_info (and the step events): `deployment` at its step of `action` on `app`.
+nlohmann::json DeploymentInfoEventJson(const Deployment& deployment, const std::string& action,
+                                       const PathId& app);
 // deployment_success: `deployment` is done.
 nlohmann::json DeploymentSuccessEventJson(const Deployment& deployment);
 // deployment_failed: `deployment` ended without reaching its goal (reverted,

@@ -79,6 +79,13 @@ struct Deployment {
   bool operator==(const Deployment&) const = default;
 };
 
+// Every app a deployment changes with its steps: app_id's first, then more_apps.
+inline std::vector<DeploymentPart> DeploymentParts(const Deployment& deployment) {
+  std::vector<DeploymentPart> parts{{deployment.app_id, deployment.steps}};
+  parts.insert(parts.end(), deployment.more_apps.begin(), deployment.more_apps.end());
+  return parts;
+}
+
 // Every app a deployment changes: app_id first, then more_apps.
 inline std::vector<PathId> DeploymentApps(const Deployment& deployment) {
   std::vector<PathId> apps{deployment.app_id};

@@ -98,8 +98,8 @@ struct Service::Impl {
     wake.notify_all();
     if (elector.joinable()) elector.join();
     if (ticker.joinable()) ticker.join();
+    http.Stop();  // no DELETE /v2/leader starts an abdicator after this
     if (abdicator.joinable()) abdicator.join();
-    http.Stop();
     if (driver) driver->Stop(false);
     detector.reset();
     contender.reset();
@@ -169,14 +169,18 @@ struct Service::Impl {
   // supervisor brings this one back as a standby.
   HttpResponse Abdicate() {
     std::lock_guard<std::mutex> lock(mutex);
+    if (stopping) return MessageResponse(503, "this instance is stopping");
     if (!options.zk.empty() && !gate.leading()) return MessageResponse(404, "There is no leader");
     if (abdicator.joinable()) return JsonResponse(200, {{"message", "Leadership abdicated"}});
     abdicator = std::thread([this] {
       std::unique_lock<std::mutex> lock(mutex);
       // A moment for the answer to go out; not when the service stops anyway.
-      if (wake.wait_for(lock, std::chrono::milliseconds(200), [this] { return stopping; })) return;
+      if (wake.wait_for(lock, std::chrono::milliseconds(500), [this] { return stopping; })) return;
       lock.unlock();
       StepDown();
+      // Out of the election at once (its znode goes), so that a standby
+      // takes over now rather than after this session's timeout.
+      if (contender && zookeeper) zookeeper->Delete(contender->znode(), -1);
       options.core.on_fatal("leadership abdicated through DELETE /v2/leader: this instance stops");
     });
     return JsonResponse(200, {{"message", "Leadership abdicated"}});

@@ -86,7 +86,9 @@ TEST_F(ServiceSessionTest, CreateScaleUpdateAutomaticRollbackAndDeleteWithTheirE
   ASSERT_EQ(created.status, 201) << created.body;
   ASSERT_TRUE(WaitFor([&] { return Healthy("/session/web", 3); }))
       << Get("/v2/apps/session/web").dump() << Log("service");
-  EXPECT_TRUE(finished(created.headers["Marathon-Deployment-Id"])) << Read(stream);
+  // The stream may be a moment behind the API.
+  EXPECT_TRUE(WaitFor([&] { return finished(created.headers["Marathon-Deployment-Id"]); }))
+      << Read(stream);
 
   // Scale to 5: the 3 stay.
   std::set<std::string> three = Ids("/session/web");
@@ -149,7 +151,9 @@ TEST_F(ServiceSessionTest, CreateScaleUpdateAutomaticRollbackAndDeleteWithTheirE
   ASSERT_TRUE(WaitFor([&] { return !events("app_terminated_event").empty(); }))
       << Read(stream) << Log("service");
 
-  // Each step in the stream: the API calls, the deployments and the tasks.
+  // Each step in the stream: the API calls, the deployments and the tasks
+  // (the delete's deployment_success follows app_terminated_event).
+  ASSERT_TRUE(WaitFor([&] { return events("deployment_success").size() >= 5; })) << Read(stream);
   EXPECT_EQ(events("api_post_event").size(), 5u);  // POST, scale, two updates, delete
   std::set<std::string> actions;
   for (const auto& event : events("deployment_info")) {

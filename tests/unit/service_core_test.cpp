@@ -343,6 +343,12 @@ TEST_F(ServiceCoreTest, TheTasksOfAnUnreadableAppAreLeftAlone) {
   core_->Tick();
   EXPECT_FALSE(core_->ViewApp(PathId::Parse("/web")).has_value());
   EXPECT_TRUE(actions_->killed.empty());
+  // Created again, the app owns them once more: deleting it kills them.
+  ASSERT_EQ(
+      core_->CreateApp(App(R"({"id": "/web", "cmd": "x", "instances": 1, "cpus": 0.1})")).refusal,
+      Refusal::kNone);
+  ASSERT_EQ(core_->DeleteApp(PathId::Parse("/web"), true).refusal, Refusal::kNone);
+  EXPECT_EQ(std::count(actions_->killed.begin(), actions_->killed.end(), task), 1);
 }
 
 TEST_F(ServiceCoreTest, PlacesByTheAgentsAttributesAndRemembersThem) {

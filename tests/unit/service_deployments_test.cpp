@@ -4,6 +4,8 @@
 // deployment or, forced, just stops it.
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "tests/unit/service_api_fixture.hpp"
 #include "tests/unit/service_core_fixture.hpp"
 
@@ -189,6 +191,52 @@ TEST_F(DeploymentsTest, ADeploymentSupersededByAForcedChangeEndsWithDeploymentFa
   EXPECT_EQ(Events("deployment_step_failure")[0]["plan"]["id"], first.deployment.id);
   ASSERT_EQ(core_->View().deployments.size(), 1u);
   EXPECT_EQ(core_->View().deployments[0].id, second.deployment.id);
+}
+
+// A deployment recorded before original versions were kept (an upgrade
+// in the middle of a rolling update): a revert leaves the app alone.
+TEST_F(DeploymentsTest, ARevertOfADeploymentWithoutOriginalsKeepsTheApp) {
+  RunHealthy();
+  ChangeOutcome update = ChangeCmd("v2");
+  core_.reset();
+  Deployment legacy = update.deployment;
+  legacy.original_versions.clear();
+  ASSERT_TRUE(store_->PutDeployment(legacy).ok());
+  Open();
+  core_->Subscribed("framework-1");
+  ChangeOutcome revert = core_->CancelDeployment(legacy.id, false);
+  EXPECT_EQ(revert.refusal, Refusal::kConflict) << revert.message;
+  ASSERT_TRUE(core_->ViewApp(PathId::Parse("/web")).has_value());
+  EXPECT_EQ(Web().cmd, "v2");
+  EXPECT_TRUE(core_->View().deployments.empty());  // stopped
+}
+
+TEST_F(DeploymentsTest, ADeploymentOfSeveralAppsAnnouncesEachAppsSteps) {
+  core_->Subscribed("framework-1");
+  ChangeOutcome outcome = core_->ChangeTree(
+      [&](const std::map<PathId, AppDefinition>& apps,
+          const std::map<PathId, GroupRecord>& groups) {
+        TreeChange change;
+        change.apps = apps;
+        change.groups = groups;
+        change.apps[PathId::Parse("/a")] = App(R"({"id": "/a", "cmd": "x", "cpus": 0.1})");
+        change.apps[PathId::Parse("/b")] = App(R"({"id": "/b", "cmd": "y", "cpus": 0.1})");
+        return change;
+      },
+      false);
+  ASSERT_EQ(outcome.refusal, Refusal::kNone) << outcome.message;
+  std::multiset<std::string> announced;
+  for (const auto& info : Events("deployment_info")) {
+    EXPECT_EQ(info["plan"]["id"], outcome.deployment.id);
+    EXPECT_EQ(info["plan"]["steps"].size(), 4u);
+    announced.insert(info["currentStep"]["actions"][0]["app"].get<std::string>() + " " +
+                     info["currentStep"]["actions"][0]["action"].get<std::string>());
+  }
+  EXPECT_EQ(announced, (std::multiset<std::string>{"/a StartApplication", "/a ScaleApplication",
+                                                   "/b StartApplication", "/b ScaleApplication"}));
+  ASSERT_EQ(Events("group_change_success").size(), 1u);
+  EXPECT_EQ(Events("group_change_success")[0]["groupId"], "/");
+  EXPECT_EQ(Events("deployment_step_success").size(), 2u);  // each app's StartApplication
 }
 
 // Over HTTP as Marathon answers: 200 with the reverting deployment (and its

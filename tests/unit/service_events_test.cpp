@@ -355,6 +355,10 @@ TEST_F(EventStreamTest, StreamsAnAppsLifeInMarathonsShapes) {
   ASSERT_TRUE(Saw(reader, "deployment_info", [](json e) {
     return e["currentStep"]["actions"][0]["action"] == "StopApplication";
   }));
+  ASSERT_TRUE(Saw(heavy, "deployment_info", [](json e) {
+    return e["currentStep"]["actions"][0]["action"] == "StopApplication" &&
+           e["plan"].contains("original") && e["plan"].contains("target");
+  })) << heavy.text();
   EXPECT_TRUE(reader.OfType("app_terminated_event").empty());
   Report(task, TaskState::kKilled);
   ASSERT_TRUE(Saw(reader, "app_terminated_event")) << reader.text();
