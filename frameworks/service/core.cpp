@@ -175,8 +175,7 @@ void ServiceCore::Converge() {
     }
     if (plan.goal_reached) goals.insert(id);
   };
-  for (const auto& [id, app] : apps_) {
-    AppPlan plan = Plan(app, now);
+  for (const auto& [id, plan] : Plans(now)) {
     wanted[id] = plan.launches;
     seen.insert(id);
     apply(id, plan);

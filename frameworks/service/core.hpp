@@ -222,6 +222,9 @@ class ServiceCore {
   std::vector<const TaskRecord*> TasksOf(const PathId& app) const;
   // PlanApp for `app`; a global app's target is its agents (core_global.cpp).
   AppPlan Plan(const AppDefinition& app, double now) const;
+  // Plan of every app, with nothing for an app that waits for the apps it
+  // depends on (WaitsForDependencies) (core_groups.cpp).
+  std::map<PathId, AppPlan> Plans(double now) const;
   int GlobalTarget(const AppDefinition& app, double now) const;
   // Whether a global app lacks an instance of its current config on `agent`.
   bool GlobalRoomOn(const AppDefinition& app, const AgentId& agent, double now) const;
@@ -262,6 +265,11 @@ class ServiceCore {
   // A task of `record`'s app ended as `status` says, by itself: one more
   // failure of its deployment's new config, which may roll it back.
   void CountFailure(const TaskRecord& record, const TaskStatus& status);
+  // Marathon's dependencies (the app's own `dependencies`, and those of the
+  // groups it is in; an id names an app or every app beneath it): whether
+  // `app` must wait because a deployment that changes it also changes an app
+  // it depends on that is not at its goal (`reached`) yet (core_groups.cpp).
+  bool WaitsForDependencies(const AppDefinition& app, const std::set<PathId>& reached) const;
   // Why an app at `id` cannot be (kInvalid) given the explicit groups, or kNone.
   ChangeOutcome GroupConflict(const PathId& id) const;
   // Marathon 1.4's heavy plan: `plan` gets "original" and "target", root

@@ -29,14 +29,14 @@ void ServiceCore::Offers(const std::vector<Offer>& offers) {
   double now = Now();
   for (const auto& offer : offers) NoteAgent(offer);  // global apps want the agents offered
   std::map<PathId, int> wanted;
-  for (const auto& [id, app] : apps_) {
-    int launches = Plan(app, now).launches;
-    if (launches > 0 && delays_.NotBefore(app) <= now) wanted[id] = launches;
+  std::map<PathId, AppPlan> plans = Plans(now);
+  for (const auto& [id, plan] : plans) {
+    if (plan.launches > 0 && delays_.NotBefore(apps_.at(id)) <= now) wanted[id] = plan.launches;
   }
   for (const auto& offer : offers) LaunchOn(offer, wanted);
   // Apps in backoff still want their launches, later.
-  for (const auto& [id, app] : apps_) {
-    if (!wanted.count(id)) wanted[id] = Plan(app, now).launches;
+  for (const auto& [id, plan] : plans) {
+    if (!wanted.count(id)) wanted[id] = plan.launches;
   }
   UpdateOfferInterest(wanted);
 }

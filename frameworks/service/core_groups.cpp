@@ -2,11 +2,14 @@
 // with several, the group API, kills that scale): the new state is checked,
 // every app that changes gets the change's version and a part of one
 // deployment, and each record is written before it takes effect.
+#include <algorithm>
+
 #include "common/ids.hpp"
 #include "common/logging.hpp"
 #include "frameworks/service/core.hpp"
 #include "frameworks/service/event_json.hpp"
 #include "frameworks/service/service_ports.hpp"
+#include "frameworks/service/tree_plan.hpp"
 
 namespace stoa::service {
 namespace {
@@ -244,6 +247,65 @@ ChangeOutcome ServiceCore::CommitTree(TreeChange change, bool force, bool dry_ru
     groups_.erase(id);
   }
   return finish(Status::Ok());
+}
+
+std::map<PathId, AppPlan> ServiceCore::Plans(double now) const {
+  std::map<PathId, AppPlan> plans;
+  std::set<PathId> reached;  // apps at their goal before any waits
+  for (const auto& [id, app] : apps_) {
+    AppPlan& plan = plans[id] = Plan(app, now);
+    if (plan.goal_reached) reached.insert(id);
+  }
+  for (auto& [id, plan] : plans) {
+    if (!plan.goal_reached && WaitsForDependencies(apps_.at(id), reached)) {
+      plan = AppPlan{};  // nothing yet: what it depends on comes first
+    }
+  }
+  return plans;
+}
+
+bool ServiceCore::WaitsForDependencies(const AppDefinition& app,
+                                       const std::set<PathId>& reached) const {
+  std::vector<PathId> dependencies;
+  if (auto listed = app.kept.find("dependencies"); listed != app.kept.end() && listed->is_array()) {
+    for (const auto& dependency : *listed) {
+      if (dependency.is_string()) {
+        dependencies.push_back(ResolveId(dependency.get<std::string>(), app.id.Parent()));
+      }
+    }
+  }
+  for (const auto& [id, group] : groups_) {
+    if (id.Contains(app.id)) {
+      dependencies.insert(dependencies.end(), group.dependencies.begin(), group.dependencies.end());
+    }
+  }
+  if (dependencies.empty()) return false;
+  // An app that depends on this one in turn is not waited for: a cycle
+  // (which Marathon refuses) must not hold both for ever.
+  auto depends_on_app = [&](const PathId& other) {
+    auto found = apps_.find(other);
+    if (found == apps_.end()) return false;
+    auto listed = found->second.kept.find("dependencies");
+    if (listed == found->second.kept.end() || !listed->is_array()) return false;
+    for (const auto& dependency : *listed) {
+      if (dependency.is_string() &&
+          ResolveId(dependency.get<std::string>(), other.Parent()).Contains(app.id)) {
+        return true;
+      }
+    }
+    return false;
+  };
+  for (const auto& [id, deployment] : deployments_) {
+    std::vector<PathId> changed = DeploymentApps(deployment);
+    if (std::find(changed.begin(), changed.end(), app.id) == changed.end()) continue;
+    for (const PathId& other : changed) {
+      if (other == app.id || reached.count(other) || !apps_.count(other)) continue;
+      for (const PathId& dependency : dependencies) {
+        if (dependency.Contains(other) && !depends_on_app(other)) return true;
+      }
+    }
+  }
+  return false;
 }
 
 }  // namespace stoa::service

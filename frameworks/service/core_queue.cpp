@@ -10,9 +10,10 @@ std::vector<QueuedApp> ServiceCore::LaunchQueue() const {
   std::lock_guard<std::mutex> lock(mutex_);
   double now = Now();
   std::vector<QueuedApp> queue;
-  for (const auto& [id, app] : apps_) {
-    int count = Plan(app, now).launches;
+  for (const auto& [id, plan] : Plans(now)) {
+    int count = plan.launches;
     if (count <= 0) continue;
+    const AppDefinition& app = apps_.at(id);
     QueuedApp queued;
     queued.app = app;
     queued.count = count;

@@ -239,6 +239,46 @@ TEST_F(DeploymentsTest, ADeploymentOfSeveralAppsAnnouncesEachAppsSteps) {
   EXPECT_EQ(Events("deployment_step_success").size(), 2u);  // each app's StartApplication
 }
 
+// Marathon's dependencies order a deployment: an app waits until the apps
+// it depends on (by id, or through its group's dependencies) that the same
+// deployment changes are at their goal.
+TEST_F(DeploymentsTest, AnAppStartsAfterTheAppsItDependsOn) {
+  core_->Subscribed("framework-1");
+  ChangeOutcome outcome = core_->ChangeTree(
+      [&](const std::map<PathId, AppDefinition>& apps,
+          const std::map<PathId, GroupRecord>& groups) {
+        TreeChange change;
+        change.apps = apps;
+        change.groups = groups;
+        change.apps[PathId::Parse("/shop/db")] =
+            App(R"({"id": "/shop/db", "cmd": "db", "cpus": 0.1})");
+        change.apps[PathId::Parse("/shop/web")] =
+            App(R"({"id": "/shop/web", "cmd": "web", "cpus": 0.1, "dependencies": ["db"]})");
+        change.apps[PathId::Parse("/front/lb")] =
+            App(R"({"id": "/front/lb", "cmd": "lb", "cpus": 0.1})");
+        change.groups[PathId::Parse("/front")] = {
+            PathId::Parse("/front"), {PathId::Parse("/shop")}, ""};
+        return change;
+      },
+      false);
+  ASSERT_EQ(outcome.refusal, Refusal::kNone) << outcome.message;
+  core_->Offers({MakeOffer("a1")});
+  auto launched = [&] {
+    std::vector<std::string> commands;
+    for (const auto& task : actions_->launched) commands.push_back(task.command.value);
+    return commands;
+  };
+  EXPECT_EQ(launched(), (std::vector<std::string>{"db"}));
+  Status(actions_->launched[0].task_id, TaskState::kRunning);  // /shop/db at its goal
+  core_->Offers({MakeOffer("a2")});
+  EXPECT_EQ(launched(), (std::vector<std::string>{"db", "web"}));
+  Status(actions_->launched[1].task_id, TaskState::kRunning);  // all of /shop
+  core_->Offers({MakeOffer("a3")});
+  ASSERT_EQ(launched(), (std::vector<std::string>{"db", "web", "lb"}));
+  Status(actions_->launched[2].task_id, TaskState::kRunning);
+  EXPECT_TRUE(core_->View().deployments.empty());
+}
+
 // Over HTTP as Marathon answers: 200 with the reverting deployment (and its
 // header), 202 without a body when forced, 404 with a message when unknown.
 class DeploymentsApiTest : public ServiceApiFixture {};
