@@ -11,6 +11,9 @@ packages=(
   prometheus  # promtool: the service's /metrics test checks its Prometheus text
   libcurl4-openssl-dev  # the executor's HTTP(S) health checks
   openssl               # the executor tests' TLS server
+  libldns-dev           # stoa dns: the DNS wire format
+  haproxy               # stoa lb runs it
+  dnsutils              # dig: the DNS tests' client
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -6,6 +6,7 @@
 namespace stoa::service {
 
 void AddServiceApi(HttpServer& server, ServiceCore* core, const ApiInfo* info) {
+  AddEndpointsRoutes(server, core);
   AddGroupAppsRoute(server, core);
   AddBaseRoutes(server, core, info);
   AddAppBatchRoutes(server, core);

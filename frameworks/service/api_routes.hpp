@@ -9,6 +9,8 @@ namespace stoa::service {
 
 // /v2/apps and its tasks, /v2/tasks, /v2/deployments, /v2/info, /v2/leader, /ping.
 void AddBaseRoutes(HttpServer& server, ServiceCore* core, const ApiInfo* info);
+// GET /v2/endpoints and /v2/apps/{id}/endpoints: before /v2/apps/{id}.
+void AddEndpointsRoutes(HttpServer& server, ServiceCore* core);
 // GET /v2/apps/{group}/*: before /v2/apps/{id}, which would take it.
 void AddGroupAppsRoute(HttpServer& server, ServiceCore* core);
 // PUT and PATCH /v2/apps with several apps.
