@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   stoa::cli::AddUpCommand(app, &exit_code);
   stoa::cli::AddServiceCommand(app, &exit_code);
   stoa::cli::AddAppCommand(app, &exit_code);
+  stoa::cli::AddDnsCommand(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -71,9 +71,10 @@ class ServiceClusterTest : public ::testing::Test, protected stoa::testing::Loca
     return Get("/v2/deployments").empty();
   }
 
-  // The sandbox directory of `task` on the agent.
+  // The sandbox directory of `task` on whichever agent runs it.
   std::string Sandbox(const std::string& task) {
-    for (const auto& entry : fs::recursive_directory_iterator(dir_.path() + "/agent")) {
+    for (const auto& entry : fs::recursive_directory_iterator(
+             dir_.path(), fs::directory_options::skip_permission_denied)) {
       if (entry.path().filename() == "stdout" &&
           entry.path().string().find("/" + task) != std::string::npos) {
         return entry.path().parent_path().string();

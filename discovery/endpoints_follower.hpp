@@ -1,0 +1,47 @@
+// Follows the service framework's endpoints (GET /v2/endpoints) for `stoa dns`
+// and `stoa lb`: fetched at start, again within `debounce` of any event on
+// its /v2/events stream, and every `resync` seconds whatever happens (a lost
+// event costs at most that long). The callback runs on the follower's own
+// thread with the "apps" array, only when it differs from the last one.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <nlohmann/json_fwd.hpp>
+#include <string>
+
+#include "common/status.hpp"
+
+namespace stoa::discovery {
+
+struct FollowerOptions {
+  std::string host = "127.0.0.1";  // the service framework's HTTP API
+  int port = 8080;
+  double debounce_seconds = 0.05;
+  double resync_seconds = 30;
+  double retry_seconds = 1;  // after a failed fetch or a broken stream
+};
+
+// "http://HOST:PORT", "HOST:PORT" or "HOST" (port 8080).
+Result<FollowerOptions> ParseServiceUrl(const std::string& url);
+
+class EndpointsFollower {
+ public:
+  using Callback = std::function<void(const nlohmann::json& apps)>;
+  EndpointsFollower(FollowerOptions options, Callback callback);
+  ~EndpointsFollower();  // stops both threads
+  EndpointsFollower(const EndpointsFollower&) = delete;
+  EndpointsFollower& operator=(const EndpointsFollower&) = delete;
+
+  void Start();
+  // Fetches that succeeded, and that failed (the service did not answer 200 JSON).
+  uint64_t fetches() const;
+  uint64_t fetch_failures() const;
+  bool streaming() const;  // the event stream is open
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace stoa::discovery
