@@ -15,6 +15,7 @@ void AddUpCommand(CLI::App& app, int* exit_code);
 void AddServiceCommand(CLI::App& app, int* exit_code);
 void AddAppCommand(CLI::App& app, int* exit_code);
 void AddDnsCommand(CLI::App& app, int* exit_code);
+void AddLbCommand(CLI::App& app, int* exit_code);
 
 // A duration flag's value in seconds; exits with a clear message when malformed.
 double DurationFlag(const std::string& flag, const std::string& text);

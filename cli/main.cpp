@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   stoa::cli::AddServiceCommand(app, &exit_code);
   stoa::cli::AddAppCommand(app, &exit_code);
   stoa::cli::AddDnsCommand(app, &exit_code);
+  stoa::cli::AddLbCommand(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

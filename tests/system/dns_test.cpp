@@ -47,17 +47,11 @@ std::string DigStatus(int port, const std::string& args) {
   return status.size() > 8 ? status.substr(8, status.find_first_of("\n") - 8) : status;
 }
 
-class DnsTest : public ServiceClusterTest {
+class DnsTest : public LoopbackAgentsTest {
  protected:
   void SetUp() override {
-    StartMaster();
-    // Agents named by loopback addresses, so that each has its own A record.
-    StartAgent("a1", {"--hostname=127.0.0.2", "--resources=cpus:2;mem:2048;ports:[31000-31049]"});
-    StartAgent("a2", {"--hostname=127.0.0.3", "--resources=cpus:2;mem:2048;ports:[31050-31099]"});
-    service_http_ = FreePort();
-    StartService();
-    ASSERT_TRUE(WaitFor([&] { return Get("/v2/info").value("frameworkId", json()).is_string(); }))
-        << Log("service");
+    LoopbackAgentsTest::SetUp();
+    if (HasFatalFailure()) return;
     StartDns("");
   }
 

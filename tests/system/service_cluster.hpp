@@ -87,6 +87,21 @@ class ServiceClusterTest : public ::testing::Test, protected stoa::testing::Loca
   std::unique_ptr<Process> service_;  // goes before the cluster's processes
 };
 
+// The same with two agents named by loopback addresses (127.0.0.2 and
+// 127.0.0.3), so that each has an address of its own: for DNS and the balancer.
+class LoopbackAgentsTest : public ServiceClusterTest {
+ protected:
+  void SetUp() override {
+    StartMaster();
+    StartAgent("a1", {"--hostname=127.0.0.2", "--resources=cpus:2;mem:2048;ports:[31000-31049]"});
+    StartAgent("a2", {"--hostname=127.0.0.3", "--resources=cpus:2;mem:2048;ports:[31050-31099]"});
+    service_http_ = FreePort();
+    StartService();
+    ASSERT_TRUE(WaitFor([&] { return Get("/v2/info").value("frameworkId", json()).is_string(); }))
+        << Log("service");
+  }
+};
+
 // The events an SSE file holds, as (event line, data), comments skipped.
 inline std::vector<std::pair<std::string, json>> ParseEvents(const std::string& text) {
   std::vector<std::pair<std::string, json>> events;

@@ -1,0 +1,292 @@
+#include "discovery/lb_daemon.hpp"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "common/http_server.hpp"
+#include "common/logging.hpp"
+#include "discovery/endpoints_follower.hpp"
+#include "discovery/haproxy_config.hpp"
+
+namespace stoa::discovery {
+
+using json = nlohmann::json;
+namespace fs = std::filesystem;
+
+Result<std::string> HaproxyCommand(const std::string& socket_path,
+                                   const std::vector<std::string>& commands) {
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  if (socket_path.size() >= sizeof(address.sun_path)) {
+    close(fd);
+    return Status::Error("socket path too long: " + socket_path);
+  }
+  std::strcpy(address.sun_path, socket_path.c_str());
+  if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
+    std::string why = std::strerror(errno);
+    close(fd);
+    return Status::Error("cannot reach HAProxy's runtime API at " + socket_path + ": " + why);
+  }
+  std::string text;
+  for (const auto& command : commands) text += (text.empty() ? "" : ";") + command;
+  text += "\n";
+  timeval timeout{5, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+  if (send(fd, text.data(), text.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(text.size())) {
+    close(fd);
+    return Status::Error("cannot send to HAProxy's runtime API at " + socket_path);
+  }
+  std::string answer;
+  char buffer[4096];
+  ssize_t n;
+  while ((n = recv(fd, buffer, sizeof(buffer), 0)) > 0) answer.append(buffer, n);
+  close(fd);
+  return answer;
+}
+
+namespace {
+
+// Whether the runtime API's answer to one `set server` is a success: nothing,
+// or the note that the address changed (or needed no change).
+bool RuntimeOk(const std::string& answer) {
+  size_t start = answer.find_first_not_of(" \n");
+  if (start == std::string::npos) return true;
+  return answer.compare(start, 10, "IP changed") == 0 ||
+         answer.find("no need to change") != std::string::npos;
+}
+
+}  // namespace
+
+struct LbDaemon::Impl {
+  LbOptions options;
+  LbConfigOptions config;
+  std::string config_path;
+  pid_t haproxy = -1;
+  std::unique_ptr<EndpointsFollower> follower;
+  HttpServer http;
+  std::mutex mutex;
+  std::vector<LbBackend> running;  // what HAProxy has now
+  uint64_t reloads = 0, runtime_updates = 0, failures = 0;
+  std::string last_error;
+
+  // "Pid: N" of the worker the runtime API reaches, or 0.
+  int WorkerPid() {
+    auto info = HaproxyCommand(config.socket_path, {"show info"});
+    if (!info.ok()) return 0;
+    size_t at = info->find("\nPid: ");
+    return at == std::string::npos ? 0 : std::atoi(info->c_str() + at + 6);
+  }
+
+  bool WaitForWorker(int not_pid) {
+    for (int i = 0; i < 500; ++i) {
+      int pid = WorkerPid();
+      if (pid != 0 && pid != not_pid) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
+  }
+
+  Status WriteChecked(const std::vector<LbBackend>& backends) {
+    std::string candidate = config_path + ".new";
+    {
+      std::ofstream out(candidate, std::ios::trunc);
+      out << RenderConfig(backends, config);
+      if (!out) return Status::Error("cannot write " + candidate);
+    }
+    std::string command =
+        fmt::format("'{}' -c -q -f '{}' > '{}.check' 2>&1", options.haproxy, candidate, candidate);
+    if (std::system(command.c_str()) != 0) {
+      std::ifstream in(candidate + ".check");
+      std::string why((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      return Status::Error("haproxy -c refused the config (kept the running one): " + why);
+    }
+    fs::rename(candidate, config_path);
+    return Status::Ok();
+  }
+
+  Status StartHaproxy() {
+    std::string log = options.work_dir + "/haproxy.log";
+    pid_t pid = fork();
+    if (pid < 0) return Status::Error(std::string("fork: ") + std::strerror(errno));
+    if (pid == 0) {
+      int out = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+      if (out >= 0) {
+        dup2(out, 1);
+        dup2(out, 2);
+      }
+      sigset_t none;
+      sigemptyset(&none);
+      sigprocmask(SIG_SETMASK, &none, nullptr);
+      execl(options.haproxy.c_str(), options.haproxy.c_str(), "-W", "-db", "-f",
+            config_path.c_str(), static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    haproxy = pid;
+    if (!WaitForWorker(0)) {
+      return Status::Error("HAProxy did not start (its log: " + log + ")");
+    }
+    return Status::Ok();
+  }
+
+  // Moves HAProxy to the endpoints in `apps`. REQUIRES: mutex held.
+  void Apply(const json& apps) {
+    std::vector<LbBackend> wanted = PlanBackends(apps, config, ResolveIpv4, running);
+    if (SameShape(running, wanted)) {
+      std::vector<std::string> commands = RuntimeCommands(running, wanted);
+      if (commands.empty()) return;
+      std::string refused;
+      for (const auto& command : commands) {
+        auto answer = HaproxyCommand(config.socket_path, {command});
+        if (!answer.ok() || !RuntimeOk(*answer)) {
+          refused = command + ": " + (answer.ok() ? *answer : answer.error());
+          break;
+        }
+      }
+      if (refused.empty()) {
+        running = std::move(wanted);
+        runtime_updates++;
+        Logger("lb")->info("{} runtime command(s) applied", commands.size());
+        return;
+      }
+      Logger("lb")->warn("the runtime API refused an update ({}); reloading instead", refused);
+    }
+    if (Status s = WriteChecked(wanted); !s.ok()) {
+      failures++;
+      last_error = s.message();
+      Logger("lb")->error("{}", s.message());
+      return;
+    }
+    int before = WorkerPid();
+    kill(haproxy, SIGUSR2);
+    if (!WaitForWorker(before)) {
+      failures++;
+      last_error = "HAProxy did not come back from a reload";
+      Logger("lb")->error("{}", last_error);
+      return;
+    }
+    running = std::move(wanted);
+    reloads++;
+    Logger("lb")->info("reloaded HAProxy: {} backend(s)", running.size());
+  }
+
+  std::string Metrics() {
+    std::lock_guard<std::mutex> lock(mutex);
+    std::string out;
+    auto metric = [&](const char* name, const char* type, const char* help, double value) {
+      out +=
+          fmt::format("# HELP {} {}\n# TYPE {} {}\n{} {}\n", name, help, name, type, name, value);
+    };
+    metric("stoa_lb_reloads_total", "counter", "HAProxy reloads (a new frontend or more slots).",
+           reloads);
+    metric("stoa_lb_runtime_updates_total", "counter",
+           "Server changes made through HAProxy's runtime API, without a reload.", runtime_updates);
+    metric("stoa_lb_failures_total", "counter", "Configs refused and reloads that failed.",
+           failures);
+    size_t servers = 0;
+    for (const auto& backend : running) {
+      for (const auto& server : backend.servers) servers += server.ip.empty() ? 0 : 1;
+    }
+    metric("stoa_lb_backends", "gauge", "Backends HAProxy has.", running.size());
+    metric("stoa_lb_servers", "gauge", "Servers up in HAProxy's backends.", servers);
+    return out;
+  }
+
+  std::string Backends() {
+    std::lock_guard<std::mutex> lock(mutex);
+    json out = json::array();
+    for (const auto& backend : running) {
+      json servers = json::array();
+      for (size_t i = 0; i < backend.servers.size(); ++i) {
+        const LbServer& server = backend.servers[i];
+        if (server.ip.empty()) continue;
+        servers.push_back({{"slot", "s" + std::to_string(i)},
+                           {"address", server.ip + ":" + std::to_string(server.port)},
+                           {"taskId", server.task_id}});
+      }
+      out.push_back({{"name", backend.name},
+                     {"appId", backend.app_id},
+                     {"servicePort", backend.service_port},
+                     {"mode", backend.mode},
+                     {"vhost", backend.vhost},
+                     {"slots", backend.slots},
+                     {"servers", servers}});
+    }
+    return json{{"backends", out}, {"lastError", last_error}}.dump();
+  }
+};
+
+LbDaemon::LbDaemon(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+LbDaemon::~LbDaemon() {
+  impl_->follower.reset();
+  impl_->http.Stop();
+  if (impl_->haproxy > 0) {
+    kill(impl_->haproxy, SIGTERM);  // the master stops its workers
+    waitpid(impl_->haproxy, nullptr, 0);
+  }
+}
+
+int LbDaemon::admin_port() const { return impl_->http.port(); }
+
+Result<std::unique_ptr<LbDaemon>> LbDaemon::Start(const LbOptions& options) {
+  auto impl = std::make_unique<Impl>();
+  impl->options = options;
+  auto service = ParseServiceUrl(options.service);
+  if (!service.ok()) return Status::Error("--service: " + service.error());
+  if (options.work_dir.empty()) return Status::Error("--work_dir is required");
+  std::error_code ec;
+  fs::create_directories(options.work_dir, ec);
+  if (ec)
+    return Status::Error("--work_dir: cannot create " + options.work_dir + ": " + ec.message());
+  if (access(options.haproxy.c_str(), X_OK) != 0) {
+    return Status::Error("--haproxy: " + options.haproxy +
+                         " is not an executable (Debian's package: haproxy)");
+  }
+  impl->config.bind_ip = options.bind_ip;
+  impl->config.http_port = options.http_port;
+  impl->config.group = options.group;
+  impl->config.socket_path = fs::absolute(options.work_dir).string() + "/haproxy.sock";
+  impl->config_path = options.work_dir + "/haproxy.cfg";
+  Impl* raw = impl.get();
+  if (Status s = raw->WriteChecked({}); !s.ok()) return s;
+  if (Status s = raw->StartHaproxy(); !s.ok()) return s;
+  raw->http.Route("GET", "/metrics", [raw](const HttpRequest&) {
+    HttpResponse response;
+    response.content_type = "text/plain; version=0.0.4";
+    response.body = raw->Metrics();
+    return response;
+  });
+  raw->http.Route("GET", "/v1/backends", [raw](const HttpRequest&) {
+    HttpResponse response;
+    response.body = raw->Backends();
+    return response;
+  });
+  if (Status s = raw->http.Start(options.admin_ip, options.admin_port); !s.ok()) return s;
+  FollowerOptions follow = *service;
+  follow.resync_seconds = options.resync_seconds;
+  raw->follower = std::make_unique<EndpointsFollower>(follow, [raw](const json& apps) {
+    std::lock_guard<std::mutex> lock(raw->mutex);
+    raw->Apply(apps);
+  });
+  raw->follower->Start();
+  Logger("lb")->info("HAProxy {} runs with {} (group {}); endpoints from {}:{}; admin on {}:{}",
+                     raw->haproxy, raw->config_path, options.group, follow.host, follow.port,
+                     options.admin_ip, raw->http.port());
+  return std::unique_ptr<LbDaemon>(new LbDaemon(std::move(impl)));
+}
+
+}  // namespace stoa::discovery
