@@ -20,6 +20,7 @@ struct ServiceFlags {
   std::string decline_offer_duration = "120secs";
   std::string min_revive_offers_interval = "5secs";
   std::string reconciliation_interval = "10mins";
+  std::string kill_drain_delay = "1secs";
   std::string log_level = "info";
 };
 
@@ -66,6 +67,10 @@ void AddServiceCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--reconciliation_interval", flags->reconciliation_interval,
                   "Time between implicit reconciliations with the master")
       ->capture_default_str();
+  cmd->add_option("--kill_drain_delay", flags->kill_drain_delay,
+                  "A task killed while it gets traffic leaves the endpoints (DNS, stoa lb) "
+                  "this long before its kill (0: kill at once)")
+      ->capture_default_str();
   cmd->add_option("--local_port_min", o.core.service_port_min,
                   "Service ports for port 0 are assigned from here...")
       ->capture_default_str()
@@ -88,6 +93,7 @@ void AddServiceCommand(CLI::App& app, int* exit_code) {
         DurationFlag("min_revive_offers_interval", flags->min_revive_offers_interval);
     o.core.reconcile_interval =
         DurationFlag("reconciliation_interval", flags->reconciliation_interval);
+    o.core.kill_drain = DurationFlag("kill_drain_delay", flags->kill_drain_delay);
     if (o.core.service_port_min >= o.core.service_port_max) {
       std::fprintf(stderr, "stoa service: --local_port_min must be below --local_port_max\n");
       *exit_code = 2;

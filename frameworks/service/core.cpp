@@ -3,6 +3,7 @@
 #include "frameworks/service/core.hpp"
 
 #include "common/logging.hpp"
+#include "frameworks/service/endpoints.hpp"
 #include "frameworks/service/event_json.hpp"
 #include "frameworks/service/planner.hpp"
 
@@ -137,12 +138,30 @@ bool ServiceCore::PutTaskOrDie(const TaskRecord& record) {
 
 void ServiceCore::KillTask(TaskEntry& entry) {
   if (!entry.record.kill_requested) {
+    auto app = apps_.find(entry.record.app_id);
+    bool drain = options_.kill_drain > 0 && app != apps_.end() && !entry.record.ports.empty() &&
+                 InRotation(entry.record, app->second);
     entry.record.kill_requested = true;
     if (!PutTaskOrDie(entry.record)) return;
     ++counters_.tasks_killed;
+    if (drain) {
+      // Out of the endpoints now; the kill goes when the drain is over (Tick).
+      entry.drain_until = Now() + options_.kill_drain;
+      Logger("service")->info("draining task {} of {} for {} s before its kill", entry.record.id,
+                              entry.record.app_id.ToString(), options_.kill_drain);
+      Emit("instance_draining_event", {{"appId", entry.record.app_id.ToString()},
+                                       {"taskId", entry.record.id},
+                                       {"instanceId", entry.record.id},
+                                       {"host", entry.record.host},
+                                       {"ports", entry.record.ports},
+                                       {"drainSeconds", options_.kill_drain}});
+      return;
+    }
     Logger("service")->info("killing task {} of {}", entry.record.id,
                             entry.record.app_id.ToString());
   }
+  if (entry.drain_until > Now()) return;  // still draining
+  entry.drain_until = 0;
   actions_->Kill(entry.record.id, entry.record.agent_id);
   entry.last_kill_sent = Now();
 }

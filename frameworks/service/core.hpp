@@ -34,7 +34,12 @@ struct CoreOptions {
   double reconcile_interval = 600;     // an implicit reconciliation this often
   double kill_retry = 10;              // resend a kill not yet confirmed
   double launch_confirm_timeout = 60;  // a launched task silent this long is asked about
-  int service_port_min = 10000;        // service ports for port 0 come from [min, max)
+  // A task the service kills while it gets traffic (InRotation, with ports)
+  // first leaves the endpoints (DNS, the balancer) and is killed this much
+  // later, so that no new request reaches a dying instance. 0: at once
+  // (`stoa service --kill_drain_delay`, 1 s by default).
+  double kill_drain = 0;
+  int service_port_min = 10000;  // service ports for port 0 come from [min, max)
   int service_port_max = 20000;
   // A store write the service cannot go on without failed (a task record, the
   // framework id): memory and storage would disagree. Production exits here.
@@ -216,6 +221,7 @@ class ServiceCore {
     bool confirmed = true;  // the master told us of it since we subscribed
     double last_update = 0;
     double last_kill_sent = 0;
+    double drain_until = 0;  // the kill is sent then (0: not draining)
   };
 
   // All below: REQUIRES mutex_ held.

@@ -202,7 +202,10 @@ void ServiceCore::Tick() {
         entry.confirmed = false;
         entry.last_update = now;
       }
-      if (entry.record.kill_requested && now - entry.last_kill_sent >= options_.kill_retry) {
+      if (entry.record.kill_requested && entry.drain_until > 0 && now >= entry.drain_until) {
+        KillTask(entry);  // drained: the kill goes now
+      } else if (entry.record.kill_requested && entry.drain_until == 0 &&
+                 now - entry.last_kill_sent >= options_.kill_retry) {
         actions_->Kill(id, entry.record.agent_id);
         entry.last_kill_sent = now;
       }

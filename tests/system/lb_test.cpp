@@ -1,10 +1,13 @@
 // `stoa lb` in front of a real cluster: curl through a real HAProxy reaches
 // every healthy instance of an app and never an unhealthy one; an app created
 // after the balancer started gets its frontend.
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <mutex>
 #include <set>
+#include <thread>
 
 #include "tests/system/service_cluster.hpp"
 
@@ -135,6 +138,62 @@ TEST_F(LbTest, ReachesEveryHealthyInstanceAndNeverAnUnhealthyOne) {
   std::string config = Read(dir_.path() + "/lb/haproxy.cfg");
   EXPECT_NE(config.find("frontend other_" + std::to_string(other_port)), std::string::npos)
       << config;
+}
+
+// A rolling update behind the balancer under a steady request loop (20 per
+// second for the whole update): old instances leave the balancer before their
+// kill (the service's drain), new ones join once healthy; no request fails.
+TEST_F(LbTest, ARollingUpdateUnderLoadFailsNoRequest) {
+  int port = FreePort();
+  ASSERT_EQ(Call("POST", "/v2/apps", WebApp("/web", 3, port)).status, 201);
+  ASSERT_TRUE(WaitFor([&] {
+    auto healthy = HealthyTasks("/web");
+    return healthy.size() == 3 && Servers("/web") == healthy;
+  })) << Log("lb");
+  std::set<std::string> old_tasks = HealthyTasks("/web");
+
+  std::atomic<bool> stop{false};
+  std::atomic<int> sent{0}, failed{0};
+  std::mutex mutex;
+  std::set<std::string> answered;
+  std::thread load([&] {
+    while (!stop) {
+      auto body = HttpGet("127.0.0.1", port, "/index.html");
+      sent++;
+      if (!body.ok() || body->empty()) {
+        failed++;
+      } else {
+        std::lock_guard<std::mutex> lock(mutex);
+        answered.insert(body->substr(0, body->find('\n')));
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  });
+  std::string update = WebApp("/web", 3, port);
+  size_t cmd = update.find("exec busybox");
+  update.replace(cmd, 4, "true && exec");  // a new config: every instance is replaced
+  ASSERT_EQ(Call("PUT", "/v2/apps/web", update).status, 200);
+  bool replaced = WaitFor(
+      [&] {
+        auto healthy = HealthyTasks("/web");
+        for (const auto& id : healthy) {
+          if (old_tasks.count(id)) return false;
+        }
+        return healthy.size() == 3 && Get("/v2/deployments").empty() && Servers("/web") == healthy;
+      },
+      std::chrono::seconds(90));
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // the new ones under load too
+  stop = true;
+  load.join();
+  ASSERT_TRUE(replaced) << Get("/v2/apps/web?embed=apps.tasks").dump() << Log("lb");
+  std::printf("[ figure ] rolling update of 3 behind stoa lb: %d requests, %d failed\n",
+              sent.load(), failed.load());
+  EXPECT_EQ(failed, 0) << Log("lb");
+  EXPECT_GT(sent, 20);
+  std::set<std::string> new_tasks = HealthyTasks("/web");
+  bool reached_new = false;
+  for (const auto& id : new_tasks) reached_new = reached_new || answered.count(id);
+  EXPECT_TRUE(reached_new) << "requests reached the new instances";
 }
 
 }  // namespace

@@ -46,6 +46,8 @@ class ServiceApiFixture : public ::testing::Test {
     store_ = std::make_unique<ServiceStore>(std::move(*storage));
     CoreOptions options;
     options.on_fatal = [](const std::string& why) { ADD_FAILURE() << why; };
+    options.kill_drain = kill_drain_;
+    options.on_event = [this](const json& event) { events_.push_back(event); };
     core_ =
         std::make_unique<ServiceCore>(store_.get(), &actions_, options, [this] { return now_; });
     ASSERT_TRUE(core_->Recover().ok());
@@ -96,6 +98,8 @@ class ServiceApiFixture : public ::testing::Test {
 
   stoa::testing::TempDir dir_;
   double now_ = 1e9;
+  double kill_drain_ = 0;     // set before Open
+  std::vector<json> events_;  // what the core published
   int offers_ = 0;
   RecordedActions actions_;
   std::unique_ptr<ServiceStore> store_;

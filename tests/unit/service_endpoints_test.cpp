@@ -76,5 +76,37 @@ TEST_F(EndpointsTest, ListsEveryAppAndAnswers404ForAnUnknownOne) {
   EXPECT_EQ(Json(missing)["message"], "App '/nope' does not exist");
 }
 
+// With a drain delay, a task killed while it gets traffic leaves the
+// endpoints at once (with an event, which DNS and the balancer follow) and is
+// killed only once the delay is over.
+TEST_F(EndpointsTest, AKilledInstanceLeavesTheEndpointsBeforeItsKill) {
+  kill_drain_ = 2;
+  Open();
+  ASSERT_EQ(Call("POST", "/v2/apps", R"({"id": "/web", "cmd": "serve", "cpus": 0.1,
+    "instances": 2, "portDefinitions": [{"port": 0}]})")
+                .status,
+            201);
+  RunTasks();
+  ASSERT_EQ(actions_.launched.size(), 2u);
+  const TaskId a = actions_.launched[0].task_id, b = actions_.launched[1].task_id;
+  ASSERT_EQ(Call("DELETE", "/v2/apps/web/tasks/" + a).status, 200);
+  EXPECT_TRUE(actions_.killed.empty()) << "draining first";
+  EXPECT_EQ(EndpointTasks(Json(Call("GET", "/v2/apps/web/endpoints"))), (std::set<std::string>{b}));
+  bool announced = false;
+  for (const auto& event : events_) {
+    announced = announced || (event["eventType"] == "instance_draining_event" &&
+                              event["taskId"] == a && event["drainSeconds"] == 2);
+  }
+  EXPECT_TRUE(announced);
+  now_ += 1;
+  core_->Tick();
+  EXPECT_TRUE(actions_.killed.empty());
+  now_ += 1.5;
+  core_->Tick();
+  EXPECT_EQ(actions_.killed, (std::vector<TaskId>{a}));
+  core_->Tick();
+  EXPECT_EQ(actions_.killed.size(), 1u) << "one kill, resent only after kill_retry";
+}
+
 }  // namespace
 }  // namespace stoa::service
