@@ -189,6 +189,35 @@ void StartAgents(const UpFlags& flags, const UpCluster& cluster, int master_port
   }
 }
 
+// `stoa dns` on a free port, and `stoa lb` when HAProxy is installed.
+void StartDiscovery(UpCluster& cluster, Children* children) {
+  const std::string& ip = cluster.ip;
+  cluster.dns_port = FreePort(ip);
+  int dns_http = FreePort(ip);
+  children->Add(
+      Spawn({cluster.self, "dns", "--master=" + cluster.master, "--service=" + cluster.service_url,
+             "--ip=" + ip, "--port=" + std::to_string(cluster.dns_port),
+             "--http_port=" + std::to_string(dns_http)},
+            cluster.work_dir + "/dns.log"));
+  std::printf("dns         %s:%d (udp, tcp)   http://%s:%d/v1/enumerate   log %s/dns.log\n",
+              ip.c_str(), cluster.dns_port, ip.c_str(), dns_http, cluster.work_dir.c_str());
+  const char* haproxy = "/usr/sbin/haproxy";
+  if (access(haproxy, X_OK) != 0) {
+    std::printf("lb          skipped: %s is not installed (Debian's package haproxy)\n", haproxy);
+    return;
+  }
+  cluster.lb_admin_port = FreePort(ip);
+  children->Add(Spawn(
+      {cluster.self, "lb", "--service=" + cluster.service_url, "--haproxy=" + std::string(haproxy),
+       "--work_dir=" + cluster.work_dir + "/lb", "--bind_ip=" + ip, "--admin_ip=" + ip,
+       "--admin_port=" + std::to_string(cluster.lb_admin_port)},
+      cluster.work_dir + "/lb.log"));
+  std::printf(
+      "lb          HAProxy on %s:SERVICE_PORT of each app   http://%s:%d/v1/backends   "
+      "log %s/lb.log\n",
+      ip.c_str(), ip.c_str(), cluster.lb_admin_port, cluster.work_dir.c_str());
+}
+
 // Starts the cluster, runs the demo, waits for a signal and stops it all.
 int RunUp(const UpFlags& flags) {
   Result<PortRange> ports = ParsePortRange(flags.agent_ports, flags.agents);
@@ -229,6 +258,7 @@ int RunUp(const UpFlags& flags) {
   children.Add(service);
   std::printf("service     %s/v2/apps   log %s/service.log\n", cluster.service_url.c_str(),
               work_dir.c_str());
+  StartDiscovery(cluster, &children);
   std::fflush(stdout);
 
   int code = 0;
@@ -252,6 +282,10 @@ int RunUp(const UpFlags& flags) {
         cluster.self.c_str(), cluster.master.c_str());
     std::printf("     %s app deploy APP.json; %s app list\n", cluster.self.c_str(),
                 cluster.self.c_str());
+    std::printf(
+        "     dig @%s -p %d +short _web.demo._tcp.service.stoa SRV   (an app /G/A is "
+        "A.G.service.stoa)\n",
+        ip.c_str(), cluster.dns_port);
     if (cluster.service_url != kDefaultServiceUrl) {
       std::printf("     (export STOA_SERVICE=%s first)\n", cluster.service_url.c_str());
     }

@@ -21,7 +21,9 @@ struct UpCluster {
   std::string master;       // HOST:PORT
   std::string service_url;  // http://HOST:PORT of the service framework
   int service_port = 0;
-  std::string work_dir;  // absolute
+  std::string work_dir;   // absolute
+  int dns_port = 0;       // `stoa dns` (UDP and TCP)
+  int lb_admin_port = 0;  // `stoa lb`'s /v1/backends; 0: no balancer (no haproxy)
 };
 
 // The demo: one-off tasks through `stoa execute`, then a small HTTP service

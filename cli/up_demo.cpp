@@ -61,6 +61,15 @@ void PrintTaskUrls(const UpCluster& cluster) {
     }
   }
   std::printf("the demo web service answers at:\n%s", urls.c_str());
+  const json ports = app->value("app", json::object()).value("ports", json::array());
+  if (cluster.lb_admin_port > 0 && !ports.empty()) {
+    std::printf("  http://%s:%s/ (its service port, through HAProxy)\n", cluster.ip.c_str(),
+                ports[0].dump().c_str());
+  }
+  if (cluster.dns_port > 0) {
+    std::printf("  dig @%s -p %d +short _web.demo._tcp.service.stoa SRV\n", cluster.ip.c_str(),
+                cluster.dns_port);
+  }
 }
 
 }  // namespace

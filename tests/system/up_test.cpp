@@ -7,7 +7,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "common/http_server.hpp"
 #include "tests/test_util.hpp"
@@ -95,6 +97,36 @@ TEST(UpTest, StartsAClusterWithTheServiceAndTheDemoWebServiceAnswersHttp) {
     ASSERT_TRUE(page.ok()) << page.error();
     EXPECT_TRUE(Has(*page, "hello from a service on Stoa")) << *page;
   }
+
+  // DNS gives both instances' ports; HAProxy serves the page on the app's service port.
+  size_t dns_at = output.find("dns         127.0.0.1:");
+  ASSERT_NE(dns_at, std::string::npos) << output;
+  int dns_port = std::atoi(output.c_str() + dns_at + 22);
+  std::set<int> task_port_set, srv_ports;
+  for (const auto& task : app["tasks"]) task_port_set.insert(task["ports"][0].get<int>());
+  std::string dig = "dig @127.0.0.1 -p " + std::to_string(dns_port) +
+                    " +short +time=1 +tries=1 _web.demo._tcp.service.stoa SRV";
+  EXPECT_TRUE(WaitFor([&] {
+    srv_ports.clear();
+    FILE* pipe = popen(dig.c_str(), "r");
+    int priority, weight, srv_port;
+    char target[256];
+    while (pipe && fscanf(pipe, "%d %d %d %255s", &priority, &weight, &srv_port, target) == 4) {
+      srv_ports.insert(srv_port);
+    }
+    if (pipe) pclose(pipe);
+    return srv_ports == task_port_set;
+  })) << dig
+      << " gave " << srv_ports.size() << " records\n"
+      << output;
+  int service_port_of_app = app["ports"][0];
+  EXPECT_TRUE(Has(output, "http://127.0.0.1:" + std::to_string(service_port_of_app) +
+                              "/ (its service port, through HAProxy)"))
+      << output;
+  EXPECT_TRUE(WaitFor([&] {
+    Result<std::string> page = HttpGet("127.0.0.1", service_port_of_app, "/");
+    return page.ok() && Has(*page, "hello from a service on Stoa");
+  })) << "through HAProxy";
 
   // SIGTERM: the demo app is removed, then every daemon stops.
   up.Kill(SIGTERM);
