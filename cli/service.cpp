@@ -21,6 +21,7 @@ struct ServiceFlags {
   std::string min_revive_offers_interval = "5secs";
   std::string reconciliation_interval = "10mins";
   std::string kill_drain_delay = "1secs";
+  std::string autoscale_interval = "5secs";
   std::string log_level = "info";
 };
 
@@ -71,6 +72,9 @@ void AddServiceCommand(CLI::App& app, int* exit_code) {
                   "A task killed while it gets traffic leaves the endpoints (DNS, stoa lb) "
                   "this long before its kill (0: kill at once)")
       ->capture_default_str();
+  cmd->add_option("--autoscale_interval", flags->autoscale_interval,
+                  "How often apps with an autoscale policy are measured and scaled")
+      ->capture_default_str();
   cmd->add_option("--local_port_min", o.core.service_port_min,
                   "Service ports for port 0 are assigned from here...")
       ->capture_default_str()
@@ -94,6 +98,12 @@ void AddServiceCommand(CLI::App& app, int* exit_code) {
     o.core.reconcile_interval =
         DurationFlag("reconciliation_interval", flags->reconciliation_interval);
     o.core.kill_drain = DurationFlag("kill_drain_delay", flags->kill_drain_delay);
+    o.autoscale_interval = DurationFlag("autoscale_interval", flags->autoscale_interval);
+    if (o.autoscale_interval <= 0) {
+      std::fprintf(stderr, "stoa service: --autoscale_interval must be longer than zero\n");
+      *exit_code = 2;
+      return;
+    }
     if (o.core.service_port_min >= o.core.service_port_max) {
       std::fprintf(stderr, "stoa service: --local_port_min must be below --local_port_max\n");
       *exit_code = 2;

@@ -103,6 +103,19 @@ json AppInfoJson(const AppView& view, const Embeds& embeds) {
     out["lastTaskFailure"] = TaskFailureJson(*view.last_failure);
   }
   if (embeds.count("readiness")) out["readinessCheckResults"] = ReadinessResultsJson(view);
+  if (view.autoscale) {
+    const AutoscaleStatus& status = *view.autoscale;
+    json shown = {{"cpuUtilization", status.cpu_percent ? json(*status.cpu_percent) : json()},
+                  {"measuredAt",
+                   status.measured_at > 0 ? json(FormatTimestamp(status.measured_at)) : json()}};
+    if (status.changed_at > 0) {
+      shown["lastChange"] = {{"at", FormatTimestamp(status.changed_at)},
+                             {"from", status.from},
+                             {"to", status.to},
+                             {"reason", status.reason}};
+    }
+    out["autoscaleStatus"] = shown;
+  }
   return out;
 }
 

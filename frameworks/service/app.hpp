@@ -106,6 +106,18 @@ struct AppContainer {
   bool operator==(const AppContainer&) const = default;
 };
 
+// Stoa's extension `autoscale`: the service sets the app's instances itself,
+// between min and max, so that its instances' average CPU use (a share of
+// the `cpus` each asked for, in percent) stays near the target, as
+// Kubernetes' HPA does; a change waits `cooldown_seconds` after the last one.
+struct AutoscalePolicy {
+  int min_instances = 1;
+  int max_instances = 1;
+  double target_cpu_percent = 0;
+  double cooldown_seconds = 60;
+  bool operator==(const AutoscalePolicy&) const = default;
+};
+
 struct VersionInfo {
   std::string last_scaling_at;
   std::string last_config_change_at;
@@ -141,6 +153,7 @@ struct AppDefinition {
   std::optional<int> task_kill_grace_period_seconds;
   UnreachableStrategy unreachable_strategy;
   std::optional<AppContainer> container;
+  std::optional<AutoscalePolicy> autoscale;
   // Set by the service, never taken from a request: `version` changes with
   // every change, `version_info.last_config_change_at` only with those that
   // need new tasks (not with scaling).

@@ -278,6 +278,53 @@ std::optional<UpgradeStrategy> ParseUpgradeStrategy(FieldReader& reader) {
   return strategy;
 }
 
+std::optional<AutoscalePolicy> ParseAutoscale(FieldReader& reader) {
+  const json* object = reader.Object("autoscale");
+  if (object == nullptr) return std::nullopt;
+  FieldReader item(*object, reader.PathOf("autoscale"), reader.errors());
+  AutoscalePolicy policy;
+  bool ok = true;
+  auto min = item.Integer("minInstances", 1, 100000);
+  auto max = item.Integer("maxInstances", 1, 100000);
+  if (!item.present("minInstances")) item.errors()->Add(item.PathOf("minInstances"), "is required");
+  if (!item.present("maxInstances")) item.errors()->Add(item.PathOf("maxInstances"), "is required");
+  ok = min.has_value() && max.has_value();
+  if (ok && *max < *min) {
+    item.errors()->Add(item.PathOf("maxInstances"), "must not be below minInstances");
+    ok = false;
+  }
+  if (item.present("targetRequestsPerSecond")) {
+    item.errors()->Add(item.PathOf("targetRequestsPerSecond"),
+                       "is not supported yet; give targetCpuUtilization");
+    ok = false;
+  }
+  if (!item.present("targetCpuUtilization")) {
+    item.errors()->Add(item.PathOf("targetCpuUtilization"),
+                       "is required: the percent of its cpus an instance should use on average");
+    ok = false;
+  } else if (auto target = item.Number("targetCpuUtilization", 1, 10000)) {
+    policy.target_cpu_percent = *target;
+  } else {
+    ok = false;
+  }
+  if (item.present("cooldownSeconds")) {
+    auto cooldown = item.Number("cooldownSeconds", 0, 86400);
+    ok = ok && cooldown.has_value();
+    policy.cooldown_seconds = cooldown.value_or(policy.cooldown_seconds);
+  }
+  if (!ok) return std::nullopt;
+  policy.min_instances = static_cast<int>(*min);
+  policy.max_instances = static_cast<int>(*max);
+  return policy;
+}
+
+json AutoscaleJson(const AutoscalePolicy& policy) {
+  return {{"minInstances", policy.min_instances},
+          {"maxInstances", policy.max_instances},
+          {"targetCpuUtilization", policy.target_cpu_percent},
+          {"cooldownSeconds", policy.cooldown_seconds}};
+}
+
 std::optional<UnreachableStrategy> ParseUnreachableStrategy(const json& value,
                                                             const std::string& path,
                                                             ValidationErrors* errors) {

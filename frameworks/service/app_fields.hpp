@@ -37,6 +37,9 @@ std::optional<std::vector<PortDefinition>> ParsePortDefinitions(FieldReader& rea
 std::optional<std::vector<PortDefinition>> ParsePorts(FieldReader& reader);
 std::optional<std::vector<Constraint>> ParseConstraints(FieldReader& reader);
 std::optional<UpgradeStrategy> ParseUpgradeStrategy(FieldReader& reader);
+// `autoscale` (Stoa's extension): none when absent or invalid (then with errors).
+std::optional<AutoscalePolicy> ParseAutoscale(FieldReader& reader);
+nlohmann::json AutoscaleJson(const AutoscalePolicy& policy);
 // "disabled" or {"inactiveAfterSeconds", "expungeAfterSeconds"}.
 std::optional<UnreachableStrategy> ParseUnreachableStrategy(const nlohmann::json& value,
                                                             const std::string& path,

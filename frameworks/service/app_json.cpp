@@ -34,6 +34,7 @@ const std::set<std::string>& ActedFields() {
                                                "healthChecks",
                                                "readinessChecks",
                                                "upgradeStrategy",
+                                               "autoscale",
                                                "backoffSeconds",
                                                "backoffFactor",
                                                "maxLaunchDelaySeconds",
@@ -49,8 +50,10 @@ const std::set<std::string>& ActedFields() {
 // Fields of responses that clients send back with a GET-modify-PUT.
 const std::set<std::string>& ResponseOnlyFields() {
   static const std::set<std::string> fields = {
-      "tasksStaged", "tasksRunning",    "tasksHealthy", "tasksUnhealthy", "deployments",
-      "tasks",       "lastTaskFailure", "taskStats",    "tasksStats",     "readinessCheckResults"};
+      "tasksStaged",           "tasksRunning",   "tasksHealthy",
+      "tasksUnhealthy",        "deployments",    "tasks",
+      "lastTaskFailure",       "taskStats",      "tasksStats",
+      "readinessCheckResults", "autoscaleStatus"};
   return fields;
 }
 
@@ -209,6 +212,7 @@ ParsedApp ParseApp(const json& body) {
     app.readiness_checks = *checks;
   }
   if (auto upgrade = ParseUpgradeStrategy(reader)) app.upgrade_strategy = *upgrade;
+  app.autoscale = ParseAutoscale(reader);
   if (auto it = body.find("unreachableStrategy"); it != body.end() && !it->is_null()) {
     if (auto strategy = ParseUnreachableStrategy(*it, "/unreachableStrategy", &errors)) {
       app.unreachable_strategy = *strategy;
@@ -244,6 +248,7 @@ json AppSpecJson(const AppDefinition& app) {
   out["healthChecks"] = HealthChecksJson(app.health_checks);
   out["readinessChecks"] = ReadinessChecksJson(app.readiness_checks);
   out["upgradeStrategy"] = UpgradeStrategyJson(app.upgrade_strategy);
+  if (app.autoscale) out["autoscale"] = AutoscaleJson(*app.autoscale);
   out["backoffSeconds"] = app.backoff_seconds;
   out["backoffFactor"] = app.backoff_factor;
   out["maxLaunchDelaySeconds"] = app.max_launch_delay_seconds;
@@ -309,6 +314,7 @@ bool OnlyScaled(const AppDefinition& a, const AppDefinition& b) {
   AppDefinition x = a;
   AppDefinition y = b;
   x.instances = y.instances = 0;
+  x.autoscale = y.autoscale = std::nullopt;  // a policy changes how many, not what runs
   x.version = y.version = "";
   x.version_info = y.version_info = VersionInfo{};
   return x == y;

@@ -17,6 +17,7 @@
 
 #include "frameworks/service/actions.hpp"
 #include "frameworks/service/app_json.hpp"
+#include "frameworks/service/autoscaler.hpp"
 #include "frameworks/service/launch_delay.hpp"
 #include "frameworks/service/offer_stats.hpp"
 #include "frameworks/service/planner.hpp"
@@ -62,8 +63,29 @@ struct TaskFailure {
   std::string version;
 };
 
+// What the autoscaler last measured of an app and last did to it
+// (`autoscaleStatus` in /v2/apps).
+struct AutoscaleStatus {
+  std::optional<double> cpu_percent;  // the instances' average, of their cpus
+  double measured_at = 0;             // seconds since the epoch; 0: never
+  double changed_at = 0;              // the last change; 0: none yet
+  int from = 0, to = 0;
+  std::string reason;
+};
+
+// An app with an autoscale policy, as the autoscaler needs it.
+struct AutoscaleTarget {
+  PathId app;
+  AutoscalePolicy policy;
+  int instances = 0;
+  double cpus = 0;
+  double since_change = 0;  // seconds since the policy's last change (huge: none)
+  std::vector<std::pair<TaskId, std::string>> tasks;  // running, with their agent's HTTP address
+};
+
 struct AppView {
   AppDefinition app;
+  std::optional<AutoscaleStatus> autoscale;
   std::vector<TaskRecord> tasks;  // not terminal
   std::vector<std::string> deployment_ids;
   std::optional<TaskFailure> last_failure;
@@ -202,6 +224,14 @@ class ServiceCore {
   CoreCounters Counters() const;
 
   ServiceView View() const;
+
+  // The apps with an autoscale policy and no deployment under way
+  // (core_autoscale.cpp).
+  std::vector<AutoscaleTarget> AutoscaleTargets() const;
+  // Records what was measured of `app`, and with `decision` scales it (a
+  // deployment, as PUT instances would) and says why in an autoscale_event.
+  void Autoscale(const PathId& app, std::optional<double> cpu_percent,
+                 const std::optional<AutoscaleDecision>& decision);
   std::optional<AppView> ViewApp(const PathId& id) const;
 
   // Publishes an event from outside the core (the API's api_post_event)
@@ -212,6 +242,7 @@ class ServiceCore {
   // An agent as its offers showed it, for global apps.
   struct KnownAgent {
     std::string hostname;
+    std::string http_address;  // HOST:PORT of its HTTP API (/monitor/statistics)
     std::map<std::string, std::string> attributes;
     bool lost = false;  // a task of ours there became unreachable or gone since its last offer
   };
@@ -298,6 +329,7 @@ class ServiceCore {
   std::map<PathId, TaskFailure> failures_;
   LaunchDelays delays_;
   std::map<AgentId, KnownAgent> agents_;
+  std::map<PathId, AutoscaleStatus> autoscale_;
   VersionClock versions_;
   std::map<PathId, GroupRecord> groups_;  // explicit groups
   std::set<PathId> unreadable_apps_;      // stored but unreadable: their tasks are left alone

@@ -301,6 +301,9 @@ ServiceView ServiceCore::View() const {
     if (auto failure = failures_.find(id); failure != failures_.end()) {
       app_view.last_failure = failure->second;
     }
+    if (auto status = autoscale_.find(id); status != autoscale_.end()) {
+      app_view.autoscale = status->second;
+    }
     view.apps.push_back(std::move(app_view));
   }
   for (const auto& [id, deployment] : deployments_) view.deployments.push_back(deployment);
@@ -319,6 +322,8 @@ std::optional<AppView> ServiceCore::ViewApp(const PathId& id) const {
   if (auto failure = failures_.find(id); failure != failures_.end()) {
     view.last_failure = failure->second;
   }
+  if (auto status = autoscale_.find(id); status != autoscale_.end())
+    view.autoscale = status->second;
   return view;
 }
 

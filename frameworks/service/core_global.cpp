@@ -52,6 +52,7 @@ bool ServiceCore::GlobalRoomOn(const AppDefinition& app, const AgentId& agent, d
 void ServiceCore::NoteAgent(const Offer& offer) {
   KnownAgent& agent = agents_[offer.agent_id];
   agent.hostname = offer.hostname;
+  agent.http_address = offer.agent_http_address;
   agent.attributes.clear();
   for (const auto& [name, value] : offer.attributes) agent.attributes[name] = value;
   agent.lost = false;

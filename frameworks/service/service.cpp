@@ -19,6 +19,7 @@
 #include "frameworks/service/api.hpp"
 #include "frameworks/service/api_events.hpp"
 #include "frameworks/service/api_util.hpp"
+#include "frameworks/service/autoscale_round.hpp"
 #include "frameworks/service/event_bus.hpp"
 #include "frameworks/service/leader_gate.hpp"
 #include "frameworks/service/leader_storage.hpp"
@@ -83,7 +84,8 @@ struct Service::Impl {
   HttpServer http;
   std::thread elector;  // --zk: waits to be elected, then takes over
   std::thread ticker;
-  std::thread abdicator;  // DELETE /v2/leader: steps down once the answer is out
+  std::thread autoscaler;  // RunAutoscaleRound every autoscale_interval
+  std::thread abdicator;   // DELETE /v2/leader: steps down once the answer is out
   std::mutex mutex;
   std::condition_variable wake;
   bool stopping = false;
@@ -98,6 +100,7 @@ struct Service::Impl {
     wake.notify_all();
     if (elector.joinable()) elector.join();
     if (ticker.joinable()) ticker.join();
+    if (autoscaler.joinable()) autoscaler.join();
     http.Stop();  // no DELETE /v2/leader starts an abdicator after this
     if (abdicator.joinable()) abdicator.join();
     if (driver) driver->Stop(false);
@@ -129,6 +132,7 @@ struct Service::Impl {
     actions->set_driver(driver.get());
     if (Status s = driver->Start(); !s.ok()) return s;
     ticker = std::thread([this] { Tick(); });
+    autoscaler = std::thread([this] { Autoscale(); });
     return Status::Ok();
   }
 
@@ -220,6 +224,24 @@ struct Service::Impl {
       if (stopping) break;
       lock.unlock();
       core->Tick();
+      lock.lock();
+    }
+  }
+
+  void Autoscale() {
+    CpuSampler sampler;
+    auto fetch = [](const std::string& agent) -> Result<std::string> {
+      size_t colon = agent.rfind(':');
+      if (colon == std::string::npos) return Status::Error("no port in '" + agent + "'");
+      return HttpGet(agent.substr(0, colon), std::atoi(agent.c_str() + colon + 1),
+                     "/monitor/statistics");
+    };
+    std::unique_lock<std::mutex> lock(mutex);
+    while (!stopping) {
+      wake.wait_for(lock, std::chrono::duration<double>(options.autoscale_interval));
+      if (stopping) break;
+      lock.unlock();
+      RunAutoscaleRound(*core, sampler, fetch);
       lock.lock();
     }
   }

@@ -30,7 +30,8 @@ struct ServiceOptions {
   std::string hostname;  // advertised in /v2/info and to the master; default: ip
   double failover_timeout = 7 * 24 * 3600;
   double tick_interval = 0.25;
-  double event_keep_alive = 10;  // seconds without an event before /v2/events sends a comment
+  double autoscale_interval = 5;  // a round of the autoscaler (apps with `autoscale`)
+  double event_keep_alive = 10;   // seconds without an event before /v2/events sends a comment
   // core.on_fatal: called when state and storage would disagree, and with
   // --zk when this instance may no longer lead or stand by (its session was
   // lost), and after DELETE /v2/leader: production exits there, so that two

@@ -1,0 +1,62 @@
+#include "frameworks/service/autoscale_round.hpp"
+
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "common/logging.hpp"
+
+namespace stoa::service {
+
+using json = nlohmann::json;
+
+void RunAutoscaleRound(ServiceCore& core, CpuSampler& sampler, const StatisticsFetcher& fetch) {
+  std::vector<AutoscaleTarget> targets = core.AutoscaleTargets();
+  if (targets.empty()) return;
+  // executor id -> (cumulative cpu seconds, timestamp), from each agent once.
+  std::map<std::string, std::pair<double, double>> readings;
+  std::map<std::string, bool> fetched;
+  for (const auto& target : targets) {
+    for (const auto& [task, agent] : target.tasks) {
+      if (fetched.count(agent)) continue;
+      Result<std::string> body = fetch(agent);
+      fetched[agent] = body.ok();
+      if (!body.ok()) {
+        Logger("service")->warn("autoscaler: no statistics from agent {}: {}", agent, body.error());
+        continue;
+      }
+      json containers = json::parse(*body, nullptr, false);
+      if (!containers.is_array()) continue;
+      for (const auto& container : containers) {
+        if (!container.is_object() || !container.contains("statistics")) continue;
+        const json& statistics = container["statistics"];
+        if (!statistics.is_object()) continue;
+        double cpu = statistics.value("cpus_user_time_secs", 0.0) +
+                     statistics.value("cpus_system_time_secs", 0.0);
+        readings[container.value("executor_id", "")] = {cpu, statistics.value("timestamp", 0.0)};
+      }
+    }
+  }
+  std::set<std::string> seen;
+  for (const auto& target : targets) {
+    double sum = 0;
+    int measured = 0;
+    for (const auto& [task, agent] : target.tasks) {
+      seen.insert(task);
+      // A command task's executor is named after it: TASK.executor-…
+      auto reading = readings.lower_bound(task + ".executor-");
+      if (reading == readings.end() || reading->first.rfind(task + ".executor-", 0) != 0) continue;
+      sampler.Add(task, reading->second.first, reading->second.second);
+      if (auto percent = sampler.Percent(task, target.cpus)) {
+        sum += *percent;
+        ++measured;
+      }
+    }
+    std::optional<double> average;
+    if (measured > 0) average = sum / measured;
+    core.Autoscale(target.app, average,
+                   DecideScale(target.policy, target.instances, average, target.since_change));
+  }
+  sampler.Retain(seen);
+}
+
+}  // namespace stoa::service
