@@ -36,13 +36,17 @@ class ServiceClusterTest : public ::testing::Test, protected stoa::testing::Loca
         << Log("service");
   }
 
-  void StartService() {
-    service_ = std::make_unique<Process>(
-        std::vector<std::string>{bin_ + "/stoa", "service", "--master=" + master_, "--ip=127.0.0.1",
-                                 "--http_port=" + std::to_string(service_http_),
-                                 "--work_dir=" + dir_.path() + "/service",
-                                 "--min_revive_offers_interval=200ms"},
-        dir_.path() + "/service.log");
+  // `stoa service` with `extra` flags last.
+  void StartService(const std::vector<std::string>& extra = {}) {
+    std::vector<std::string> args = {bin_ + "/stoa",
+                                     "service",
+                                     "--master=" + master_,
+                                     "--ip=127.0.0.1",
+                                     "--http_port=" + std::to_string(service_http_),
+                                     "--work_dir=" + dir_.path() + "/service",
+                                     "--min_revive_offers_interval=200ms"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    service_ = std::make_unique<Process>(args, dir_.path() + "/service.log");
   }
 
   HttpReply Call(const std::string& method, const std::string& path, const std::string& body = "") {
