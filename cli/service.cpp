@@ -75,6 +75,9 @@ void AddServiceCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--autoscale_interval", flags->autoscale_interval,
                   "How often apps with an autoscale policy are measured and scaled")
       ->capture_default_str();
+  cmd->add_option("--lb", o.lb,
+                  "http://HOST:PORT of stoa lb's admin API: request rates for autoscale's "
+                  "targetRequestsPerSecond");
   cmd->add_option("--local_port_min", o.core.service_port_min,
                   "Service ports for port 0 are assigned from here...")
       ->capture_default_str()

@@ -8,12 +8,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <thread>
 
 #include "common/http_server.hpp"
@@ -205,7 +208,43 @@ struct LbDaemon::Impl {
     return out;
   }
 
+  // Each frontend's rate over the last second, from HAProxy's `show stat`:
+  // HTTP requests for http mode, sessions for tcp.
+  std::map<std::string, double> Rates() {
+    std::map<std::string, double> rates;
+    auto csv = HaproxyCommand(config.socket_path, {"show stat -1 1 -1"});
+    if (!csv.ok()) return rates;
+    std::istringstream lines(*csv);
+    std::string line;
+    std::vector<std::string> header;
+    auto split = [](const std::string& text) {
+      std::vector<std::string> fields;
+      std::istringstream in(text);
+      std::string field;
+      while (std::getline(in, field, ',')) fields.push_back(field);
+      return fields;
+    };
+    while (std::getline(lines, line)) {
+      if (line.rfind("# ", 0) == 0) {
+        header = split(line.substr(2));
+        continue;
+      }
+      std::vector<std::string> fields = split(line);
+      auto column = [&](const std::string& name) -> std::string {
+        auto at = std::find(header.begin(), header.end(), name);
+        size_t index = static_cast<size_t>(at - header.begin());
+        return at == header.end() || index >= fields.size() ? "" : fields[index];
+      };
+      if (fields.size() < 2 || fields[1] != "FRONTEND") continue;
+      std::string rate = column("req_rate");
+      if (rate.empty()) rate = column("rate");
+      rates[fields[0]] = rate.empty() ? 0 : std::atof(rate.c_str());
+    }
+    return rates;
+  }
+
   std::string Backends() {
+    std::map<std::string, double> rates = Rates();
     std::lock_guard<std::mutex> lock(mutex);
     json out = json::array();
     for (const auto& backend : running) {
@@ -223,6 +262,7 @@ struct LbDaemon::Impl {
                      {"mode", backend.mode},
                      {"vhost", backend.vhost},
                      {"slots", backend.slots},
+                     {"requestRate", rates.count(backend.name) ? rates[backend.name] : 0.0},
                      {"servers", servers}});
     }
     return json{{"backends", out}, {"lastError", last_error}}.dump();

@@ -105,7 +105,8 @@ json AppInfoJson(const AppView& view, const Embeds& embeds) {
   if (embeds.count("readiness")) out["readinessCheckResults"] = ReadinessResultsJson(view);
   if (view.autoscale) {
     const AutoscaleStatus& status = *view.autoscale;
-    json shown = {{"cpuUtilization", status.cpu_percent ? json(*status.cpu_percent) : json()},
+    json shown = {{status.rps ? "requestsPerSecond" : "cpuUtilization",
+                   status.measured ? json(*status.measured) : json()},
                   {"measuredAt",
                    status.measured_at > 0 ? json(FormatTimestamp(status.measured_at)) : json()}};
     if (status.changed_at > 0) {

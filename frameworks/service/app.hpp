@@ -108,12 +108,14 @@ struct AppContainer {
 
 // Stoa's extension `autoscale`: the service sets the app's instances itself,
 // between min and max, so that its instances' average CPU use (a share of
-// the `cpus` each asked for, in percent) stays near the target, as
-// Kubernetes' HPA does; a change waits `cooldown_seconds` after the last one.
+// the `cpus` each asked for, in percent), or the requests per second each
+// gets through `stoa lb`, stays near the target, as Kubernetes' HPA does; a
+// change waits `cooldown_seconds` after the last one.
 struct AutoscalePolicy {
   int min_instances = 1;
   int max_instances = 1;
-  double target_cpu_percent = 0;
+  double target_cpu_percent = 0;  // one of the two targets is set (> 0)
+  double target_rps = 0;
   double cooldown_seconds = 60;
   bool operator==(const AutoscalePolicy&) const = default;
 };

@@ -293,17 +293,16 @@ std::optional<AutoscalePolicy> ParseAutoscale(FieldReader& reader) {
     item.errors()->Add(item.PathOf("maxInstances"), "must not be below minInstances");
     ok = false;
   }
-  if (item.present("targetRequestsPerSecond")) {
-    item.errors()->Add(item.PathOf("targetRequestsPerSecond"),
-                       "is not supported yet; give targetCpuUtilization");
-    ok = false;
-  }
-  if (!item.present("targetCpuUtilization")) {
+  bool cpu = item.present("targetCpuUtilization"), rps = item.present("targetRequestsPerSecond");
+  if (cpu == rps) {
     item.errors()->Add(item.PathOf("targetCpuUtilization"),
-                       "is required: the percent of its cpus an instance should use on average");
+                       "give one target: targetCpuUtilization (the percent of its cpus an "
+                       "instance should use on average) or targetRequestsPerSecond (per instance, "
+                       "through stoa lb)");
     ok = false;
-  } else if (auto target = item.Number("targetCpuUtilization", 1, 10000)) {
-    policy.target_cpu_percent = *target;
+  } else if (auto target = cpu ? item.Number("targetCpuUtilization", 1, 10000)
+                               : item.Number("targetRequestsPerSecond", 0.001, 1e9)) {
+    (cpu ? policy.target_cpu_percent : policy.target_rps) = *target;
   } else {
     ok = false;
   }
@@ -319,10 +318,15 @@ std::optional<AutoscalePolicy> ParseAutoscale(FieldReader& reader) {
 }
 
 json AutoscaleJson(const AutoscalePolicy& policy) {
-  return {{"minInstances", policy.min_instances},
-          {"maxInstances", policy.max_instances},
-          {"targetCpuUtilization", policy.target_cpu_percent},
-          {"cooldownSeconds", policy.cooldown_seconds}};
+  json out = {{"minInstances", policy.min_instances},
+              {"maxInstances", policy.max_instances},
+              {"cooldownSeconds", policy.cooldown_seconds}};
+  if (policy.target_rps > 0) {
+    out["targetRequestsPerSecond"] = policy.target_rps;
+  } else {
+    out["targetCpuUtilization"] = policy.target_cpu_percent;
+  }
+  return out;
 }
 
 std::optional<UnreachableStrategy> ParseUnreachableStrategy(const json& value,

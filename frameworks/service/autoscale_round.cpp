@@ -9,13 +9,42 @@ namespace stoa::service {
 
 using json = nlohmann::json;
 
-void RunAutoscaleRound(ServiceCore& core, CpuSampler& sampler, const StatisticsFetcher& fetch) {
+namespace {
+
+// Requests per second by app id, from `stoa lb`'s /v1/backends; none when it
+// cannot be read.
+std::optional<std::map<std::string, double>> RequestRates(const BackendsFetcher& backends) {
+  if (!backends) return std::nullopt;
+  Result<std::string> body = backends();
+  json parsed = body.ok() ? json::parse(*body, nullptr, false) : json();
+  if (!parsed.is_object() || !parsed.contains("backends") || !parsed["backends"].is_array()) {
+    Logger("service")->warn("autoscaler: cannot read the balancer's /v1/backends: {}",
+                            body.ok() ? "not its JSON" : body.error());
+    return std::nullopt;
+  }
+  std::map<std::string, double> rates;
+  for (const auto& backend : parsed["backends"]) {
+    if (!backend.is_object()) continue;
+    rates[backend.value("appId", "")] += backend.value("requestRate", 0.0);
+  }
+  return rates;
+}
+
+}  // namespace
+
+void RunAutoscaleRound(ServiceCore& core, CpuSampler& sampler, const StatisticsFetcher& fetch,
+                       const BackendsFetcher& backends) {
   std::vector<AutoscaleTarget> targets = core.AutoscaleTargets();
   if (targets.empty()) return;
+  std::optional<std::map<std::string, double>> rates;
+  for (const auto& target : targets) {
+    if (target.policy.target_rps > 0 && !rates) rates = RequestRates(backends);
+  }
   // executor id -> (cumulative cpu seconds, timestamp), from each agent once.
   std::map<std::string, std::pair<double, double>> readings;
   std::map<std::string, bool> fetched;
   for (const auto& target : targets) {
+    if (target.policy.target_rps > 0) continue;  // no CPU figures needed
     for (const auto& [task, agent] : target.tasks) {
       if (fetched.count(agent)) continue;
       Result<std::string> body = fetch(agent);
@@ -38,6 +67,18 @@ void RunAutoscaleRound(ServiceCore& core, CpuSampler& sampler, const StatisticsF
   }
   std::set<std::string> seen;
   for (const auto& target : targets) {
+    if (target.policy.target_rps > 0) {
+      std::optional<double> per_instance;
+      if (rates && !target.tasks.empty()) {
+        auto rate = rates->find(target.app.ToString());
+        per_instance =
+            (rate == rates->end() ? 0.0 : rate->second) / static_cast<double>(target.tasks.size());
+      }
+      core.Autoscale(
+          target.app, per_instance,
+          DecideScale(target.policy, target.instances, per_instance, target.since_change));
+      continue;
+    }
     double sum = 0;
     int measured = 0;
     for (const auto& [task, agent] : target.tasks) {

@@ -17,16 +17,20 @@ std::optional<AutoscaleDecision> DecideScale(const AutoscalePolicy& policy, int 
                                          policy.min_instances, policy.max_instances)};
   }
   if (!measured || instances == 0 || since_change < policy.cooldown_seconds) return std::nullopt;
-  double ratio = *measured / policy.target_cpu_percent;
+  bool rps = policy.target_rps > 0;
+  double target = rps ? policy.target_rps : policy.target_cpu_percent;
+  if (target <= 0) return std::nullopt;
+  double ratio = *measured / target;
   if (std::fabs(ratio - 1) <= 0.1) return std::nullopt;
   int desired = static_cast<int>(std::ceil(instances * ratio - 1e-9));
   desired = std::clamp(desired, policy.min_instances, policy.max_instances);
   if (desired == instances) return std::nullopt;
-  return AutoscaleDecision{
-      desired,
-      fmt::format("average CPU use {:.0f}% of the cpus asked for, target {:.0f}%: {} -> {} "
-                  "instances",
-                  *measured, policy.target_cpu_percent, instances, desired)};
+  std::string figure =
+      rps ? fmt::format("{:.1f} requests/s per instance, target {:g}", *measured, target)
+          : fmt::format("average CPU use {:.0f}% of the cpus asked for, target {:.0f}%", *measured,
+                        target);
+  return AutoscaleDecision{desired,
+                           fmt::format("{}: {} -> {} instances", figure, instances, desired)};
 }
 
 void CpuSampler::Add(const std::string& task_id, double cpu_seconds, double timestamp) {

@@ -20,9 +20,9 @@ struct AutoscaleDecision {
   std::string reason;
 };
 
-// `measured`: the instances' average CPU use in percent (none: no figure
-// yet); `since_change`: seconds since the policy's last change (a large
-// number when there was none). None: leave the app as it is.
+// `measured`: the instances' average CPU use in percent, or the requests per
+// second each gets, as the policy's target is (none: no figure yet); `since_change`: seconds since
+// the policy's last change (a large number when there was none). None: leave the app as it is.
 std::optional<AutoscaleDecision> DecideScale(const AutoscalePolicy& policy, int instances,
                                              std::optional<double> measured, double since_change);
 

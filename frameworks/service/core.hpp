@@ -66,9 +66,12 @@ struct TaskFailure {
 // What the autoscaler last measured of an app and last did to it
 // (`autoscaleStatus` in /v2/apps).
 struct AutoscaleStatus {
-  std::optional<double> cpu_percent;  // the instances' average, of their cpus
-  double measured_at = 0;             // seconds since the epoch; 0: never
-  double changed_at = 0;              // the last change; 0: none yet
+  // The instances' average CPU use (percent of their cpus), or requests per
+  // second per instance when `rps`.
+  std::optional<double> measured;
+  bool rps = false;
+  double measured_at = 0;  // seconds since the epoch; 0: never
+  double changed_at = 0;   // the last change; 0: none yet
   int from = 0, to = 0;
   std::string reason;
 };
@@ -230,7 +233,7 @@ class ServiceCore {
   std::vector<AutoscaleTarget> AutoscaleTargets() const;
   // Records what was measured of `app`, and with `decision` scales it (a
   // deployment, as PUT instances would) and says why in an autoscale_event.
-  void Autoscale(const PathId& app, std::optional<double> cpu_percent,
+  void Autoscale(const PathId& app, std::optional<double> measured,
                  const std::optional<AutoscaleDecision>& decision);
   std::optional<AppView> ViewApp(const PathId& id) const;
 

@@ -29,17 +29,20 @@ std::vector<AutoscaleTarget> ServiceCore::AutoscaleTargets() const {
   return targets;
 }
 
-void ServiceCore::Autoscale(const PathId& id, std::optional<double> cpu_percent,
+void ServiceCore::Autoscale(const PathId& id, std::optional<double> measured,
                             const std::optional<AutoscaleDecision>& decision) {
   int from = 0;
+  std::string figure = "cpuUtilization";
   {
     std::lock_guard<std::mutex> lock(mutex_);
     auto app = apps_.find(id);
     if (app == apps_.end()) return;
     from = app->second.instances;
     AutoscaleStatus& status = autoscale_[id];
-    status.cpu_percent = cpu_percent;
+    status.measured = measured;
+    status.rps = app->second.autoscale && app->second.autoscale->target_rps > 0;
     status.measured_at = Now();
+    if (status.rps) figure = "requestsPerSecond";
   }
   if (!decision || decision->instances == from) return;
   ChangeOutcome outcome = ChangeTree(
@@ -66,13 +69,12 @@ void ServiceCore::Autoscale(const PathId& id, std::optional<double> cpu_percent,
   status.to = decision->instances;
   status.reason = decision->reason;
   Logger("service")->info("autoscaling {}: {}", id.ToString(), decision->reason);
-  Emit("autoscale_event",
-       {{"appId", id.ToString()},
-        {"from", from},
-        {"to", decision->instances},
-        {"reason", decision->reason},
-        {"cpuUtilization", cpu_percent ? nlohmann::json(*cpu_percent) : nlohmann::json()},
-        {"deploymentId", outcome.deployment.id}});
+  Emit("autoscale_event", {{"appId", id.ToString()},
+                           {"from", from},
+                           {"to", decision->instances},
+                           {"reason", decision->reason},
+                           {figure, measured ? nlohmann::json(*measured) : nlohmann::json()},
+                           {"deploymentId", outcome.deployment.id}});
 }
 
 }  // namespace stoa::service

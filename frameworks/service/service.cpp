@@ -236,12 +236,20 @@ struct Service::Impl {
       return HttpGet(agent.substr(0, colon), std::atoi(agent.c_str() + colon + 1),
                      "/monitor/statistics");
     };
+    BackendsFetcher backends;
+    if (!options.lb.empty()) {
+      std::string where = options.lb.rfind("http://", 0) == 0 ? options.lb.substr(7) : options.lb;
+      size_t colon = where.rfind(':');
+      std::string host = where.substr(0, colon);
+      int port = colon == std::string::npos ? 80 : std::atoi(where.c_str() + colon + 1);
+      backends = [host, port] { return HttpGet(host, port, "/v1/backends"); };
+    }
     std::unique_lock<std::mutex> lock(mutex);
     while (!stopping) {
       wake.wait_for(lock, std::chrono::duration<double>(options.autoscale_interval));
       if (stopping) break;
       lock.unlock();
-      RunAutoscaleRound(*core, sampler, fetch);
+      RunAutoscaleRound(*core, sampler, fetch, backends);
       lock.lock();
     }
   }

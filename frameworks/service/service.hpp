@@ -31,7 +31,8 @@ struct ServiceOptions {
   double failover_timeout = 7 * 24 * 3600;
   double tick_interval = 0.25;
   double autoscale_interval = 5;  // a round of the autoscaler (apps with `autoscale`)
-  double event_keep_alive = 10;   // seconds without an event before /v2/events sends a comment
+  std::string lb;  // http://HOST:PORT of `stoa lb`'s admin API, for request-rate targets
+  double event_keep_alive = 10;  // seconds without an event before /v2/events sends a comment
   // core.on_fatal: called when state and storage would disagree, and with
   // --zk when this instance may no longer lead or stand by (its session was
   // lost), and after DELETE /v2/leader: production exits there, so that two

@@ -10,8 +10,13 @@
 namespace stoa::service {
 namespace {
 
-AutoscalePolicy Policy(int min, int max, double target, double cooldown = 60) {
-  return AutoscalePolicy{min, max, target, cooldown};
+AutoscalePolicy Policy(int min, int max, double target_cpu, double cooldown = 60) {
+  AutoscalePolicy policy;
+  policy.min_instances = min;
+  policy.max_instances = max;
+  policy.target_cpu_percent = target_cpu;
+  policy.cooldown_seconds = cooldown;
+  return policy;
 }
 
 TEST(DecideScale, FollowsTheHpaRuleWithinTheBounds) {
@@ -44,12 +49,13 @@ TEST(CpuSampler, GivesThePercentOfTheCpusAskedForBetweenTwoReadings) {
 
 TEST(AutoscalePolicyJson, IsValidatedWithPaths) {
   ParsedApp bad = ParseApp(nlohmann::json::parse(R"({"id": "/a", "cmd": "x",
-    "autoscale": {"minInstances": 3, "maxInstances": 2, "targetRequestsPerSecond": 10}})"));
+    "autoscale": {"minInstances": 3, "maxInstances": 2, "targetRequestsPerSecond": 10,
+                  "targetCpuUtilization": 50}})"));
   EXPECT_FALSE(bad.app.has_value());
   std::string summary = bad.errors.Summary();
   EXPECT_NE(summary.find("/autoscale/maxInstances"), std::string::npos) << summary;
-  EXPECT_NE(summary.find("/autoscale/targetRequestsPerSecond"), std::string::npos) << summary;
-  EXPECT_NE(summary.find("/autoscale/targetCpuUtilization"), std::string::npos) << summary;
+  EXPECT_NE(summary.find("/autoscale/targetCpuUtilization: give one target"), std::string::npos)
+      << summary;
   ParsedApp good = ParseApp(nlohmann::json::parse(R"({"id": "/a", "cmd": "x",
     "autoscale": {"minInstances": 1, "maxInstances": 4, "targetCpuUtilization": 50,
                   "cooldownSeconds": 5}})"));
@@ -104,7 +110,56 @@ TEST_F(AutoscaleRoundTest, ScalesFromTheAgentsStatisticsAndSaysWhy) {
   ASSERT_TRUE(view && view->autoscale);
   EXPECT_EQ(view->app.instances, 3);
   EXPECT_EQ(view->autoscale->to, 3);
-  EXPECT_DOUBLE_EQ(*view->autoscale->cpu_percent, 200);
+  EXPECT_DOUBLE_EQ(*view->autoscale->measured, 200);
+}
+
+TEST(DecideScale, ARequestRateTargetPerInstance) {
+  AutoscalePolicy policy = Policy(1, 10, 0);
+  policy.target_rps = 5;
+  auto up = DecideScale(policy, 2, 12.5, 1e9);  // 25 requests/s over 2
+  ASSERT_TRUE(up.has_value());
+  EXPECT_EQ(up->instances, 5);
+  EXPECT_NE(up->reason.find("12.5 requests/s per instance, target 5"), std::string::npos)
+      << up->reason;
+}
+
+TEST_F(AutoscaleRoundTest, ARequestRateTargetReadsTheBalancersRates) {
+  core_->Subscribed("framework-1");
+  ASSERT_EQ(core_
+                ->CreateApp(App(R"({"id": "/web", "cmd": "serve", "cpus": 0.1, "instances": 2,
+    "autoscale": {"minInstances": 1, "maxInstances": 6, "targetRequestsPerSecond": 10,
+                  "cooldownSeconds": 0}})"))
+                .refusal,
+            Refusal::kNone);
+  Offer offer = MakeOffer("a1");
+  offer.agent_http_address = "10.0.0.1:5052";
+  core_->Offers({offer});
+  ASSERT_EQ(actions_->launched.size(), 2u);
+  for (const auto& task : actions_->launched) Status(task.task_id, TaskState::kRunning);
+  StatisticsFetcher no_statistics = [](const std::string&) -> Result<std::string> {
+    ADD_FAILURE() << "a request-rate target reads no agent";
+    return Status::Error("unused");
+  };
+  BackendsFetcher backends = [] {
+    return Result<std::string>(R"({"backends": [
+      {"appId": "/web", "requestRate": 30}, {"appId": "/web", "requestRate": 10},
+      {"appId": "/other", "requestRate": 500}]})");
+  };
+  CpuSampler sampler;
+  RunAutoscaleRound(*core_, sampler, no_statistics, backends);
+  ASSERT_EQ(Events("autoscale_event").size(), 1u);
+  json event = Events("autoscale_event")[0];
+  EXPECT_EQ(event["requestsPerSecond"], 20) << "40 requests/s over 2 instances";
+  EXPECT_EQ(event["to"], 4);
+  // Once the scale is done: without a balancer there is no figure, and nothing changes.
+  core_->Offers({MakeOffer("a2")});
+  ASSERT_EQ(actions_->launched.size(), 4u);
+  for (size_t i = 2; i < 4; ++i) Status(actions_->launched[i].task_id, TaskState::kRunning);
+  RunAutoscaleRound(*core_, sampler, no_statistics, nullptr);
+  EXPECT_EQ(Events("autoscale_event").size(), 1u);
+  auto view = core_->ViewApp(PathId::Parse("/web"));
+  ASSERT_TRUE(view && view->autoscale);
+  EXPECT_FALSE(view->autoscale->measured.has_value());
 }
 
 }  // namespace
