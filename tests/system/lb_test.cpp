@@ -32,10 +32,15 @@ std::string WebApp(const std::string& id, int instances, int service_port) {
 
 class LbTest : public LoopbackAgentsTest {
  protected:
+  LbTest() {
+    lb_admin_ = FreePort();
+    // Request-rate autoscaling reads the balancer's rates.
+    service_flags_ = {"--lb=http://127.0.0.1:" + std::to_string(lb_admin_),
+                      "--autoscale_interval=1secs"};
+  }
   void SetUp() override {
     LoopbackAgentsTest::SetUp();
     if (HasFatalFailure()) return;
-    lb_admin_ = FreePort();
     lb_ = std::make_unique<Process>(
         std::vector<std::string>{bin_ + "/stoa", "lb",
                                  "--service=http://127.0.0.1:" + std::to_string(service_http_),
@@ -194,6 +199,40 @@ TEST_F(LbTest, ARollingUpdateUnderLoadFailsNoRequest) {
   bool reached_new = false;
   for (const auto& id : new_tasks) reached_new = reached_new || answered.count(id);
   EXPECT_TRUE(reached_new) << "requests reached the new instances";
+}
+
+// Autoscaling on requests per second: 20 requests/s through HAProxy against
+// a target of 5 per instance grows the app from 1 to its maximum of 3; when
+// the requests stop it shrinks back after the cooldown.
+TEST_F(LbTest, ARequestRateTargetGrowsAndShrinksTheApp) {
+  int port = FreePort();
+  std::string app = WebApp("/busy", 1, port);
+  app.insert(app.rfind('}'), R"(, "autoscale": {"minInstances": 1, "maxInstances": 3,
+    "targetRequestsPerSecond": 5, "cooldownSeconds": 2})");
+  HttpReply created = Call("POST", "/v2/apps", app);
+  ASSERT_EQ(created.status, 201) << created.body;
+  ASSERT_TRUE(WaitFor([&] { return Servers("/busy").size() == 1; })) << Log("lb");
+  auto instances = [&] { return Get("/v2/apps/busy")["app"].value("instances", 0); };
+  int failed = 0;
+  bool grew = WaitFor(
+      [&] {
+        for (int i = 0; i < 4; ++i) {  // ~20 requests/s
+          if (!HttpGet("127.0.0.1", port, "/index.html").ok()) ++failed;
+          std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+        return instances() == 3;
+      },
+      std::chrono::seconds(60));
+  ASSERT_TRUE(grew) << Get("/v2/apps/busy").dump() << Log("service");
+  EXPECT_EQ(failed, 0);
+  json status = Get("/v2/apps/busy")["app"]["autoscaleStatus"];
+  EXPECT_NE(status["lastChange"]["reason"].get<std::string>().find("requests/s per instance"),
+            std::string::npos)
+      << status;
+  EXPECT_GT(status["requestsPerSecond"].get<double>(), 5) << status;
+  ASSERT_TRUE(WaitFor([&] { return instances() == 1; }, std::chrono::seconds(60)))
+      << Get("/v2/apps/busy").dump() << Log("service");
+  EXPECT_EQ(Get("/v2/apps/busy")["app"]["autoscaleStatus"]["lastChange"]["to"], 1);
 }
 
 }  // namespace
