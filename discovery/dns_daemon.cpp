@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -34,7 +35,9 @@ struct DnsDaemon::Impl {
     auto resolve = [this](const std::string& host) -> std::optional<uint32_t> {
       auto found = resolved.find(host);
       if (found != resolved.end()) return found->second;
-      return resolved[host] = ResolveIpv4(host);  // hosts are few and seldom new
+      auto address = ResolveIpv4(host);
+      if (address) resolved[host] = address;  // hosts are few; a failure is tried again
+      return address;
     };
     auto zone = std::make_shared<Zone>(
         BuildZone(options.domain, options.framework, apps, master, resolve, &unresolved));
@@ -118,8 +121,26 @@ Result<std::unique_ptr<DnsDaemon>> DnsDaemon::Start(const DnsOptions& options) {
   if (options.domain.empty() || options.domain.front() == '.' || options.domain.back() == '.') {
     return Status::Error("--domain: '" + options.domain + "' is not a domain such as stoa");
   }
+  // Forwarding to ourselves (resolv.conf naming 127.0.0.1 while we serve
+  // port 53 there) would only loop: such upstreams are dropped.
+  auto& upstreams = server_options.upstreams;
+  size_t before = upstreams.size();
+  int port = options.port;
+  upstreams.erase(
+      std::remove_if(upstreams.begin(), upstreams.end(),
+                     [&](const Upstream& upstream) {
+                       bool loopback = upstream.ip.rfind("127.", 0) == 0;
+                       return upstream.port == port &&
+                              (upstream.ip == options.ip || (loopback && options.ip == "0.0.0.0"));
+                     }),
+      upstreams.end());
+  if (upstreams.size() != before) {
+    Logger("dns")->warn("{} upstream resolver(s) are this server itself and are not used",
+                        before - upstreams.size());
+  }
   impl->server = std::make_unique<DnsServer>(server_options);
   if (Status s = impl->server->Start(); !s.ok()) return s;
+
   Impl* raw = impl.get();
   {
     std::lock_guard<std::mutex> lock(raw->mutex);
@@ -162,6 +183,7 @@ Result<std::unique_ptr<DnsDaemon>> DnsDaemon::Start(const DnsOptions& options) {
     std::lock_guard<std::mutex> lock(raw->mutex);
     raw->apps = apps;
     raw->Rebuild();
+    return raw->unresolved == 0;  // else again shortly: a host may resolve by then
   });
   raw->follower->Start();
   Logger("dns")->info(

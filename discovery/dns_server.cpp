@@ -89,7 +89,9 @@ std::vector<Upstream> ReadResolvConf(const std::string& path) {
   while (std::getline(in, line)) {
     std::istringstream words(line);
     std::string keyword, address;
-    if (words >> keyword >> address && keyword == "nameserver") {
+    in_addr parsed{};
+    if (words >> keyword >> address && keyword == "nameserver" &&
+        inet_pton(AF_INET, address.c_str(), &parsed) == 1) {  // IPv6 ones: not forwarded to
       upstreams.push_back({address, 53});
     }
   }
@@ -260,12 +262,14 @@ DnsServer::Handling DnsServer::Handle(const uint8_t* data, size_t size, size_t m
 
 std::vector<uint8_t> DnsServer::Fit(const ldns_pkt* query, const ldns_pkt* reply, size_t max_size) {
   std::vector<uint8_t> wire = ToWire(reply);
-  size_t limit = max_size;
-  if (limit > 0) {
+  // UDP: what the client's EDNS asks, at most the 1232 we advertise (no
+  // fragments), at least 512; TCP: what a length prefix can say.
+  size_t limit = 65535;
+  if (max_size > 0) {
     size_t asked = ldns_pkt_edns(query) ? ldns_pkt_edns_udp_size(query) : 512;
-    limit = std::min(limit, std::max<size_t>(512, asked));
+    limit = std::min<size_t>(std::min(max_size, size_t{1232}), std::max<size_t>(512, asked));
   }
-  if (limit == 0 || wire.size() <= limit) return wire;
+  if (wire.size() <= limit) return wire;
   counters_.truncated++;
   Pkt small = ReplyTo(query);
   ldns_pkt_set_aa(small.get(), ldns_pkt_aa(reply));
@@ -324,8 +328,6 @@ std::vector<uint8_t> DnsServer::Reply(const uint8_t* data, size_t size, size_t m
 namespace {
 
 Status Bind(int fd, const std::string& ip, int port) {
-  int one = 1;
-  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
   sockaddr_in address{};
   address.sin_family = AF_INET;
   address.sin_port = htons(static_cast<uint16_t>(port));
@@ -356,8 +358,11 @@ bool ReadFully(int fd, uint8_t* data, size_t size, int timeout_ms) {
 
 Status DnsServer::Start() {
   Impl& impl = *impl_;
-  impl.udp = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  // Non-blocking UDP: a datagram poll announced may be gone by the read.
+  impl.udp = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   impl.tcp = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int one = 1;  // TCP only: on UDP it would let a second server share the port
+  if (impl.tcp >= 0) setsockopt(impl.tcp, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
   if (impl.udp < 0 || impl.tcp < 0 || pipe2(impl.wake, O_CLOEXEC) != 0) {
     return Status::Error(std::string("cannot make sockets: ") + std::strerror(errno));
   }
@@ -458,7 +463,7 @@ void DnsServer::ServeTcp() {
     int fd = accept4(impl.tcp, nullptr, nullptr, SOCK_CLOEXEC);
     if (fd < 0) continue;
     std::lock_guard<std::mutex> lock(impl.mutex);
-    if (impl.connection_threads >= kMaxTcpConnections) {
+    if (impl.stopping || impl.connection_threads >= kMaxTcpConnections) {
       close(fd);
       continue;
     }

@@ -7,6 +7,8 @@
 #include <cctype>
 #include <nlohmann/json.hpp>
 
+#include "discovery/json_fields.hpp"
+
 namespace stoa::discovery {
 
 using json = nlohmann::json;
@@ -31,7 +33,7 @@ std::string TaskTag(const std::string& task_id) {
 
 // The protocols a port definition serves: "tcp", "udp" or "udp,tcp".
 std::vector<std::string> Protocols(const json& definition) {
-  std::string given = definition.is_object() ? definition.value("protocol", "tcp") : "tcp";
+  std::string given = StringField(definition, "protocol", "tcp");
   std::vector<std::string> protocols;
   for (const char* protocol : {"tcp", "udp"}) {
     if (Lower(given).find(protocol) != std::string::npos) protocols.push_back(protocol);
@@ -147,24 +149,23 @@ Zone BuildZone(const std::string& domain, const std::string& framework, const js
     if (!app.is_object() || !app.contains("id") || !app["id"].is_string()) continue;
     const std::string name = AppDnsName(app["id"].get<std::string>());
     if (name.empty()) continue;
-    const json definitions = app.value("portDefinitions", json::array());
-    for (const auto& endpoint : app.value("endpoints", json::array())) {
+    const json definitions = ArrayField(app, "portDefinitions");
+    for (const auto& endpoint : ArrayField(app, "endpoints")) {
       if (!endpoint.is_object()) continue;
-      auto ip = resolve(endpoint.value("host", ""));
+      auto ip = resolve(StringField(endpoint, "host"));
       if (!ip) {
         ++missing;
         continue;
       }
       zone.AddA(name + suffix, *ip);
-      const std::string target = name + "-" + TaskTag(endpoint.value("taskId", "")) + suffix;
+      const std::string target = name + "-" + TaskTag(StringField(endpoint, "taskId")) + suffix;
       zone.AddA(target, *ip);
-      const json ports = endpoint.value("ports", json::array());
+      const json ports = ArrayField(endpoint, "ports");
       for (size_t i = 0; i < ports.size(); ++i) {
-        if (!ports[i].is_number_integer()) continue;
-        int port = ports[i].get<int>();
-        if (port <= 0 || port > 65535) continue;
+        int port = PortValue(ports[i]);
+        if (port == 0) continue;
         json definition = i < definitions.size() ? definitions[i] : json::object();
-        std::string port_name = definition.is_object() ? definition.value("name", "") : "";
+        std::string port_name = StringField(definition, "name");
         for (const auto& protocol : Protocols(definition)) {
           SrvRecord record{static_cast<uint16_t>(port), target};
           zone.AddSrv("_" + name + "._" + protocol + suffix, record);

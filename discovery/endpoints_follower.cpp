@@ -133,12 +133,28 @@ struct EndpointsFollower::Impl {
         continue;
       }
       fetches++;
-      next_resync = Clock::now() + std::chrono::duration_cast<Clock::duration>(
-                                       std::chrono::duration<double>(options.resync_seconds));
+      auto after = [](double seconds) {
+        return Clock::now() +
+               std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+      };
+      next_resync = after(options.resync_seconds);
+      if (body.value("settling", false) && !last.empty()) {
+        next_resync = after(options.retry_seconds);  // keep what we have until it knows
+        continue;
+      }
       std::string dumped = body["apps"].dump();
       if (dumped == last) continue;
-      last = std::move(dumped);
-      callback(body["apps"]);
+      bool applied = false;
+      try {
+        applied = callback(body["apps"]);
+      } catch (const std::exception& e) {
+        Logger("discovery")->error("the endpoints could not be applied: {}", e.what());
+      }
+      if (applied) {
+        last = std::move(dumped);
+      } else {
+        next_resync = after(options.retry_seconds);
+      }
     }
   }
 };

@@ -2,7 +2,10 @@
 // and `stoa lb`: fetched at start, again within `debounce` of any event on
 // its /v2/events stream, and every `resync` seconds whatever happens (a lost
 // event costs at most that long). The callback runs on the follower's own
-// thread with the "apps" array, only when it differs from the last one.
+// thread with the "apps" array when it differs from the last one applied; it
+// returns whether it applied it (if not, the same apps come again after
+// `retry`). While the service says it is settling (its tasks' health not
+// yet known after a restart or failover), the last apps applied stay.
 #pragma once
 
 #include <functional>
@@ -27,7 +30,7 @@ Result<FollowerOptions> ParseServiceUrl(const std::string& url);
 
 class EndpointsFollower {
  public:
-  using Callback = std::function<void(const nlohmann::json& apps)>;
+  using Callback = std::function<bool(const nlohmann::json& apps)>;
   EndpointsFollower(FollowerOptions options, Callback callback);
   ~EndpointsFollower();  // stops both threads
   EndpointsFollower(const EndpointsFollower&) = delete;

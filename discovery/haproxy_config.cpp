@@ -5,6 +5,9 @@
 #include <algorithm>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "discovery/json_fields.hpp"
 
 namespace stoa::discovery {
 
@@ -18,8 +21,27 @@ std::string Ipv4(uint32_t address) {
 }
 
 std::string Label(const json& labels, const std::string& key, const std::string& fallback) {
-  if (!labels.is_object() || !labels.contains(key) || !labels[key].is_string()) return fallback;
-  return labels[key].get<std::string>();
+  return StringField(labels, key.c_str(), fallback);
+}
+
+// The host names of a HAPROXY_{n}_VHOST label that are host names (letters,
+// digits, '-', '.', a leading "*."), space-separated; anything else is
+// dropped, so a label can never write into the config.
+std::string VhostNames(const std::string& label) {
+  std::string names, name;
+  std::istringstream entries(label);
+  while (std::getline(entries, name, ',')) {
+    name.erase(0, name.find_first_not_of(' '));
+    name.erase(name.find_last_not_of(' ') + 1);
+    bool valid = !name.empty() && name.size() <= 253;
+    for (size_t i = 0; valid && i < name.size(); ++i) {
+      char c = name[i];
+      valid = std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' ||
+              (c == '*' && i == 0 && name.size() > 2 && name[1] == '.');
+    }
+    if (valid) names += (names.empty() ? "" : " ") + name;
+  }
+  return names;
 }
 
 // A name HAProxy takes for a proxy: the app id's segments joined by '_'.
@@ -55,28 +77,26 @@ std::vector<LbBackend> PlanBackends(const json& apps, const LbConfigOptions& opt
   std::vector<LbBackend> backends;
   for (const auto& app : apps.is_array() ? apps : json::array()) {
     if (!app.is_object() || !app.contains("id") || !app["id"].is_string()) continue;
-    const json labels = app.value("labels", json::object());
+    const json labels = ObjectField(app, "labels");
     if (Label(labels, "HAPROXY_GROUP", "external") != options.group) continue;
-    const json definitions = app.value("portDefinitions", json::array());
+    const json definitions = ArrayField(app, "portDefinitions");
     for (size_t i = 0; i < definitions.size(); ++i) {
-      if (!definitions[i].is_object()) continue;
-      int service_port = definitions[i].value("port", 0);
-      if (service_port <= 0 || service_port > 65535) continue;
+      int service_port = definitions[i].is_object() ? PortValue(definitions[i]["port"]) : 0;
+      if (service_port == 0) continue;
       LbBackend backend;
       backend.app_id = app["id"].get<std::string>();
       backend.service_port = service_port;
       backend.name = BackendName(backend.app_id, service_port);
       std::string prefix = "HAPROXY_" + std::to_string(i) + "_";
-      backend.vhost = Label(labels, prefix + "VHOST", "");
+      backend.vhost = VhostNames(Label(labels, prefix + "VHOST", ""));
       backend.mode = Label(labels, prefix + "MODE", backend.vhost.empty() ? "tcp" : "http");
       if (backend.mode != "http") backend.mode = "tcp";
-      for (const auto& endpoint : app.value("endpoints", json::array())) {
-        if (!endpoint.is_object()) continue;
-        const json ports = endpoint.value("ports", json::array());
-        if (i >= ports.size() || !ports[i].is_number_integer()) continue;
-        auto ip = resolve(endpoint.value("host", ""));
+      for (const auto& endpoint : ArrayField(app, "endpoints")) {
+        const json ports = ArrayField(endpoint, "ports");
+        int port = i < ports.size() ? PortValue(ports[i]) : 0;
+        auto ip = port ? resolve(StringField(endpoint, "host")) : std::nullopt;
         if (!ip) continue;
-        backend.servers.push_back({Ipv4(*ip), ports[i].get<int>(), endpoint.value("taskId", "")});
+        backend.servers.push_back({Ipv4(*ip), port, StringField(endpoint, "taskId")});
       }
       const LbBackend* old = before.count(backend.name) ? before[backend.name] : nullptr;
       // Servers that stay keep their slot, so the runtime API moves only the others.
@@ -151,10 +171,8 @@ std::string RenderConfig(const std::vector<LbBackend>& backends, const LbConfigO
                        options.http_port);
     for (const auto& backend : backends) {
       if (backend.vhost.empty() || backend.mode != "http") continue;
-      std::string hosts = backend.vhost;
-      std::replace(hosts.begin(), hosts.end(), ',', ' ');
       out += fmt::format("  use_backend {} if {{ hdr(host),field(1,:) -i {} }}\n", backend.name,
-                         hosts);
+                         backend.vhost);
     }
   }
   for (const auto& backend : backends) {
@@ -163,7 +181,9 @@ std::string RenderConfig(const std::vector<LbBackend>& backends, const LbConfigO
     out +=
         fmt::format("\nbackend {}\n  mode {}\n  balance roundrobin\n", backend.name, backend.mode);
     if (backend.mode == "http") {
-      out += "  option forwardfor\n  retry-on conn-failure empty-response response-timeout\n";
+      // Only failed connections are retried (elsewhere, with redispatch): the
+      // request was never sent, so even a POST is safe to send again.
+      out += "  option forwardfor\n  retry-on conn-failure\n";
     }
     std::vector<LbServer> slots = Slots(backend);
     for (size_t i = 0; i < slots.size(); ++i) {

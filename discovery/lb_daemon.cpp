@@ -75,6 +75,15 @@ bool RuntimeOk(const std::string& answer) {
 }  // namespace
 
 struct LbDaemon::Impl {
+  ~Impl() {
+    follower.reset();  // no Apply after this
+    http.Stop();
+    if (haproxy > 0) {
+      kill(haproxy, SIGTERM);  // the master stops its workers
+      waitpid(haproxy, nullptr, 0);
+    }
+  }
+
   LbOptions options;
   LbConfigOptions config;
   std::string config_path;
@@ -84,6 +93,7 @@ struct LbDaemon::Impl {
   std::mutex mutex;
   std::vector<LbBackend> running;  // what HAProxy has now
   uint64_t reloads = 0, runtime_updates = 0, failures = 0;
+  bool state_unknown = false;  // HAProxy may hold other servers than `running`: reload
   std::string last_error;
 
   // "Pid: N" of the worker the runtime API reaches, or 0.
@@ -117,7 +127,9 @@ struct LbDaemon::Impl {
       std::string why((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
       return Status::Error("haproxy -c refused the config (kept the running one): " + why);
     }
-    fs::rename(candidate, config_path);
+    std::error_code ec;
+    fs::rename(candidate, config_path, ec);
+    if (ec) return Status::Error("cannot replace " + config_path + ": " + ec.message());
     return Status::Ok();
   }
 
@@ -145,45 +157,64 @@ struct LbDaemon::Impl {
     return Status::Ok();
   }
 
-  // Moves HAProxy to the endpoints in `apps`. REQUIRES: mutex held.
-  void Apply(const json& apps) {
-    std::vector<LbBackend> wanted = PlanBackends(apps, config, ResolveIpv4, running);
-    if (SameShape(running, wanted)) {
-      std::vector<std::string> commands = RuntimeCommands(running, wanted);
-      if (commands.empty()) return;
-      std::string refused;
-      for (const auto& command : commands) {
-        auto answer = HaproxyCommand(config.socket_path, {command});
-        if (!answer.ok() || !RuntimeOk(*answer)) {
-          refused = command + ": " + (answer.ok() ? *answer : answer.error());
-          break;
-        }
+  // Moves slots of `wanted` (of the same shape as running) through the
+  // runtime API; false (and `*refused` says why) when HAProxy refused one.
+  bool MoveServers(std::vector<LbBackend> wanted, std::string* refused) {
+    std::vector<std::string> commands = RuntimeCommands(running, wanted);
+    for (const auto& command : commands) {
+      auto answer = HaproxyCommand(config.socket_path, {command});
+      if (!answer.ok() || !RuntimeOk(*answer)) {
+        *refused = command + ": " + (answer.ok() ? *answer : answer.error());
+        return false;
       }
-      if (refused.empty()) {
-        running = std::move(wanted);
-        runtime_updates++;
-        Logger("lb")->info("{} runtime command(s) applied", commands.size());
-        return;
-      }
-      Logger("lb")->warn("the runtime API refused an update ({}); reloading instead", refused);
     }
-    if (Status s = WriteChecked(wanted); !s.ok()) {
-      failures++;
-      last_error = s.message();
-      Logger("lb")->error("{}", s.message());
-      return;
-    }
-    int before = WorkerPid();
-    kill(haproxy, SIGUSR2);
-    if (!WaitForWorker(before)) {
-      failures++;
-      last_error = "HAProxy did not come back from a reload";
-      Logger("lb")->error("{}", last_error);
-      return;
+    if (!commands.empty()) {
+      runtime_updates++;
+      Logger("lb")->info("{} runtime command(s) applied", commands.size());
     }
     running = std::move(wanted);
-    reloads++;
-    Logger("lb")->info("reloaded HAProxy: {} backend(s)", running.size());
+    return true;
+  }
+
+  // Moves HAProxy to the endpoints in `apps`; false when some of it could not
+  // be done (the follower then tries again). REQUIRES: mutex held.
+  bool Apply(const json& apps) {
+    std::vector<LbBackend> wanted = PlanBackends(apps, config, ResolveIpv4, running);
+    std::string refused;
+    if (SameShape(running, wanted)) {
+      if (!state_unknown && MoveServers(wanted, &refused)) return true;
+      if (!refused.empty()) {
+        Logger("lb")->warn("the runtime API refused an update ({}); reloading", refused);
+      }
+    }
+    Status reloaded = WriteChecked(wanted);
+    if (reloaded.ok()) {
+      int before = WorkerPid();
+      kill(haproxy, SIGUSR2);
+      if (before == 0 || !WaitForWorker(before)) {
+        reloaded = Status::Error("HAProxy did not come back from a reload (see " +
+                                 options.work_dir + "/haproxy.log)");
+      }
+    }
+    if (reloaded.ok()) {
+      running = std::move(wanted);
+      state_unknown = false;
+      reloads++;
+      Logger("lb")->info("reloaded HAProxy: {} backend(s)", running.size());
+      return true;
+    }
+    failures++;
+    last_error = reloaded.message();
+    Logger("lb")->error("{}", last_error);
+    // The backends whose shape did not change still follow their instances.
+    std::vector<LbBackend> kept = running;
+    for (auto& backend : kept) {
+      for (const auto& next : wanted) {
+        if (next.name == backend.name && SameShape({backend}, {next})) backend = next;
+      }
+    }
+    if (!state_unknown && !MoveServers(kept, &refused)) state_unknown = true;
+    return false;
   }
 
   std::string Metrics() {
@@ -271,14 +302,7 @@ struct LbDaemon::Impl {
 
 LbDaemon::LbDaemon(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
-LbDaemon::~LbDaemon() {
-  impl_->follower.reset();
-  impl_->http.Stop();
-  if (impl_->haproxy > 0) {
-    kill(impl_->haproxy, SIGTERM);  // the master stops its workers
-    waitpid(impl_->haproxy, nullptr, 0);
-  }
-}
+LbDaemon::~LbDaemon() = default;
 
 int LbDaemon::admin_port() const { return impl_->http.port(); }
 
@@ -320,7 +344,7 @@ Result<std::unique_ptr<LbDaemon>> LbDaemon::Start(const LbOptions& options) {
   follow.resync_seconds = options.resync_seconds;
   raw->follower = std::make_unique<EndpointsFollower>(follow, [raw](const json& apps) {
     std::lock_guard<std::mutex> lock(raw->mutex);
-    raw->Apply(apps);
+    return raw->Apply(apps);
   });
   raw->follower->Start();
   Logger("lb")->info("HAProxy {} runs with {} (group {}); endpoints from {}:{}; admin on {}:{}",

@@ -10,9 +10,10 @@ using json = nlohmann::json;
 
 void AddEndpointsRoutes(HttpServer& server, ServiceCore* core) {
   server.Route("GET", "/v2/endpoints/?", [core](const HttpRequest&) {
+    bool settling = core->HealthSettling();
     json apps = json::array();
     for (const auto& view : core->View().apps) apps.push_back(EndpointsJson(view));
-    return JsonResponse(200, {{"apps", apps}});
+    return JsonResponse(200, {{"apps", apps}, {"settling", settling}});
   });
   server.Route("GET", "/v2/apps/(.+)/endpoints/?", [core](const HttpRequest& request) {
     PathId id = PathId::Parse(request.matches.at(0));

@@ -24,6 +24,7 @@ Status ServiceCore::Recover() {
   auto contents = store_->Load();
   if (!contents.ok()) return Status::Error("cannot read the service's state: " + contents.error());
   auto log = Logger("service");
+  recovered_at_ = Now();
   for (const auto& why : contents->skipped) log->error("skipped an unreadable record: {}", why);
   unreadable_apps_ = contents->unreadable_apps;
   for (const auto& id : unreadable_apps_) {
@@ -38,6 +39,7 @@ Status ServiceCore::Recover() {
   double now = Now();
   for (auto& task : contents->tasks) {
     TaskEntry entry;
+    entry.recovered = true;
     entry.record = std::move(task);
     entry.confirmed = false;  // until the master says how it is
     entry.last_update = now;

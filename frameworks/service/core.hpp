@@ -227,6 +227,12 @@ class ServiceCore {
   CoreCounters Counters() const;
 
   ServiceView View() const;
+  // Whether task health is still being learnt after a restart or failover:
+  // a recovered running task of a health-checked app has no result yet (for
+  // at most kSettleSeconds). /v2/endpoints says so, and DNS and the balancer
+  // keep what they had rather than drop every instance meanwhile.
+  bool HealthSettling() const;
+  static constexpr double kSettleSeconds = 60;
 
   // The apps with an autoscale policy and no deployment under way
   // (core_autoscale.cpp).
@@ -256,6 +262,7 @@ class ServiceCore {
     double last_update = 0;
     double last_kill_sent = 0;
     double drain_until = 0;  // the kill is sent then (0: not draining)
+    bool recovered = false;  // read from the store, not launched by this instance
   };
 
   // All below: REQUIRES mutex_ held.
@@ -333,6 +340,7 @@ class ServiceCore {
   LaunchDelays delays_;
   std::map<AgentId, KnownAgent> agents_;
   std::map<PathId, AutoscaleStatus> autoscale_;
+  double recovered_at_ = 0;
   VersionClock versions_;
   std::map<PathId, GroupRecord> groups_;  // explicit groups
   std::set<PathId> unreadable_apps_;      // stored but unreadable: their tasks are left alone

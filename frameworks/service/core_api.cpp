@@ -288,6 +288,19 @@ ChangeOutcome ServiceCore::KillTasks(const PathId& id,
   return outcome;
 }
 
+bool ServiceCore::HealthSettling() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (Now() - recovered_at_ >= kSettleSeconds) return false;
+  for (const auto& [id, entry] : tasks_) {
+    auto app = apps_.find(entry.record.app_id);
+    if (entry.recovered && entry.record.state == TaskState::kRunning && app != apps_.end() &&
+        !app->second.health_checks.empty() && !entry.record.health.reported) {
+      return true;
+    }
+  }
+  return false;
+}
+
 ServiceView ServiceCore::View() const {
   std::lock_guard<std::mutex> lock(mutex_);
   ServiceView view;

@@ -32,23 +32,25 @@ std::string WebApp(const std::string& id, int instances, int service_port) {
 
 class LbTest : public LoopbackAgentsTest {
  protected:
-  LbTest() {
-    lb_admin_ = FreePort();
-    // Request-rate autoscaling reads the balancer's rates.
-    service_flags_ = {"--lb=http://127.0.0.1:" + std::to_string(lb_admin_),
-                      "--autoscale_interval=1secs"};
-  }
+  // The balancer first (it waits for the service), then the service, which
+  // reads the balancer's request rates for request-rate autoscaling.
   void SetUp() override {
-    LoopbackAgentsTest::SetUp();
-    if (HasFatalFailure()) return;
+    StartAgents();
+    service_http_ = FreePort();
     lb_ = std::make_unique<Process>(
-        std::vector<std::string>{bin_ + "/stoa", "lb",
-                                 "--service=http://127.0.0.1:" + std::to_string(service_http_),
-                                 "--work_dir=" + dir_.path() + "/lb", "--bind_ip=127.0.0.1",
-                                 "--admin_port=" + std::to_string(lb_admin_)},
+        std::vector<std::string>{
+            bin_ + "/stoa", "lb", "--service=http://127.0.0.1:" + std::to_string(service_http_),
+            "--work_dir=" + dir_.path() + "/lb", "--bind_ip=127.0.0.1", "--admin_port=0"},
         dir_.path() + "/lb.log");
-    ASSERT_TRUE(WaitFor([&] { return HttpGet("127.0.0.1", lb_admin_, "/v1/backends").ok(); }))
-        << Log("lb");
+    // Its admin port, from its log ("admin on 127.0.0.1:PORT").
+    ASSERT_TRUE(WaitFor([&] {
+      std::string log = Log("lb");
+      size_t at = log.find("admin on 127.0.0.1:");
+      if (at != std::string::npos) lb_admin_ = std::atoi(log.c_str() + at + 19);
+      return lb_admin_ > 0 && HttpGet("127.0.0.1", lb_admin_, "/v1/backends").ok();
+    })) << Log("lb");
+    StartServiceAndWait(
+        {"--lb=http://127.0.0.1:" + std::to_string(lb_admin_), "--autoscale_interval=1secs"});
   }
 
   // The task ids of the servers the balancer has for `app`.

@@ -96,15 +96,20 @@ class ServiceClusterTest : public ::testing::Test, protected stoa::testing::Loca
 class LoopbackAgentsTest : public ServiceClusterTest {
  protected:
   void SetUp() override {
+    StartAgents();
+    service_http_ = FreePort();
+    StartServiceAndWait();
+  }
+  void StartAgents() {
     StartMaster();
     StartAgent("a1", {"--hostname=127.0.0.2", "--resources=cpus:2;mem:2048;ports:[31000-31049]"});
     StartAgent("a2", {"--hostname=127.0.0.3", "--resources=cpus:2;mem:2048;ports:[31050-31099]"});
-    service_http_ = FreePort();
-    StartService(service_flags_);
+  }
+  void StartServiceAndWait(const std::vector<std::string>& extra = {}) {
+    StartService(extra);
     ASSERT_TRUE(WaitFor([&] { return Get("/v2/info").value("frameworkId", json()).is_string(); }))
         << Log("service");
   }
-  std::vector<std::string> service_flags_;  // given to `stoa service` by SetUp
 };
 
 // The events an SSE file holds, as (event line, data), comments skipped.

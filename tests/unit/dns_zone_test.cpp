@@ -68,7 +68,10 @@ TEST(DnsZone, RecordsForEachHealthyInstanceAndPort) {
 
 TEST(DnsZone, MalformedEndpointsAreSkippedNotFatal) {
   json apps = json::parse(R"([7, {"id": 3}, {"id": "/a", "endpoints": [
-    "x", {"taskId": "t", "host": "node-a", "ports": ["no", -1, 70000, 31000]}]}])");
+    "x", {"taskId": "t", "host": "node-a", "ports": ["no", -1, 70000, 31000]},
+    {"taskId": 5, "host": 7, "ports": "31001"}, {"taskId": null, "host": "node-a", "ports": {}}],
+    "portDefinitions": "no"},
+    {"id": "/b", "endpoints": {"x": 1}, "portDefinitions": [{"name": 3, "protocol": 4}]}])");
   Zone zone = BuildZone("stoa", "service", apps, std::nullopt, FakeResolve);
   ASSERT_NE(zone.Srv("_a._tcp.service.stoa"), nullptr);
   EXPECT_EQ(zone.Srv("_a._tcp.service.stoa")->size(), 1u);

@@ -76,6 +76,30 @@ TEST_F(EndpointsTest, ListsEveryAppAndAnswers404ForAnUnknownOne) {
   EXPECT_EQ(Json(missing)["message"], "App '/nope' does not exist");
 }
 
+// After a restart the health of the recovered tasks is unknown until their
+// checks report again: /v2/endpoints says it is settling meanwhile, so that
+// DNS and the balancer keep the instances they had.
+TEST_F(EndpointsTest, SaysItIsSettlingUntilRecoveredTasksReportTheirHealth) {
+  ASSERT_EQ(Call("POST", "/v2/apps", R"({"id": "/web", "cmd": "serve", "cpus": 0.1,
+    "portDefinitions": [{"port": 0}], "healthChecks": [{"protocol": "MESOS_TCP"}]})")
+                .status,
+            201);
+  RunTasks();
+  ReportHealth(actions_.launched[0].task_id, true);
+  json before = Json(Call("GET", "/v2/endpoints"));
+  EXPECT_EQ(before["settling"], false);
+  EXPECT_EQ(before["apps"][0]["endpoints"].size(), 1u);
+
+  Open();  // a restart
+  json after = Json(Call("GET", "/v2/endpoints"));
+  EXPECT_EQ(after["settling"], true);
+  EXPECT_TRUE(after["apps"][0]["endpoints"].empty());
+  ReportHealth(actions_.launched[0].task_id, true);
+  after = Json(Call("GET", "/v2/endpoints"));
+  EXPECT_EQ(after["settling"], false);
+  EXPECT_EQ(after["apps"][0]["endpoints"].size(), 1u);
+}
+
 // With a drain delay, a task killed while it gets traffic leaves the
 // endpoints at once (with an event, which DNS and the balancer follow) and is
 // killed only once the delay is over.
