@@ -11,7 +11,7 @@ namespace stoa::cli {
 void AddDnsCommand(CLI::App& app, int* exit_code) {
   auto options = std::make_shared<discovery::DnsOptions>();
   auto log_level = std::make_shared<std::string>("info");
-  auto ttl = std::make_shared<int>(2);
+  auto ttl = std::make_shared<int>(1);
   auto resync = std::make_shared<std::string>("30secs");
   CLI::App* cmd = app.add_subcommand(
       "dns", "Serve DNS (A and SRV) for the service framework's healthy instances");

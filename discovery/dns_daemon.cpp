@@ -69,6 +69,7 @@ struct DnsDaemon::Impl {
     family("stoa_dns_unresolved_hosts", "gauge",
            "Instances left out of the zone because their host has no IPv4 address.");
     out += fmt::format("stoa_dns_unresolved_hosts {}\n", unresolved);
+    if (follower) out += follower->Metrics("stoa_dns");
     return out;
   }
 
@@ -93,9 +94,9 @@ struct DnsDaemon::Impl {
 DnsDaemon::DnsDaemon(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 DnsDaemon::~DnsDaemon() {
+  impl_->http.Stop();  // /metrics reads the follower
   impl_->follower.reset();
   impl_->detector.reset();
-  impl_->http.Stop();
   impl_->server->Stop();
 }
 
@@ -179,12 +180,16 @@ Result<std::unique_ptr<DnsDaemon>> DnsDaemon::Start(const DnsOptions& options) {
   }
   FollowerOptions follow = *service;
   follow.resync_seconds = options.resync_seconds;
-  raw->follower = std::make_unique<EndpointsFollower>(follow, [raw](const json& apps) {
+  auto follower = std::make_unique<EndpointsFollower>(follow, [raw](const json& apps) {
     std::lock_guard<std::mutex> lock(raw->mutex);
     raw->apps = apps;
     raw->Rebuild();
     return raw->unresolved == 0;  // else again shortly: a host may resolve by then
   });
+  {
+    std::lock_guard<std::mutex> lock(raw->mutex);  // /metrics may be reading
+    raw->follower = std::move(follower);
+  }
   raw->follower->Start();
   Logger("dns")->info(
       "serving {} on {}:{} (udp and tcp), HTTP on {}:{}, endpoints from {}:{}, {} upstream "

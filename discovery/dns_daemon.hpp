@@ -19,7 +19,7 @@ struct DnsOptions {
   std::string ip = "0.0.0.0";
   int port = 53;
   int http_port = 8123;  // 0: any free port
-  uint32_t ttl = 2;
+  uint32_t ttl = 1;
   std::string resolv_conf = "/etc/resolv.conf";
   std::string resolvers;  // IP[:PORT],…: instead of resolv_conf's
   double resync_seconds = 30;

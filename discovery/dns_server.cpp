@@ -65,8 +65,9 @@ bool Push(ldns_pkt* pkt, ldns_pkt_section section, const std::string& text, uint
 }
 
 // A reply with the query's id, opcode, RD and question.
-Pkt ReplyTo(const ldns_pkt* query) {
+Pkt ReplyTo(const ldns_pkt* query, bool recursion) {
   Pkt reply(ldns_pkt_new());
+  ldns_pkt_set_ra(reply.get(), recursion);  // other names are forwarded
   ldns_pkt_set_id(reply.get(), ldns_pkt_id(query));
   ldns_pkt_set_qr(reply.get(), true);
   ldns_pkt_set_opcode(reply.get(), ldns_pkt_get_opcode(query));
@@ -191,7 +192,7 @@ DnsServer::Handling DnsServer::Handle(const uint8_t* data, size_t size, size_t m
     return Handling::kSend;
   }
   Pkt query(parsed);
-  Pkt reply = ReplyTo(query.get());
+  Pkt reply = ReplyTo(query.get(), !options_.upstreams.empty());
   if (ldns_pkt_get_opcode(query.get()) != LDNS_PACKET_QUERY) {
     counters.notimp++;
     ldns_pkt_set_rcode(reply.get(), LDNS_RCODE_NOTIMPL);
@@ -202,10 +203,17 @@ DnsServer::Handling DnsServer::Handle(const uint8_t* data, size_t size, size_t m
   const ldns_rr* question = ldns_rr_list_rr(ldns_pkt_question(query.get()), 0);
   const std::string name = QueryName(question);
   const ldns_rr_type type = ldns_rr_get_type(question);
+  const ldns_rr_class klass = ldns_rr_get_class(question);
   std::shared_ptr<const Zone> zone = this->zone();
   if (!zone->InDomain(name)) {
     if (!options.upstreams.empty()) return Handling::kForward;
     counters.refused++;
+    ldns_pkt_set_rcode(reply.get(), LDNS_RCODE_REFUSED);
+    *out = ToWire(reply.get());
+    return Handling::kSend;
+  }
+  if (klass != LDNS_RR_CLASS_IN && klass != LDNS_RR_CLASS_ANY) {
+    counters.refused++;  // the zone is IN only
     ldns_pkt_set_rcode(reply.get(), LDNS_RCODE_REFUSED);
     *out = ToWire(reply.get());
     return Handling::kSend;
@@ -271,7 +279,7 @@ std::vector<uint8_t> DnsServer::Fit(const ldns_pkt* query, const ldns_pkt* reply
   }
   if (wire.size() <= limit) return wire;
   counters_.truncated++;
-  Pkt small = ReplyTo(query);
+  Pkt small = ReplyTo(query, !options_.upstreams.empty());
   ldns_pkt_set_aa(small.get(), ldns_pkt_aa(reply));
   ldns_pkt_set_tc(small.get(), true);
   ldns_pkt_set_rcode(small.get(), ldns_pkt_get_rcode(reply));
@@ -300,10 +308,20 @@ std::vector<uint8_t> DnsServer::Forward(const uint8_t* data, size_t size, size_t
     ldns_resolver_set_timeout(resolver, timeout);
     ldns_resolver_set_retry(resolver, 1);
     ldns_pkt* answer = nullptr;
+    // ldns may change the query it sends (its EDNS size, on a truncated
+    // answer): send a copy, so that the client's own limits stay as asked.
+    Pkt sent(ldns_pkt_clone(query.get()));
     ldns_status status =
-        address ? ldns_resolver_send_pkt(&answer, resolver, query.get()) : LDNS_STATUS_ERR;
+        address ? ldns_resolver_send_pkt(&answer, resolver, sent.get()) : LDNS_STATUS_ERR;
     ldns_resolver_deep_free(resolver);
-    if (status == LDNS_STATUS_OK && answer) {
+    // Only the answer to what was asked counts: same id, same question (ldns
+    // takes the first datagram that arrives on its socket).
+    bool matches = status == LDNS_STATUS_OK && answer &&
+                   ldns_pkt_id(answer) == ldns_pkt_id(sent.get()) &&
+                   ldns_pkt_qdcount(answer) == 1 &&
+                   ldns_rr_compare(ldns_rr_list_rr(ldns_pkt_question(answer), 0),
+                                   ldns_rr_list_rr(ldns_pkt_question(sent.get()), 0)) == 0;
+    if (matches) {
       Pkt held(answer);
       ldns_pkt_set_id(held.get(), ldns_pkt_id(query.get()));
       counters.forwarded++;
@@ -312,7 +330,7 @@ std::vector<uint8_t> DnsServer::Forward(const uint8_t* data, size_t size, size_t
     if (answer) ldns_pkt_free(answer);
   }
   counters.forward_failures++;
-  Pkt reply = ReplyTo(query.get());
+  Pkt reply = ReplyTo(query.get(), !options_.upstreams.empty());
   ldns_pkt_set_rcode(reply.get(), LDNS_RCODE_SERVFAIL);
   return ToWire(reply.get());
 }

@@ -21,13 +21,14 @@ std::string Lower(std::string text) {
   return text;
 }
 
-// A short stable tag for one task: 5 hex digits of FNV-1a over its id.
+// A short stable tag for one task: 7 hex digits of FNV-1a over its id (two
+// of an app's 100 instances share one with a chance of about 2 in 100,000).
 std::string TaskTag(const std::string& task_id) {
   uint32_t hash = 2166136261u;
   for (unsigned char c : task_id) hash = (hash ^ c) * 16777619u;
   static const char kHex[] = "0123456789abcdef";
   std::string tag;
-  for (int i = 0; i < 5; ++i) tag += kHex[(hash >> (4 * i)) & 0xf];
+  for (int i = 0; i < 7; ++i) tag += kHex[(hash >> (4 * i)) & 0xf];
   return tag;
 }
 

@@ -2,7 +2,7 @@
 // (GET /v2/endpoints) and the leading master, with Mesos-DNS's names: app
 // /shop/web of framework "service" in domain "stoa" is
 //   web.shop.service.stoa               A    the agents of its healthy instances
-//   web.shop-<5 hex>.service.stoa       A    one instance's agent (SRV targets)
+//   web.shop-<7 hex>.service.stoa       A    one instance's agent (SRV targets)
 //   _web.shop._tcp.service.stoa         SRV  every port of every healthy instance
 //   _<port name>._web.shop._tcp....     SRV  the ports of that name
 // and leader.stoa / master.stoa (A) and _leader._tcp.stoa (SRV, HTTP port).

@@ -1,5 +1,6 @@
 #include "discovery/endpoints_follower.hpp"
 
+#include <fmt/format.h>
 #include <httplib.h>
 
 #include <atomic>
@@ -180,8 +181,16 @@ EndpointsFollower::~EndpointsFollower() {
   if (impl_->fetch_thread.joinable()) impl_->fetch_thread.join();
 }
 
-uint64_t EndpointsFollower::fetches() const { return impl_->fetches; }
-uint64_t EndpointsFollower::fetch_failures() const { return impl_->failures; }
-bool EndpointsFollower::streaming() const { return impl_->streaming; }
+std::string EndpointsFollower::Metrics(const std::string& prefix) const {
+  return fmt::format(
+      "# HELP {0}_endpoint_fetches_total Reads of the service's /v2/endpoints.\n"
+      "# TYPE {0}_endpoint_fetches_total counter\n"
+      "{0}_endpoint_fetches_total{{result=\"ok\"}} {1}\n"
+      "{0}_endpoint_fetches_total{{result=\"failed\"}} {2}\n"
+      "# HELP {0}_event_stream_open Whether the service's /v2/events stream is open.\n"
+      "# TYPE {0}_event_stream_open gauge\n"
+      "{0}_event_stream_open {3}\n",
+      prefix, impl_->fetches.load(), impl_->failures.load(), impl_->streaming ? 1 : 0);
+}
 
 }  // namespace stoa::discovery

@@ -37,10 +37,9 @@ class EndpointsFollower {
   EndpointsFollower& operator=(const EndpointsFollower&) = delete;
 
   void Start();
-  // Fetches that succeeded, and that failed (the service did not answer 200 JSON).
-  uint64_t fetches() const;
-  uint64_t fetch_failures() const;
-  bool streaming() const;  // the event stream is open
+  // /metrics lines, with `prefix` (e.g. "stoa_dns"): the fetches that
+  // succeeded and failed, and whether the event stream is open.
+  std::string Metrics(const std::string& prefix) const;
 
  private:
   struct Impl;

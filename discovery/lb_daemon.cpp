@@ -76,8 +76,8 @@ bool RuntimeOk(const std::string& answer) {
 
 struct LbDaemon::Impl {
   ~Impl() {
+    http.Stop();       // /metrics reads the follower
     follower.reset();  // no Apply after this
-    http.Stop();
     if (haproxy > 0) {
       kill(haproxy, SIGTERM);  // the master stops its workers
       waitpid(haproxy, nullptr, 0);
@@ -236,6 +236,7 @@ struct LbDaemon::Impl {
     }
     metric("stoa_lb_backends", "gauge", "Backends HAProxy has.", running.size());
     metric("stoa_lb_servers", "gauge", "Servers up in HAProxy's backends.", servers);
+    if (follower) out += follower->Metrics("stoa_lb");
     return out;
   }
 
@@ -342,10 +343,14 @@ Result<std::unique_ptr<LbDaemon>> LbDaemon::Start(const LbOptions& options) {
   if (Status s = raw->http.Start(options.admin_ip, options.admin_port); !s.ok()) return s;
   FollowerOptions follow = *service;
   follow.resync_seconds = options.resync_seconds;
-  raw->follower = std::make_unique<EndpointsFollower>(follow, [raw](const json& apps) {
+  auto follower = std::make_unique<EndpointsFollower>(follow, [raw](const json& apps) {
     std::lock_guard<std::mutex> lock(raw->mutex);
     return raw->Apply(apps);
   });
+  {
+    std::lock_guard<std::mutex> lock(raw->mutex);  // /metrics may be reading
+    raw->follower = std::move(follower);
+  }
   raw->follower->Start();
   Logger("lb")->info("HAProxy {} runs with {} (group {}); endpoints from {}:{}; admin on {}:{}",
                      raw->haproxy, raw->config_path, options.group, follow.host, follow.port,

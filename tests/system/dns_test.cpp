@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -188,6 +189,10 @@ TEST_F(DnsTest, SrvAndARecordsFollowTheHealthyInstances) {
   auto metrics = HttpGet("127.0.0.1", dns_http_, "/metrics");
   ASSERT_TRUE(metrics.ok());
   EXPECT_NE(metrics->find("stoa_dns_queries_total{result=\"malformed\"} 3"), std::string::npos)
+      << *metrics;
+  EXPECT_NE(metrics->find("stoa_dns_event_stream_open 1"), std::string::npos) << *metrics;
+  std::ofstream(dir_.path() + "/dns.metrics") << *metrics;
+  EXPECT_EQ(std::system(("promtool check metrics < " + dir_.path() + "/dns.metrics").c_str()), 0)
       << *metrics;
 
   // Deleted: NXDOMAIN; a name never known too; over TCP as over UDP.

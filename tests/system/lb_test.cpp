@@ -4,6 +4,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <mutex>
 #include <set>
@@ -142,6 +143,9 @@ TEST_F(LbTest, ReachesEveryHealthyInstanceAndNeverAnUnhealthyOne) {
   EXPECT_EQ(value("stoa_lb_reloads_total"), 2) << *metrics << Log("lb");
   EXPECT_GE(value("stoa_lb_runtime_updates_total"), 2) << *metrics;
   EXPECT_EQ(value("stoa_lb_failures_total"), 0) << *metrics;
+  std::ofstream(dir_.path() + "/lb.metrics") << *metrics;
+  EXPECT_EQ(std::system(("promtool check metrics < " + dir_.path() + "/lb.metrics").c_str()), 0)
+      << *metrics;
   std::string config = Read(dir_.path() + "/lb/haproxy.cfg");
   EXPECT_NE(config.find("frontend other_" + std::to_string(other_port)), std::string::npos)
       << config;
