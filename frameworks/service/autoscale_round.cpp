@@ -25,7 +25,12 @@ std::optional<std::map<std::string, double>> RequestRates(const BackendsFetcher&
   std::map<std::string, double> rates;
   for (const auto& backend : parsed["backends"]) {
     if (!backend.is_object()) continue;
-    rates[backend.value("appId", "")] += backend.value("requestRate", 0.0);
+    auto app = backend.find("appId");
+    auto rate = backend.find("requestRate");
+    if (app == backend.end() || !app->is_string() || rate == backend.end() || !rate->is_number()) {
+      continue;
+    }
+    rates[app->get<std::string>()] += rate->get<double>();
   }
   return rates;
 }
@@ -58,10 +63,16 @@ void RunAutoscaleRound(ServiceCore& core, CpuSampler& sampler, const StatisticsF
       for (const auto& container : containers) {
         if (!container.is_object() || !container.contains("statistics")) continue;
         const json& statistics = container["statistics"];
-        if (!statistics.is_object()) continue;
-        double cpu = statistics.value("cpus_user_time_secs", 0.0) +
-                     statistics.value("cpus_system_time_secs", 0.0);
-        readings[container.value("executor_id", "")] = {cpu, statistics.value("timestamp", 0.0)};
+        const json& executor =
+            container.contains("executor_id") ? container["executor_id"] : json();
+        if (!statistics.is_object() || !executor.is_string()) continue;
+        // Numbers only: a field of another type reads as 0, never as an exception.
+        auto number = [&](const char* key) {
+          auto found = statistics.find(key);
+          return found != statistics.end() && found->is_number() ? found->get<double>() : 0.0;
+        };
+        readings[executor.get<std::string>()] = {
+            number("cpus_user_time_secs") + number("cpus_system_time_secs"), number("timestamp")};
       }
     }
   }

@@ -89,7 +89,10 @@ TEST_F(AutoscaleRoundTest, ScalesFromTheAgentsStatisticsAndSaysWhy) {
   StatisticsFetcher fetch = [&](const std::string& agent) -> Result<std::string> {
     asked.push_back(agent);
     return nlohmann::json::array(
-               {{{"executor_id", task + ".executor-1"},
+               {"junk",
+                {{"executor_id", 7}, {"statistics", {{"cpus_user_time_secs", "x"}}}},
+                {{"executor_id", "odd.executor-3"}, {"statistics", {{"timestamp", "soon"}}}},
+                {{"executor_id", task + ".executor-1"},
                  {"statistics", {{"cpus_user_time_secs", cpu}, {"timestamp", at}}}},
                 {{"executor_id", "other.executor-2"},
                  {"statistics", {{"cpus_user_time_secs", 1000.0}, {"timestamp", at}}}}})
@@ -143,7 +146,7 @@ TEST_F(AutoscaleRoundTest, ARequestRateTargetReadsTheBalancersRates) {
   BackendsFetcher backends = [] {
     return Result<std::string>(R"({"backends": [
       {"appId": "/web", "requestRate": 30}, {"appId": "/web", "requestRate": 10},
-      {"appId": "/other", "requestRate": 500}]})");
+      {"appId": "/other", "requestRate": 500}, {"appId": 3}, {"requestRate": "x"}, 9]})");
   };
   CpuSampler sampler;
   RunAutoscaleRound(*core_, sampler, no_statistics, backends);
