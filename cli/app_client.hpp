@@ -6,6 +6,7 @@
 #include <nlohmann/json_fwd.hpp>
 #include <string>
 
+#include "common/http_address.hpp"
 #include "common/http_server.hpp"
 #include "common/status.hpp"
 
@@ -15,15 +16,13 @@ namespace stoa::cli {
 // when neither --service nor $STOA_SERVICE says otherwise.
 inline constexpr const char* kDefaultServiceUrl = "http://127.0.0.1:8080";
 
-struct ServiceAddress {
-  std::string host;
-  int port = 0;
-  std::string Url() const;
-};
+using ServiceAddress = HttpAddress;
 
 // "http://HOST:PORT", "HOST:PORT" or "HOST" (port 8080), with or without a
 // trailing slash; an error that says what is wrong otherwise.
-Result<ServiceAddress> ParseServiceAddress(const std::string& text);
+inline Result<ServiceAddress> ParseServiceAddress(const std::string& text) {
+  return ParseHttpAddress(text, 8080);
+}
 
 // "/v2/apps/shop/web" for "shop/web" or "/shop/web": the id made absolute and
 // every character outside an app id's alphabet percent-encoded.

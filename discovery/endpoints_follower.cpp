@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "common/http_address.hpp"
 #include "common/logging.hpp"
 
 namespace stoa::discovery {
@@ -18,25 +19,11 @@ using json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
 Result<FollowerOptions> ParseServiceUrl(const std::string& url) {
-  std::string rest = url;
-  if (rest.rfind("http://", 0) == 0) rest = rest.substr(7);
-  while (!rest.empty() && rest.back() == '/') rest.pop_back();
+  auto address = ParseHttpAddress(url, 8080);
+  if (!address.ok()) return address.status();
   FollowerOptions options;
-  size_t colon = rest.rfind(':');
-  options.host = rest.substr(0, colon);
-  if (colon != std::string::npos) {
-    try {
-      size_t used = 0;
-      options.port = std::stoi(rest.substr(colon + 1), &used);
-      if (used != rest.size() - colon - 1) options.port = 0;
-    } catch (...) {
-      options.port = 0;
-    }
-  }
-  if (options.host.empty() || rest.find('/') != std::string::npos || options.port <= 0 ||
-      options.port > 65535) {
-    return Status::Error("'" + url + "' is not http://HOST:PORT");
-  }
+  options.host = address->host;
+  options.port = address->port;
   return options;
 }
 

@@ -11,6 +11,7 @@
 
 #include "common/contender.hpp"
 #include "common/detector.hpp"
+#include "common/http_address.hpp"
 #include "common/http_server.hpp"
 #include "common/logging.hpp"
 #include "common/zookeeper.hpp"
@@ -231,18 +232,18 @@ struct Service::Impl {
   void Autoscale() {
     CpuSampler sampler;
     auto fetch = [](const std::string& agent) -> Result<std::string> {
-      size_t colon = agent.rfind(':');
-      if (colon == std::string::npos) return Status::Error("no port in '" + agent + "'");
-      return HttpGet(agent.substr(0, colon), std::atoi(agent.c_str() + colon + 1),
-                     "/monitor/statistics");
+      auto address = ParseHttpAddress(agent, 80);
+      if (!address.ok()) return address.status();
+      return HttpGet(address->host, address->port, "/monitor/statistics");
     };
     BackendsFetcher backends;
     if (!options.lb.empty()) {
-      std::string where = options.lb.rfind("http://", 0) == 0 ? options.lb.substr(7) : options.lb;
-      size_t colon = where.rfind(':');
-      std::string host = where.substr(0, colon);
-      int port = colon == std::string::npos ? 80 : std::atoi(where.c_str() + colon + 1);
-      backends = [host, port] { return HttpGet(host, port, "/v1/backends"); };
+      auto address = ParseHttpAddress(options.lb, 80);
+      if (address.ok()) {
+        backends = [lb = *address] { return HttpGet(lb.host, lb.port, "/v1/backends"); };
+      } else {
+        Logger("service")->error("--lb: {}; request-rate targets get no figures", address.error());
+      }
     }
     std::unique_lock<std::mutex> lock(mutex);
     while (!stopping) {
