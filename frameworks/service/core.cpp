@@ -9,7 +9,7 @@
 
 namespace stoa::service {
 
-ServiceCore::ServiceCore(ServiceStore* store, SchedulerActions* actions, CoreOptions options,
+ServiceCore::ServiceCore(ServiceStore* store, sdk::SchedulerActions* actions, CoreOptions options,
                          std::function<double()> clock)
     : store_(store), actions_(actions), options_(std::move(options)), clock_(std::move(clock)) {
   if (!options_.on_fatal) {

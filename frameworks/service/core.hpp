@@ -3,7 +3,7 @@
 // by the master's events (offers, status updates), always through the store
 // first. Thread-safe: the driver's thread and the HTTP threads call it; each
 // call holds one lock, never blocks on the network (store writes aside) and
-// acts on the master only through SchedulerActions.
+// acts on the master only through sdk::SchedulerActions.
 #pragma once
 
 #include <cstdint>
@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "frameworks/service/actions.hpp"
+#include "frameworks/sdk/actions.hpp"
 #include "frameworks/service/app_json.hpp"
 #include "frameworks/service/autoscaler.hpp"
 #include "frameworks/service/launch_delay.hpp"
@@ -155,7 +155,7 @@ struct TreeChange {
 class ServiceCore {
  public:
   // REQUIRES: `store` and `actions` outlive the core. `clock`: seconds since the epoch.
-  ServiceCore(ServiceStore* store, SchedulerActions* actions, CoreOptions options,
+  ServiceCore(ServiceStore* store, sdk::SchedulerActions* actions, CoreOptions options,
               std::function<double()> clock);
 
   // Loads the stored state. Call once, before anything else.
@@ -326,7 +326,7 @@ class ServiceCore {
   void Emit(const std::string& type, nlohmann::json event) const;
 
   ServiceStore* store_;
-  SchedulerActions* actions_;
+  sdk::SchedulerActions* actions_;
   CoreOptions options_;
   std::function<double()> clock_;
 

@@ -16,7 +16,7 @@
 #include "common/logging.hpp"
 #include "common/zookeeper.hpp"
 #include "frameworks/sdk/scheduler.hpp"
-#include "frameworks/service/actions.hpp"
+#include "frameworks/sdk/actions.hpp"
 #include "frameworks/service/api.hpp"
 #include "frameworks/service/api_events.hpp"
 #include "frameworks/service/api_util.hpp"
@@ -74,7 +74,7 @@ struct Service::Impl {
   std::unique_ptr<ZooKeeper> zookeeper;
   LeaderStorage* leader_storage = nullptr;  // --zk: owned by `store`
   std::unique_ptr<ServiceStore> store;
-  std::unique_ptr<DriverActions> actions;
+  std::unique_ptr<sdk::DriverActions> actions;
   std::unique_ptr<ServiceCore> core;
   std::unique_ptr<ServiceScheduler> scheduler;
   std::unique_ptr<sdk::SchedulerDriver> driver;
@@ -315,7 +315,7 @@ Result<std::unique_ptr<Service>> Service::Start(ServiceOptions options) {
     if (Status s = impl->Connect(*url); !s.ok()) return s;
   }
   impl->store = std::make_unique<ServiceStore>(std::move(storage));
-  impl->actions = std::make_unique<DriverActions>();
+  impl->actions = std::make_unique<sdk::DriverActions>();
   CoreOptions core_options = options.core;
   core_options.on_event = [bus = &impl->bus,
                            also = options.core.on_event](const nlohmann::json& e) {

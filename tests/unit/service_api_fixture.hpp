@@ -15,7 +15,7 @@
 
 namespace stoa::service {
 
-class RecordedActions : public SchedulerActions {
+class RecordedActions : public sdk::SchedulerActions {
  public:
   void Launch(const Offer&, std::vector<TaskInfo> tasks, double) override {
     for (auto& task : tasks) launched.push_back(std::move(task));

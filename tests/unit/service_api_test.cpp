@@ -12,7 +12,7 @@ namespace {
 
 using json = nlohmann::json;
 
-class Quiet : public SchedulerActions {
+class Quiet : public sdk::SchedulerActions {
  public:
   void Launch(const Offer&, std::vector<TaskInfo> tasks, double) override {
     for (auto& task : tasks) launched.push_back(std::move(task));

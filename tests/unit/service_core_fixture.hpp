@@ -15,7 +15,7 @@ namespace stoa::service {
 
 using json = nlohmann::json;
 
-class Recorder : public SchedulerActions {
+class Recorder : public sdk::SchedulerActions {
  public:
   explicit Recorder(ServiceStore** store) : store_(store) {}
   void Launch(const Offer& offer, std::vector<TaskInfo> tasks, double) override {

@@ -103,7 +103,7 @@ TEST(EventBusTest, CancelWakesAWaitingSubscriberAndLeavingUnsubscribes) {
   EXPECT_EQ(bus.subscribers(), 0u);
 }
 
-class Quiet : public SchedulerActions {
+class Quiet : public sdk::SchedulerActions {
  public:
   void Launch(const Offer&, std::vector<TaskInfo> tasks, double) override {
     for (auto& task : tasks) launched.push_back(std::move(task));

@@ -1,5 +1,5 @@
-// What the service core asks of the master, as an interface: the SDK's driver
-// in production (DriverActions), a recorder in tests. Calls must not block.
+// What a framework's core asks of the master, as an interface: the SDK's
+// driver in production (DriverActions), a recorder in tests. Calls must not block.
 #pragma once
 
 #include <utility>
@@ -8,7 +8,7 @@
 #include "frameworks/sdk/scheduler.hpp"
 #include "protocols/messages.hpp"
 
-namespace stoa::service {
+namespace stoa::sdk {
 
 class SchedulerActions {
  public:
@@ -20,12 +20,14 @@ class SchedulerActions {
   virtual void Reconcile(const std::vector<std::pair<TaskId, AgentId>>& tasks) = 0;
   virtual void Revive() = 0;
   virtual void Suppress() = 0;
+  // For drivers with explicit acknowledgements: the update is recorded.
+  virtual void Acknowledge(const TaskStatus& status) { (void)status; }
 };
 
 // REQUIRES: set_driver before the first call.
 class DriverActions : public SchedulerActions {
  public:
-  void set_driver(sdk::SchedulerDriver* driver) { driver_ = driver; }
+  void set_driver(SchedulerDriver* driver) { driver_ = driver; }
   void Launch(const Offer& offer, std::vector<TaskInfo> tasks, double refuse_seconds) override {
     driver_->Launch(offer, std::move(tasks), refuse_seconds);
   }
@@ -40,9 +42,10 @@ class DriverActions : public SchedulerActions {
   }
   void Revive() override { driver_->Revive(); }
   void Suppress() override { driver_->Suppress(); }
+  void Acknowledge(const TaskStatus& status) override { driver_->Acknowledge(status); }
 
  private:
-  sdk::SchedulerDriver* driver_ = nullptr;
+  SchedulerDriver* driver_ = nullptr;
 };
 
-}  // namespace stoa::service
+}  // namespace stoa::sdk
