@@ -1,20 +1,15 @@
 // `stoa app`: deploy, list, show, scale, restart, roll back and remove apps of
 // the service framework over its Marathon API; changes wait for their
 // deployment unless --no-wait.
-#include <unistd.h>
-
-#include <cerrno>
+#include <algorithm>
 #include <cstdio>
-#include <cstdlib>
-#include <fstream>
-#include <iostream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "cli/app_client.hpp"
 #include "cli/app_output.hpp"
 #include "cli/app_wait.hpp"
 #include "cli/commands.hpp"
+#include "cli/json_file.hpp"
 
 namespace stoa::cli {
 namespace {
@@ -38,22 +33,13 @@ struct AppFlags {
 using Action = int (*)(const AppFlags&, ServiceClient&, const std::string& command);
 
 std::optional<ServiceClient> Connect(const AppFlags& flags, const std::string& command) {
-  std::string text = flags.service;
-  const char* from = "--service";
-  if (text.empty() && std::getenv("STOA_SERVICE") != nullptr && *std::getenv("STOA_SERVICE")) {
-    text = std::getenv("STOA_SERVICE");
-    from = "$STOA_SERVICE";
-  }
-  if (text.empty()) text = kDefaultServiceUrl;
-  auto address = ParseServiceAddress(text);
+  auto address = ResolveAddress(kServiceApi, flags.service);
   if (!address.ok()) {
-    std::fprintf(stderr, "%s: %s: %s\n", command.c_str(), from, address.error().c_str());
+    std::fprintf(stderr, "%s: %s\n", command.c_str(), address.error().c_str());
     return std::nullopt;
   }
   return ServiceClient(*address);
 }
-
-void PrintJson(const json& value) { std::printf("%s\n", value.dump(2).c_str()); }
 
 // The deployment a change started, from Marathon's header or its body.
 std::string DeploymentId(const HttpReply& reply, const json& body) {
@@ -87,7 +73,7 @@ int Change(const AppFlags& flags, ServiceClient& client, const std::string& comm
   }
   if (reply->status < 200 || reply->status >= 300) {
     std::fprintf(stderr, "%s: the service refused %s: %s\n", command.c_str(), what.c_str(),
-                 DescribeRefusal(*reply).c_str());
+                 client.Refusal(*reply).c_str());
     return 1;
   }
   json answer = json::parse(reply->body, nullptr, false);
@@ -115,36 +101,10 @@ std::string ForceQuery(const AppFlags& flags, char separator) {
   return flags.force ? std::string(1, separator) + "force=true" : "";
 }
 
-// The file's name in messages.
-std::string Shown(const std::string& file) { return file == "-" ? "stdin" : file; }
-
-Result<std::string> ReadFile(const std::string& file) {
-  std::stringstream text;
-  if (file == "-") {
-    text << std::cin.rdbuf();
-    return text.str();
-  }
-  std::ifstream in(file);
-  if (!in) return Status::Error("cannot read " + file + ": " + ErrnoText(errno));
-  text << in.rdbuf();
-  return text.str();
-}
-
 int Deploy(const AppFlags& flags, ServiceClient& client, const std::string& command) {
-  auto text = ReadFile(flags.file);
-  if (!text.ok()) {
-    std::fprintf(stderr, "%s: %s\n", command.c_str(), text.error().c_str());
-    return 2;
-  }
-  auto definition = ParseJsonText(*text);
+  auto definition = ReadJsonObjectFile(flags.file, "an app definition (a JSON object with an id)");
   if (!definition.ok()) {
-    std::fprintf(stderr, "%s: %s is not JSON: %s\n", command.c_str(), Shown(flags.file).c_str(),
-                 definition.error().c_str());
-    return 2;
-  }
-  if (!definition->is_object()) {
-    std::fprintf(stderr, "%s: %s holds %s, not an app definition (a JSON object with an id)\n",
-                 command.c_str(), Shown(flags.file).c_str(), definition->type_name());
+    std::fprintf(stderr, "%s: %s\n", command.c_str(), definition.error().c_str());
     return 2;
   }
   // With an id the app may exist: then the file replaces its definition (PUT).
@@ -152,7 +112,8 @@ int Deploy(const AppFlags& flags, ServiceClient& client, const std::string& comm
   auto id = definition->find("id");
   if (id == definition->end() || !id->is_string()) {
     return Change(flags, client, command, "POST", "/v2/apps" + ForceQuery(flags, '?'),
-                  definition->dump(), "(no id)", Verbs("deploying", "deployed"), Shown(flags.file));
+                  definition->dump(), "(no id)", Verbs("deploying", "deployed"),
+                  InputName(flags.file));
   }
   std::string app_id = NormalizeAppId(id->get<std::string>());
   auto existing = client.Call("GET", AppPath(app_id));
@@ -164,10 +125,10 @@ int Deploy(const AppFlags& flags, ServiceClient& client, const std::string& comm
   if (existing->status == 200) {
     return Change(flags, client, command, "PUT",
                   AppPath(app_id) + "?partialUpdate=false" + ForceQuery(flags, '&'),
-                  definition->dump(), app_id, wait, Shown(flags.file));
+                  definition->dump(), app_id, wait, InputName(flags.file));
   }
   return Change(flags, client, command, "POST", "/v2/apps" + ForceQuery(flags, '?'),
-                definition->dump(), app_id, wait, Shown(flags.file));
+                definition->dump(), app_id, wait, InputName(flags.file));
 }
 
 int List(const AppFlags& flags, ServiceClient& client, const std::string& command) {

@@ -4,20 +4,8 @@
 
 #include <nlohmann/json_fwd.hpp>
 #include <string>
-#include <vector>
 
 namespace stoa::cli {
-
-// Columns padded to their widest cell; the last column is not padded.
-class Table {
- public:
-  explicit Table(std::vector<std::string> headers) { rows_.push_back(std::move(headers)); }
-  void Add(std::vector<std::string> row) { rows_.push_back(std::move(row)); }
-  std::string Render() const;
-
- private:
-  std::vector<std::vector<std::string>> rows_;
-};
 
 // One row per app: id, running/instances, health, resources, deployments, command.
 std::string AppListText(const nlohmann::json& apps);

@@ -1,11 +1,10 @@
 #include "cli/app_wait.hpp"
 
-#include <unistd.h>
-
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "cli/progress_line.hpp"
 #include "common/duration.hpp"
 
 namespace stoa::cli {
@@ -34,7 +33,7 @@ Result<Standing> ReadStanding(ServiceClient& client, const std::string& app_id, 
   auto reply = client.Call("GET", AppPath(app_id));
   if (!reply.ok()) return reply.status();
   if (reply->status == 404) return standing;
-  if (reply->status != 200) return Status::Error(DescribeRefusal(*reply));
+  if (reply->status != 200) return Status::Error(client.Refusal(*reply));
   json app = json::parse(reply->body, nullptr, false).value("app", json::object());
   standing.app_exists = true;
   standing.version = app.value("version", "");
@@ -76,27 +75,6 @@ Result<bool> DeploymentListed(ServiceClient& client, const std::string& deployme
   }
   return false;
 }
-
-// One progress line: rewritten in place on a terminal, a new line per change otherwise.
-class ProgressLine {
- public:
-  explicit ProgressLine(FILE* out) : out_(out), terminal_(isatty(fileno(out)) != 0) {}
-  void Show(const std::string& text) {
-    if (text == shown_) return;
-    shown_ = text;
-    std::fprintf(out_, terminal_ ? "\r\033[K%s" : "%s\n", text.c_str());
-    std::fflush(out_);
-  }
-  void End() {
-    if (terminal_ && !shown_.empty()) std::fprintf(out_, "\n");
-    shown_.clear();
-  }
-
- private:
-  FILE* out_;
-  bool terminal_;
-  std::string shown_;
-};
 
 }  // namespace
 

@@ -13,7 +13,9 @@ void AddAgentCommand(CLI::App& app, int* exit_code);
 void AddExecuteCommand(CLI::App& app, int* exit_code);
 void AddUpCommand(CLI::App& app, int* exit_code);
 void AddServiceCommand(CLI::App& app, int* exit_code);
+void AddBatchCommand(CLI::App& app, int* exit_code);
 void AddAppCommand(CLI::App& app, int* exit_code);
+void AddJobCommand(CLI::App& app, int* exit_code);
 void AddDnsCommand(CLI::App& app, int* exit_code);
 void AddLbCommand(CLI::App& app, int* exit_code);
 

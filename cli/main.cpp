@@ -1,5 +1,5 @@
 // stoa: the one binary for daemons (master, agent, service), users (execute,
-// app) and a local cluster (up).
+// app, job) and a local cluster (up).
 #include <cstdio>
 
 #include "cli/commands.hpp"
@@ -14,13 +14,16 @@ int main(int argc, char** argv) {
   stoa::cli::AddExecuteCommand(app, &exit_code);
   stoa::cli::AddUpCommand(app, &exit_code);
   stoa::cli::AddServiceCommand(app, &exit_code);
+  stoa::cli::AddBatchCommand(app, &exit_code);
   stoa::cli::AddAppCommand(app, &exit_code);
+  stoa::cli::AddJobCommand(app, &exit_code);
   stoa::cli::AddDnsCommand(app, &exit_code);
   stoa::cli::AddLbCommand(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // Help and --version exit 0; a usage error exits 2 (CLI11's own codes are 100 and up).
+    return app.exit(e) == 0 ? 0 : 2;
   }
   return exit_code;
 }

@@ -1,5 +1,5 @@
 // `stoa up`: a whole local cluster on this machine, on the embedded defaults
-// (one master, N agents, the service framework, no ZooKeeper), until Ctrl-C
+// (one master, N agents, the service and batch frameworks, no ZooKeeper), until Ctrl-C
 // or SIGTERM.
 #include "cli/up.hpp"
 
@@ -38,6 +38,7 @@ struct UpFlags {
   std::string agent_ports = "31000-31999";
   std::string cgroups_root;
   int service_port = 8080;
+  int batch_port = 9000;
   bool demo = false;
 };
 
@@ -240,6 +241,8 @@ int RunUp(const UpFlags& flags) {
   cluster.master = cluster.ip + ":" + std::to_string(master_port);
   cluster.service_port = flags.service_port != 0 ? flags.service_port : FreePort(cluster.ip);
   cluster.service_url = "http://" + cluster.ip + ":" + std::to_string(cluster.service_port);
+  cluster.batch_port = flags.batch_port != 0 ? flags.batch_port : FreePort(cluster.ip);
+  cluster.batch_url = "http://" + cluster.ip + ":" + std::to_string(cluster.batch_port);
   const std::string& ip = cluster.ip;
   const std::string& work_dir = cluster.work_dir;
 
@@ -257,6 +260,12 @@ int RunUp(const UpFlags& flags) {
                         work_dir + "/service.log");
   children.Add(service);
   std::printf("service     %s/v2/apps   log %s/service.log\n", cluster.service_url.c_str(),
+              work_dir.c_str());
+  children.Add(Spawn(
+      {cluster.self, "batch", "--master=" + cluster.master, "--ip=" + ip,
+       "--http_port=" + std::to_string(cluster.batch_port), "--work_dir=" + work_dir + "/batch"},
+      work_dir + "/batch.log"));
+  std::printf("batch       %s/v1/jobs   log %s/batch.log\n", cluster.batch_url.c_str(),
               work_dir.c_str());
   StartDiscovery(cluster, &children);
   std::fflush(stdout);
@@ -277,6 +286,7 @@ int RunUp(const UpFlags& flags) {
     std::printf("cluster is up: %d agents registered. Cluster state: http://%s:%d/state\n",
                 flags.agents, ip.c_str(), master_http);
     std::printf("service framework (Marathon's API): %s\n", cluster.service_url.c_str());
+    std::printf("batch framework (Metronome's API): %s\n", cluster.batch_url.c_str());
     std::printf(
         "try: %s execute --master=%s --instances=4 --command='echo hello from $STOA_TASK_ID'\n",
         cluster.self.c_str(), cluster.master.c_str());
@@ -291,10 +301,11 @@ int RunUp(const UpFlags& flags) {
     }
     std::fflush(stdout);
     bool demo_app = flags.demo && RunDemo(cluster);
+    if (flags.demo) RunBatchDemo(cluster);
     std::printf("Press Ctrl-C to stop the cluster.\n");
     std::fflush(stdout);
     WaitForTerminationSignal();
-    if (demo_app) RemoveDemo(cluster);
+    if (flags.demo) RemoveDemo(cluster, demo_app);
   }
   std::printf("stopping the cluster...\n");
   std::fflush(stdout);
@@ -308,7 +319,7 @@ int RunUp(const UpFlags& flags) {
 void AddUpCommand(CLI::App& app, int* exit_code) {
   auto flags = std::make_shared<UpFlags>();
   CLI::App* cmd = app.add_subcommand(
-      "up", "Start a local cluster: one master, N agents and the service framework");
+      "up", "Start a local cluster: one master, N agents, the service and batch frameworks");
   cmd->add_option("--agents", flags->agents, "Number of agents")
       ->capture_default_str()
       ->check(CLI::Range(1, 64));
@@ -321,6 +332,10 @@ void AddUpCommand(CLI::App& app, int* exit_code) {
                   "Port of the service framework's API (0: a free one)")
       ->capture_default_str()
       ->check(CLI::Range(0, 65535));
+  cmd->add_option("--batch_port", flags->batch_port,
+                  "Port of the batch framework's API (0: a free one)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 65535));
   cmd->add_option("--work_dir", flags->work_dir, "Directory for every daemon's state and logs")
       ->capture_default_str();
   cmd->add_option("--agent_resources", flags->agent_resources,
@@ -331,8 +346,9 @@ void AddUpCommand(CLI::App& app, int* exit_code) {
       ->capture_default_str();
   cmd->add_option("--cgroups_root", flags->cgroups_root,
                   "Cgroup the agents put containers under (default: the agent's, stoa)");
-  cmd->add_flag("--demo", flags->demo,
-                "Once the cluster is up, run one-off tasks and deploy a small web service");
+  cmd->add_flag(
+      "--demo", flags->demo,
+      "Once the cluster is up, run one-off tasks, deploy a small web service and run batch jobs");
   cmd->callback([flags, exit_code] {
     BlockTerminationSignals();
     *exit_code = RunUp(*flags);

@@ -21,6 +21,8 @@ struct UpCluster {
   std::string master;       // HOST:PORT
   std::string service_url;  // http://HOST:PORT of the service framework
   int service_port = 0;
+  std::string batch_url;  // http://HOST:PORT of the batch framework
+  int batch_port = 0;
   std::string work_dir;   // absolute
   int dns_port = 0;       // `stoa dns` (UDP and TCP)
   int lb_admin_port = 0;  // `stoa lb`'s /v1/backends; 0: no balancer (no haproxy)
@@ -30,7 +32,9 @@ struct UpCluster {
 // (two instances with an HTTP health check) through `stoa app deploy`.
 // Returns whether the HTTP service was deployed.
 bool RunDemo(const UpCluster& cluster);
-// Removes the demo's HTTP service, so that stopping the cluster leaves none of it running.
-void RemoveDemo(const UpCluster& cluster);
+// The batch demo: a job of 200 short tasks, run once, and a job on a schedule.
+void RunBatchDemo(const UpCluster& cluster);
+// Removes the demo's HTTP service and jobs, so that stopping the cluster leaves none of it running.
+void RemoveDemo(const UpCluster& cluster, bool web_service);
 
 }  // namespace stoa::cli

@@ -1,6 +1,8 @@
-// `stoa up --demo`: what a new user sees the cluster do once it is up.
+// `stoa up --demo`: what a new user sees the cluster do once it is up: one-off
+// tasks, a web service, and batch jobs beside it.
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -9,6 +11,7 @@
 
 #include "cli/app_client.hpp"
 #include "cli/up.hpp"
+#include "common/http_server.hpp"
 
 namespace stoa::cli {
 namespace {
@@ -17,6 +20,10 @@ namespace fs = std::filesystem;
 using json = nlohmann::json;
 
 constexpr const char* kDemoApp = "/demo/web";
+constexpr const char* kDemoBatchJob = "demo.short-tasks";
+constexpr const char* kDemoScheduledJob = "demo.clock";
+constexpr int kDemoTasks = 200;
+constexpr int kDemoParallelism = 20;
 
 // The program's absolute path on $PATH, or empty.
 std::string FindOnPath(const std::string& program) {
@@ -110,9 +117,67 @@ bool RunDemo(const UpCluster& cluster) {
   return true;
 }
 
-void RemoveDemo(const UpCluster& cluster) {
-  std::printf("removing the demo web service...\n");
+void RunBatchDemo(const UpCluster& cluster) {
+  std::printf("\n--- demo: a batch job of %d short tasks, %d at once, and a job every minute ---\n",
+              kDemoTasks, kDemoParallelism);
   std::fflush(stdout);
+  auto call = [&](const std::string& method, const std::string& path, const json& body) {
+    auto reply =
+        HttpCall(method, cluster.ip, cluster.batch_port, path, body.is_null() ? "" : body.dump());
+    return reply.ok() ? *reply : HttpReply{};
+  };
+  json many = {{"id", kDemoBatchJob},
+               {"description", "Stoa's demo: many short tasks in one run"},
+               {"run",
+                {{"cmd", "true"},
+                 {"cpus", 0.01},
+                 {"mem", 32},
+                 {"disk", 0},
+                 {"completions", kDemoTasks},
+                 {"parallelism", kDemoParallelism}}}};
+  json clock = {{"id", kDemoScheduledJob},
+                {"description", "Stoa's demo: says the time every minute"},
+                {"run", {{"cmd", "date"}, {"cpus", 0.01}, {"mem", 32}, {"disk", 0}}}};
+  json schedule = {{"id", "every-minute"}, {"cron", "* * * * *"}, {"timezone", "UTC"}};
+  HttpReply created = call("POST", "/v1/jobs", many);
+  HttpReply clocked = call("POST", "/v1/jobs", clock);
+  HttpReply scheduled =
+      call("POST", std::string("/v1/jobs/") + kDemoScheduledJob + "/schedules", schedule);
+  if (created.status != 201 || clocked.status != 201 || scheduled.status != 201) {
+    std::printf("--- batch demo failed: the batch framework answered %d %s ---\n", created.status,
+                created.body.c_str());
+    std::fflush(stdout);
+    return;
+  }
+  auto started = std::chrono::steady_clock::now();
+  HttpReply run = call("POST", std::string("/v1/jobs/") + kDemoBatchJob + "/runs", json());
+  std::string run_id = json::parse(run.body, nullptr, false).value("id", "");
+  std::string status = "ACTIVE";
+  for (int i = 0; i < 1200 && status != "SUCCESS" && status != "FAILED"; ++i) {
+    usleep(100 * 1000);
+    HttpReply now =
+        call("GET", std::string("/v1/jobs/") + kDemoBatchJob + "/runs/" + run_id, json());
+    status = json::parse(now.body, nullptr, false).value("status", status);
+  }
+  double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  std::printf("run %s of %s: %s, %d tasks in %.1f s\n", run_id.c_str(), kDemoBatchJob,
+              status.c_str(), kDemoTasks, seconds);
+  std::printf("  %s/v1/jobs/%s?embed=history\n", cluster.batch_url.c_str(), kDemoBatchJob);
+  std::printf("  %s/v1/jobs/%s/schedules   (runs `date` every minute)\n", cluster.batch_url.c_str(),
+              kDemoScheduledJob);
+  std::printf("--- batch demo %s ---\n", status == "SUCCESS" ? "finished" : "failed");
+  std::fflush(stdout);
+}
+
+void RemoveDemo(const UpCluster& cluster, bool web_service) {
+  std::printf("removing the demo's jobs%s...\n", web_service ? " and web service" : "");
+  std::fflush(stdout);
+  for (const char* job : {kDemoBatchJob, kDemoScheduledJob}) {
+    HttpCall("DELETE", cluster.ip, cluster.batch_port,
+             std::string("/v1/jobs/") + job + "?stopCurrentJobRuns=true");
+  }
+  if (!web_service) return;
   WaitForChild(Spawn({cluster.self, "app", "remove", "--service=" + cluster.service_url,
                       "--timeout=30secs", kDemoApp},
                      ""));

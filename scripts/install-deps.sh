@@ -14,6 +14,8 @@ packages=(
   libldns-dev           # stoa dns: the DNS wire format
   haproxy               # stoa lb runs it
   dnsutils              # dig: the DNS tests' client
+  libhowardhinnant-date-dev tzdata  # stoa batch: cron schedules in IANA time zones
+  python3-jsonschema    # checks the batch API's JSON against a JSON schema
 )
 missing=()
 for p in "${packages[@]}"; do

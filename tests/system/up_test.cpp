@@ -57,10 +57,12 @@ TEST(UpTest, StartsAClusterWithTheServiceAndTheDemoWebServiceAnswersHttp) {
   int port = ConsecutiveFreePorts(4);
   ASSERT_NE(port, 0);
   int service_port = FreePort();
+  int batch_port = FreePort();
   // Task ports away from the other tests' 31000s, different for each run.
   int task_ports = 20000 + static_cast<int>(getpid() % 1000) * 10;
   Process up({stoa::testing::BinDir() + "/stoa", "up", "--agents=2",
               "--port=" + std::to_string(port), "--service_port=" + std::to_string(service_port),
+              "--batch_port=" + std::to_string(batch_port),
               "--agent_ports=" + std::to_string(task_ports) + "-" + std::to_string(task_ports + 9),
               "--agent_resources=cpus:2;mem:1024;disk:1024", "--cgroups_root=" + cgroups.name(),
               "--work_dir=" + dir.path() + "/up", "--demo"},
@@ -74,6 +76,20 @@ TEST(UpTest, StartsAClusterWithTheServiceAndTheDemoWebServiceAnswersHttp) {
   EXPECT_TRUE(Has(output, "service     " + url + "/v2/apps")) << output;
   EXPECT_TRUE(Has(output, "service framework (Marathon's API): " + url)) << output;
   EXPECT_TRUE(Has(output, "--- demo finished ---")) << output;
+  // The batch demo: 200 short tasks in one run, and a job on a schedule.
+  std::string batch_url = "http://127.0.0.1:" + std::to_string(batch_port);
+  EXPECT_TRUE(Has(output, "batch framework (Metronome's API): " + batch_url)) << output;
+  EXPECT_TRUE(Has(output, "--- batch demo finished ---")) << output;
+  auto history =
+      HttpCall("GET", "127.0.0.1", batch_port, "/v1/jobs/demo.short-tasks?embed=history");
+  ASSERT_TRUE(history.ok()) << history.error();
+  json short_tasks = json::parse(history->body, nullptr, false);
+  EXPECT_EQ(short_tasks["history"]["successCount"], 1) << history->body.substr(0, 1000);
+  EXPECT_EQ(short_tasks["history"]["successfulFinishedRuns"][0]["tasksSucceeded"], 200);
+  auto schedules = HttpCall("GET", "127.0.0.1", batch_port, "/v1/jobs/demo.clock/schedules");
+  ASSERT_TRUE(schedules.ok());
+  EXPECT_EQ(json::parse(schedules->body, nullptr, false)[0]["cron"], "* * * * *")
+      << schedules->body;
   EXPECT_TRUE(Has(output, "deploying /demo/web: 0/2 running") ||
               Has(output, "deploying /demo/web: 1/2 running") ||
               Has(output, "deploying /demo/web: 2/2 running"))
@@ -134,6 +150,7 @@ TEST(UpTest, StartsAClusterWithTheServiceAndTheDemoWebServiceAnswersHttp) {
   output = up.Output();
   EXPECT_TRUE(Has(output, "removed /demo/web: its tasks are gone")) << output;
   EXPECT_TRUE(Has(output, "stopped.")) << output;
+  EXPECT_TRUE(Has(output, "removing the demo's jobs and web service")) << output;
   for (const auto& task : app["tasks"]) {
     EXPECT_FALSE(HttpGet("127.0.0.1", task["ports"][0], "/").ok()) << task.dump();
   }
