@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -20,7 +21,8 @@ namespace {
 
 class BatchScheduler : public sdk::Scheduler {
  public:
-  explicit BatchScheduler(BatchCore* core) : core_(core) {}
+  BatchScheduler(BatchCore* core, std::function<void(const std::string&)> on_fatal)
+      : core_(core), on_fatal_(std::move(on_fatal)) {}
   void Subscribed(sdk::SchedulerDriver&, const FrameworkId& id) override { core_->Subscribed(id); }
   void Offers(sdk::SchedulerDriver&, const std::vector<Offer>& offers) override {
     core_->Offers(offers);
@@ -30,12 +32,16 @@ class BatchScheduler : public sdk::Scheduler {
     Logger("batch")->warn("lost the master; resubscribing");
     core_->Disconnected();
   }
-  void Error(sdk::SchedulerDriver&, const std::string& message) override {
+  void Error(sdk::SchedulerDriver& driver, const std::string& message) override {
     Logger("batch")->error("the master says: {}", message);
+    // Torn down, or taken over by another scheduler: this one can launch
+    // nothing more, so it does not go on taking jobs.
+    if (driver.aborted()) on_fatal_("the master ended this framework's subscription: " + message);
   }
 
  private:
   BatchCore* core_;
+  std::function<void(const std::string&)> on_fatal_;
 };
 
 std::string CurrentUser() {
@@ -147,7 +153,7 @@ Result<std::unique_ptr<BatchProcess>> BatchProcess::Start(BatchProcessOptions op
   driver_options.framework.partition_aware = true;
   driver_options.framework.id = impl->core->framework_id();  // fail over to it
   driver_options.implicit_acknowledgements = false;          // once written (BatchCore::Flush)
-  impl->scheduler = std::make_unique<BatchScheduler>(impl->core.get());
+  impl->scheduler = std::make_unique<BatchScheduler>(impl->core.get(), options.core.on_fatal);
   impl->driver = std::make_unique<sdk::SchedulerDriver>(impl->scheduler.get(), driver_options);
   impl->actions.set_driver(impl->driver.get());
 
