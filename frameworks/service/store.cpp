@@ -21,53 +21,25 @@ std::string GroupKey(const PathId& id) { return "groups/" + id.SafePath(); }
 
 }  // namespace
 
-ServiceStore::ServiceStore(std::unique_ptr<Storage> storage) : storage_(std::move(storage)) {}
-
-Result<int64_t> ServiceStore::VersionOf(const std::string& key) {
-  if (auto it = versions_.find(key); it != versions_.end()) return it->second;
-  auto current = storage_->Get(key);
-  if (!current.ok()) return current.status();
-  int64_t version = current->has_value() ? (*current)->version : kNewKey;
-  versions_[key] = version;
-  return version;
-}
+ServiceStore::ServiceStore(std::unique_ptr<Storage> storage) : state_(std::move(storage)) {}
 
 Status ServiceStore::Put(const std::string& key, const std::string& value) {
-  auto version = VersionOf(key);
-  if (!version.ok()) return version.status();
-  auto written = storage_->Set(key, value, *version);
-  if (!written.ok()) {
-    versions_.erase(key);  // read it again next time
-    return written.status();
-  }
-  versions_[key] = *written;
-  return Status::Ok();
+  return state_.Put(key, value);
 }
 
-Status ServiceStore::Remove(const std::string& key) {
-  auto version = VersionOf(key);
-  if (!version.ok()) return version.status();
-  if (*version == kNewKey) return Status::Ok();
-  Status s = storage_->Delete(key, *version);
-  versions_.erase(key);
-  return s;
-}
+Status ServiceStore::Remove(const std::string& key) { return state_.Remove(key); }
 
 Result<ServiceStore::Contents> ServiceStore::Load() {
   Contents contents;
-  auto framework = storage_->Get(kFrameworkKey);
+  auto framework = state_.Get(kFrameworkKey);
   if (!framework.ok()) return framework.status();
-  if (framework->has_value()) {
-    contents.framework_id = (*framework)->value;
-    versions_[kFrameworkKey] = (*framework)->version;
-  }
+  if (framework->has_value()) contents.framework_id = **framework;
   // Each prefix's records, parsed by `parse` (which says why it skips one).
   auto each = [&](const std::string& prefix, auto parse) -> Status {
-    auto stored = storage_->Scan(prefix);
+    auto stored = state_.Scan(prefix);
     if (!stored.ok()) return stored.status();
-    for (const auto& [key, record] : *stored) {
-      versions_[key] = record.version;
-      json value = json::parse(record.value, nullptr, false);
+    for (const auto& [key, text] : *stored) {
+      json value = json::parse(text, nullptr, false);
       if (value.is_discarded()) {
         contents.skipped.push_back(key + ": not JSON");
         continue;
@@ -145,17 +117,16 @@ Status ServiceStore::DeleteApp(const PathId& id) {
   // The current definition goes first: an app without it is gone, whatever
   // versions a failure leaves behind (they are removed with the next delete).
   if (Status s = Remove(AppKey(id)); !s.ok()) return s;
-  auto stored = storage_->Scan(VersionsPrefix(id));
+  auto stored = state_.Scan(VersionsPrefix(id));
   if (!stored.ok()) return stored.status();
   for (const auto& [key, value] : *stored) {
-    versions_[key] = value.version;
     if (Status s = Remove(key); !s.ok()) return s;
   }
   return Status::Ok();
 }
 
 Result<std::vector<std::string>> ServiceStore::AppVersions(const PathId& id) {
-  auto stored = storage_->Scan(VersionsPrefix(id));
+  auto stored = state_.Scan(VersionsPrefix(id));
   if (!stored.ok()) return stored.status();
   std::vector<std::string> versions;  // the map is sorted, and ISO 8601 sorts as time does
   for (const auto& [key, value] : *stored)
@@ -165,10 +136,10 @@ Result<std::vector<std::string>> ServiceStore::AppVersions(const PathId& id) {
 
 Result<std::optional<AppDefinition>> ServiceStore::AppAtVersion(const PathId& id,
                                                                 const std::string& version) {
-  auto stored = storage_->Get(VersionsPrefix(id) + version);
+  auto stored = state_.Get(VersionsPrefix(id) + version);
   if (!stored.ok()) return stored.status();
   if (!stored->has_value()) return std::optional<AppDefinition>();
-  json value = json::parse((*stored)->value, nullptr, false);
+  json value = json::parse(**stored, nullptr, false);
   auto app = ParseStoredApp(value);
   if (!app.ok()) return app.status();
   return std::optional<AppDefinition>(std::move(*app));

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "common/storage.hpp"
+#include "frameworks/sdk/state_store.hpp"
 #include "frameworks/service/app.hpp"
 #include "frameworks/service/records.hpp"
 
@@ -65,11 +66,8 @@ class ServiceStore {
  private:
   Status Put(const std::string& key, const std::string& value);
   Status Remove(const std::string& key);
-  // The stored version of `key`, read when not known yet.
-  Result<int64_t> VersionOf(const std::string& key);
 
-  std::unique_ptr<Storage> storage_;
-  std::map<std::string, int64_t> versions_;  // what this store last wrote or read
+  sdk::StateStore state_;
   // The versions kept of each app written since this store opened (read once each).
   std::map<PathId, std::set<std::string>> app_versions_;
 };
