@@ -34,7 +34,7 @@ curl -fsS -X POST -H 'Content-Type: application/json' "$api/v1/jobs" -d "{
            \"completions\": $tasks, \"parallelism\": $parallel}}" >/dev/null
 
 start=$(date +%s.%N)
-run=$(curl -fsS -X POST "$api/v1/jobs/bench.short/runs" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+run=$(curl -fsS -X POST -d "" "$api/v1/jobs/bench.short/runs" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
 status=ACTIVE
 while [ "$status" != SUCCESS ] && [ "$status" != FAILED ]; do
   sleep 0.05
