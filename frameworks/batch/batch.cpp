@@ -14,6 +14,7 @@
 #include "common/logging.hpp"
 #include "frameworks/batch/api.hpp"
 #include "frameworks/sdk/http_json.hpp"
+#include "frameworks/sdk/process.hpp"
 #include "frameworks/sdk/scheduler.hpp"
 
 namespace stoa::batch {
@@ -43,15 +44,6 @@ class BatchScheduler : public sdk::Scheduler {
   BatchCore* core_;
   std::function<void(const std::string&)> on_fatal_;
 };
-
-std::string CurrentUser() {
-  struct passwd* entry = getpwuid(geteuid());
-  return entry != nullptr ? entry->pw_name : "root";
-}
-
-double WallNow() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
 
 }  // namespace
 
@@ -123,7 +115,7 @@ struct BatchProcess::Impl {
 };
 
 Result<std::unique_ptr<BatchProcess>> BatchProcess::Start(BatchProcessOptions options) {
-  if (options.core.user.empty()) options.core.user = CurrentUser();
+  if (options.core.user.empty()) options.core.user = sdk::CurrentUser();
   if (options.hostname.empty()) options.hostname = options.ip;
   if (!options.core.on_fatal) {
     options.core.on_fatal = [](const std::string& why) {
@@ -139,7 +131,7 @@ Result<std::unique_ptr<BatchProcess>> BatchProcess::Start(BatchProcessOptions op
   BatchOptions core_options = options.core;
   core_options.on_pending = [raw] { raw->Notify(); };
   impl->core =
-      std::make_unique<BatchCore>(impl->store.get(), &impl->actions, core_options, WallNow);
+      std::make_unique<BatchCore>(impl->store.get(), &impl->actions, core_options, sdk::WallNow);
   if (Status s = impl->core->Recover(); !s.ok()) return s;
 
   sdk::DriverOptions driver_options;

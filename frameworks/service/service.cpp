@@ -16,6 +16,7 @@
 #include "common/logging.hpp"
 #include "common/zookeeper.hpp"
 #include "frameworks/sdk/actions.hpp"
+#include "frameworks/sdk/process.hpp"
 #include "frameworks/sdk/scheduler.hpp"
 #include "frameworks/service/api.hpp"
 #include "frameworks/service/api_events.hpp"
@@ -49,15 +50,6 @@ class ServiceScheduler : public sdk::Scheduler {
  private:
   ServiceCore* core_;
 };
-
-std::string CurrentUser() {
-  struct passwd* entry = getpwuid(geteuid());
-  return entry != nullptr ? entry->pw_name : "root";
-}
-
-double WallNow() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
 
 }  // namespace
 
@@ -278,7 +270,7 @@ struct Service::Impl {
     }
     http.Route("DELETE", "/v2/leader/?", [this](const HttpRequest&) { return Abdicate(); });
     AddServiceApi(http, core.get(), &info);
-    AddEventRoutes(http, &bus, EventStreamOptions{options.event_keep_alive, WallNow});
+    AddEventRoutes(http, &bus, EventStreamOptions{options.event_keep_alive, sdk::WallNow});
     // Every path gets a route, so that a standby passes unknown ones on too.
     for (const char* method : {"GET", "POST", "PUT", "PATCH", "DELETE"}) {
       http.Route(method, ".*", [](const HttpRequest& request) {
@@ -294,7 +286,7 @@ Result<std::unique_ptr<Service>> Service::Start(ServiceOptions options) {
       Logger("service")->critical("{}; stopping", why);
     };
   }
-  if (options.user.empty()) options.user = CurrentUser();
+  if (options.user.empty()) options.user = sdk::CurrentUser();
   if (options.hostname.empty()) options.hostname = options.ip;
   auto impl = std::make_unique<Impl>(options);
   auto log = Logger("service");
@@ -322,8 +314,8 @@ Result<std::unique_ptr<Service>> Service::Start(ServiceOptions options) {
     bus->Publish(e);
     if (also) also(e);
   };
-  impl->core =
-      std::make_unique<ServiceCore>(impl->store.get(), impl->actions.get(), core_options, WallNow);
+  impl->core = std::make_unique<ServiceCore>(impl->store.get(), impl->actions.get(), core_options,
+                                             sdk::WallNow);
   impl->Serve();
 
   if (!url) {
