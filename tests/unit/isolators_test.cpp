@@ -628,8 +628,13 @@ TEST_F(IsolationTest, PosixLaunchesWithoutIsolationAndReportsTheExitStatus) {
   auto usage = containerizer->Usage("usage");
   ASSERT_TRUE(usage.ok()) << usage.error();
   EXPECT_GE(usage->processes.value_or(0), 1u);
-  // Resident memory from /proc/<pid>/stat's rss field (pages), not its vsize (bytes).
-  EXPECT_GT(usage->mem_rss_bytes.value_or(0), 0u);
+  // Resident memory from /proc/<pid>/stat's rss field (pages), not its vsize (bytes). A
+  // process that has just exec'd can read 0 there until the kernel folds in its per-thread
+  // counters, so the figure is read again until it shows.
+  EXPECT_TRUE(WaitFor([&] {
+    usage = containerizer->Usage("usage");
+    return usage.ok() && usage->mem_rss_bytes.value_or(0) > 0;
+  })) << "rss stayed 0";
   EXPECT_LT(usage->mem_rss_bytes.value_or(0), uint64_t{256} << 20);
   ASSERT_TRUE(containerizer->Destroy("usage"));
   ASSERT_TRUE(containerizer->Wait("usage", 30).has_value());
