@@ -15,6 +15,7 @@ namespace {
 struct BatchFlags {
   batch::BatchProcessOptions options;
   std::string failover_timeout = "1weeks";
+  std::string zk_session_timeout = "10secs";
   std::string decline_offer_duration = "5secs";
   std::string retry_delay = "1secs";
   std::string log_level = "info";
@@ -32,7 +33,14 @@ void AddBatchCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--http_port", o.http_port, "Port of the HTTP API (Metronome's /v1)")
       ->capture_default_str()
       ->check(CLI::Range(0, 65535));
-  cmd->add_option("--work_dir", o.work_dir, "Directory for the state (LevelDB)")
+  cmd->add_option("--work_dir", o.work_dir, "Directory for the state (LevelDB) when not --zk")
+      ->capture_default_str();
+  cmd->add_option("--zk", o.zk,
+                  "zk://HOST:PORT[,HOST:PORT]/PATH: keep the state in ZooKeeper under PATH/state "
+                  "and elect a leader among the instances given the same PATH; standbys pass "
+                  "API requests on to it (default: one instance, LevelDB under --work_dir)");
+  cmd->add_option("--zk_session_timeout", flags->zk_session_timeout,
+                  "ZooKeeper session timeout; an instance that loses its session exits")
       ->capture_default_str();
   cmd->add_option("--framework_name", o.framework_name, "Name the framework registers with")
       ->capture_default_str();
@@ -59,6 +67,7 @@ void AddBatchCommand(CLI::App& app, int* exit_code) {
   cmd->callback([flags, exit_code] {
     auto& o = flags->options;
     o.failover_timeout = DurationFlag("failover_timeout", flags->failover_timeout);
+    o.zk_session_timeout = DurationFlag("zk_session_timeout", flags->zk_session_timeout);
     o.core.decline_seconds = DurationFlag("decline_offer_duration", flags->decline_offer_duration);
     o.core.retry_delay_seconds = DurationFlag("task_retry_delay", flags->retry_delay);
     SetLogLevel(flags->log_level);

@@ -1,8 +1,5 @@
 #include "frameworks/batch/batch.hpp"
 
-#include <pwd.h>
-#include <unistd.h>
-
 #include <chrono>
 #include <condition_variable>
 #include <functional>
@@ -13,7 +10,9 @@
 #include "common/http_server.hpp"
 #include "common/logging.hpp"
 #include "frameworks/batch/api.hpp"
+#include "frameworks/sdk/election.hpp"
 #include "frameworks/sdk/http_json.hpp"
+#include "frameworks/sdk/leader_gate.hpp"
 #include "frameworks/sdk/process.hpp"
 #include "frameworks/sdk/scheduler.hpp"
 
@@ -45,17 +44,40 @@ class BatchScheduler : public sdk::Scheduler {
   std::function<void(const std::string&)> on_fatal_;
 };
 
+// Metronome's leader proxy (LeaderProxyFilter): X-LEADER and X-VIA hold a
+// bare HOST:PORT, and a leader proxy times out after 30 s. Metronome answers
+// /ping and /v1/metrics on every instance and proxies /info and /leader;
+// here /info and /leader are answered by every instance (so that a standby
+// says who leads, and 404 while nobody does), and /v1/metrics goes to the
+// leader, since a standby's core holds nothing. Metronome names the leader
+// only on proxied answers; this gate names it on all the leader's answers.
+sdk::LeaderGateOptions MetronomeLeaderGate() {
+  sdk::LeaderGateOptions gate;
+  gate.leader_header = "X-LEADER";
+  gate.via_header = "X-VIA";
+  gate.local_paths = {"/ping", "/info", "/leader"};
+  gate.timeouts = {5, 30};
+  gate.component = "batch";
+  return gate;
+}
+
 }  // namespace
 
 struct BatchProcess::Impl {
+  Impl() : gate(MetronomeLeaderGate()) {}
+
   BatchProcessOptions options;
   std::unique_ptr<BatchStore> store;
   sdk::DriverActions actions;
   std::unique_ptr<BatchCore> core;
   std::unique_ptr<BatchScheduler> scheduler;
   std::unique_ptr<sdk::SchedulerDriver> driver;
+  sdk::LeaderGate gate;
   BatchApiInfo info;
   HttpServer http;
+  // --zk: the session, its state (in `store`) and the election. Released
+  // last, in ~Impl, after everything that runs on other threads has stopped.
+  std::unique_ptr<sdk::Election> election;
   std::thread ticker;
   std::thread flusher;  // writes and acknowledges task updates, many at a time
   std::mutex mutex;
@@ -71,10 +93,70 @@ struct BatchProcess::Impl {
     }
     wake.notify_all();
     flush_wake.notify_all();
+    if (election) election->Stop();  // no Lead() starts threads after this
     if (ticker.joinable()) ticker.join();
     if (flusher.joinable()) flusher.join();
     http.Stop();
     if (driver) driver->Stop(false);
+    election.reset();  // closing its session hands the lead on at once
+  }
+
+  // Recovers the state, fails over to the framework id in it, and starts the
+  // ticker and the flusher. REQUIRES: the store is open.
+  Status Lead() {
+    if (Status s = core->Recover(); !s.ok()) return s;
+    sdk::DriverOptions driver_options;
+    driver_options.master = options.master;
+    driver_options.framework.name = options.framework_name;
+    driver_options.framework.user = options.core.user;
+    driver_options.framework.hostname = options.hostname;
+    if (options.core.role != "*") driver_options.framework.roles = {options.core.role};
+    driver_options.framework.failover_timeout_seconds = options.failover_timeout;
+    driver_options.framework.checkpoint = true;
+    driver_options.framework.partition_aware = true;
+    driver_options.framework.id = core->framework_id();  // fail over to it
+    driver_options.implicit_acknowledgements = false;    // once written (BatchCore::Flush)
+    if (election) {
+      driver_options.may_subscribe = [this] { return election->ConfirmLeading(); };
+    }
+    scheduler = std::make_unique<BatchScheduler>(core.get(), options.core.on_fatal);
+    driver = std::make_unique<sdk::SchedulerDriver>(scheduler.get(), driver_options);
+    actions.set_driver(driver.get());
+    if (Status s = driver->Start(); !s.ok()) return s;
+    ticker = std::thread([this] { Tick(); });
+    flusher = std::thread([this] { Flush(); });
+    return Status::Ok();
+  }
+
+  // --zk: the state in ZooKeeper, for the leader only; the gate follows who leads.
+  Status Connect() {
+    auto connected = sdk::Election::Connect({.zk = options.zk,
+                                             .session_timeout = options.zk_session_timeout,
+                                             .component = "batch",
+                                             .gate = &gate,
+                                             .lead = [this] { return Lead(); },
+                                             .on_fatal = options.core.on_fatal});
+    if (!connected.ok()) return connected.status();
+    election = std::move(*connected);
+    return Status::Ok();
+  }
+
+  void Serve() {
+    info.version = "0.6.0-stoa";
+    if (election) {
+      info.leader = [this] { return gate.leader(); };
+      gate.Guard(http);
+    } else {
+      info.leader = [this] { return options.hostname + ":" + std::to_string(http.port()); };
+    }
+    AddBatchApi(http, core.get(), &info);
+    // Every path gets a route, so that a standby passes unknown ones on too.
+    for (const char* method : {"GET", "POST", "PUT", "PATCH", "DELETE"}) {
+      http.Route(method, ".*", [](const HttpRequest& request) {
+        return sdk::JsonResponse(404,
+                                 {{"message", "Unknown route."}, {"requestPath", request.path}});
+      });
+    }
   }
 
   void Tick() {
@@ -124,53 +206,46 @@ Result<std::unique_ptr<BatchProcess>> BatchProcess::Start(BatchProcessOptions op
   }
   auto impl = std::make_unique<Impl>();
   impl->options = options;
-  auto storage = OpenLevelDbStorage(options.work_dir + "/state");
-  if (!storage.ok()) return storage.status();
-  impl->store = std::make_unique<BatchStore>(std::move(*storage));
+  auto log = Logger("batch");
+  std::unique_ptr<Storage> storage;
+  if (options.zk.empty()) {
+    auto opened = OpenLevelDbStorage(options.work_dir + "/state");
+    if (!opened.ok()) return opened.status();
+    storage = std::move(*opened);
+  } else {
+    if (Status s = impl->Connect(); !s.ok()) return s;
+    storage = impl->election->TakeStorage();
+  }
+  impl->store = std::make_unique<BatchStore>(std::move(storage));
   Impl* raw = impl.get();
   BatchOptions core_options = options.core;
   core_options.on_pending = [raw] { raw->Notify(); };
   impl->core =
       std::make_unique<BatchCore>(impl->store.get(), &impl->actions, core_options, sdk::WallNow);
-  if (Status s = impl->core->Recover(); !s.ok()) return s;
+  impl->Serve();
 
-  sdk::DriverOptions driver_options;
-  driver_options.master = options.master;
-  driver_options.framework.name = options.framework_name;
-  driver_options.framework.user = options.core.user;
-  driver_options.framework.hostname = options.hostname;
-  if (options.core.role != "*") driver_options.framework.roles = {options.core.role};
-  driver_options.framework.failover_timeout_seconds = options.failover_timeout;
-  driver_options.framework.checkpoint = true;
-  driver_options.framework.partition_aware = true;
-  driver_options.framework.id = impl->core->framework_id();  // fail over to it
-  driver_options.implicit_acknowledgements = false;          // once written (BatchCore::Flush)
-  impl->scheduler = std::make_unique<BatchScheduler>(impl->core.get(), options.core.on_fatal);
-  impl->driver = std::make_unique<sdk::SchedulerDriver>(impl->scheduler.get(), driver_options);
-  impl->actions.set_driver(impl->driver.get());
-
-  impl->info.version = "0.6.0-stoa";
-  impl->info.leader = [raw] {
-    return raw->options.hostname + ":" + std::to_string(raw->http.port());
-  };
-  AddBatchApi(impl->http, impl->core.get(), &impl->info);
-  for (const char* method : {"GET", "POST", "PUT", "PATCH", "DELETE"}) {
-    impl->http.Route(method, ".*", [](const HttpRequest& request) {
-      return sdk::JsonResponse(404, {{"message", "Unknown route."}, {"requestPath", request.path}});
-    });
+  if (!impl->election) {
+    if (Status s = impl->Lead(); !s.ok()) return s;
+    if (Status s = impl->http.Start(options.ip, options.http_port); !s.ok()) return s;
+    log->info("serving Metronome's API on http://{}:{} (master {})", options.ip, impl->http.port(),
+              options.master);
+    return std::unique_ptr<BatchProcess>(new BatchProcess(std::move(impl)));
   }
-  if (Status s = impl->driver->Start(); !s.ok()) return s;
-  impl->ticker = std::thread([raw] { raw->Tick(); });
-  impl->flusher = std::thread([raw] { raw->Flush(); });
+
+  // With ZooKeeper: serve as a standby, publish where (in the election's
+  // znode), follow who leads, and wait to be elected on the election's thread.
   if (Status s = impl->http.Start(options.ip, options.http_port); !s.ok()) return s;
-  Logger("batch")->info("serving Metronome's API on http://{}:{} (master {})", options.ip,
-                        impl->http.port(), options.master);
+  std::string self = options.hostname + ":" + std::to_string(impl->http.port());
+  if (Status s = impl->election->Join(self); !s.ok()) return s;
+  log->info("standing by on http://{} (joined the election as {}; master {})", self,
+            impl->election->znode(), options.master);
   return std::unique_ptr<BatchProcess>(new BatchProcess(std::move(impl)));
 }
 
 BatchProcess::BatchProcess(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 BatchProcess::~BatchProcess() = default;
 int BatchProcess::http_port() const { return impl_->http.port(); }
+bool BatchProcess::leading() const { return !impl_->election || impl_->gate.leading(); }
 BatchCore& BatchProcess::core() { return *impl_->core; }
 
 }  // namespace stoa::batch

@@ -66,9 +66,14 @@ struct SchedulerDriver::Impl {
 
   void Subscribe() {
     if (leader.empty()) return;
+    last_subscribe = MonotonicSeconds();
+    if (options.may_subscribe && !options.may_subscribe()) {
+      log->warn("not subscribing {}: this scheduler may no longer act for it",
+                options.framework.name);
+      return;
+    }
     FrameworkInfo info = options.framework;
     info.id = Id();
-    last_subscribe = MonotonicSeconds();
     SendCall(call::Subscribe{info});
   }
 

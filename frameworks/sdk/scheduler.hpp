@@ -12,6 +12,7 @@
 //   driver.Start(); driver.Join();
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -59,6 +60,11 @@ struct DriverOptions {
   FrameworkInfo framework;  // set framework.id to fail over to an existing framework
   bool implicit_acknowledgements = true;
   double resubscribe_interval = 1.0;  // seconds between SUBSCRIBE attempts
+  // Asked before every SUBSCRIBE, on the driver's thread (it may block for a
+  // round trip): false holds the subscription back until the next attempt.
+  // An elected framework checks that it still leads, so that a leader frozen
+  // past its session does not take the framework back from its successor.
+  std::function<bool()> may_subscribe;
 };
 
 class SchedulerDriver {

@@ -3,19 +3,16 @@
 #include <pwd.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <condition_variable>
 #include <mutex>
-#include <optional>
 #include <thread>
 
-#include "common/contender.hpp"
-#include "common/detector.hpp"
 #include "common/http_address.hpp"
 #include "common/http_server.hpp"
 #include "common/logging.hpp"
-#include "common/zookeeper.hpp"
 #include "frameworks/sdk/actions.hpp"
+#include "frameworks/sdk/election.hpp"
+#include "frameworks/sdk/leader_gate.hpp"
 #include "frameworks/sdk/process.hpp"
 #include "frameworks/sdk/scheduler.hpp"
 #include "frameworks/service/api.hpp"
@@ -23,8 +20,6 @@
 #include "frameworks/service/api_util.hpp"
 #include "frameworks/service/autoscale_round.hpp"
 #include "frameworks/service/event_bus.hpp"
-#include "frameworks/service/leader_gate.hpp"
-#include "frameworks/service/leader_storage.hpp"
 #include "frameworks/service/store.hpp"
 
 namespace stoa::service {
@@ -51,38 +46,44 @@ class ServiceScheduler : public sdk::Scheduler {
   ServiceCore* core_;
 };
 
+// Marathon's leader proxy: its headers, and what every instance answers itself.
+sdk::LeaderGateOptions MarathonLeaderGate(const ServiceOptions& options) {
+  sdk::LeaderGateOptions gate;
+  gate.leader_header = "X-Marathon-Leader";
+  gate.leader_prefix = "http://";
+  gate.via_header = "X-Marathon-Via";
+  gate.via_prefix = "1.1 ";
+  gate.local_paths = {"/ping", "/v2/leader", "/v2/info"};
+  gate.redirected_prefixes = {"/v2/events"};
+  gate.timeouts = {options.leader_proxy_connection_timeout, options.leader_proxy_read_timeout};
+  gate.component = "service";
+  return gate;
+}
+
 }  // namespace
 
 struct Service::Impl {
-  explicit Impl(ServiceOptions o)
-      : options(std::move(o)),
-        gate(ForwardTimeouts{options.leader_proxy_connection_timeout,
-                             options.leader_proxy_read_timeout}) {}
+  explicit Impl(ServiceOptions o) : options(std::move(o)), gate(MarathonLeaderGate(options)) {}
 
   ServiceOptions options;
   EventBus bus;  // outlives everything that publishes to it or streams from it
-  // --zk: the session the election and the state share. Released last, in
-  // ~Impl, after everything that runs on other threads has stopped.
-  std::unique_ptr<ZooKeeper> zookeeper;
-  LeaderStorage* leader_storage = nullptr;  // --zk: owned by `store`
   std::unique_ptr<ServiceStore> store;
   std::unique_ptr<sdk::DriverActions> actions;
   std::unique_ptr<ServiceCore> core;
   std::unique_ptr<ServiceScheduler> scheduler;
   std::unique_ptr<sdk::SchedulerDriver> driver;
-  std::unique_ptr<LeaderContender> contender;
-  std::unique_ptr<LeaderDetector> detector;
-  LeaderGate gate;
+  sdk::LeaderGate gate;
   ApiInfo info;
   HttpServer http;
-  std::thread elector;  // --zk: waits to be elected, then takes over
+  // --zk: the session, its state (in `store`) and the election. Released
+  // last, in ~Impl, after everything that runs on other threads has stopped.
+  std::unique_ptr<sdk::Election> election;
   std::thread ticker;
   std::thread autoscaler;  // RunAutoscaleRound every autoscale_interval
   std::thread abdicator;   // DELETE /v2/leader: steps down once the answer is out
   std::mutex mutex;
   std::condition_variable wake;
   bool stopping = false;
-  std::atomic<bool> leading{false};
 
   // Whatever runs on other threads stops before the parts it calls go.
   ~Impl() {
@@ -91,20 +92,13 @@ struct Service::Impl {
       stopping = true;
     }
     wake.notify_all();
-    if (elector.joinable()) elector.join();
+    if (election) election->Stop();  // no Lead() starts threads after this
     if (ticker.joinable()) ticker.join();
     if (autoscaler.joinable()) autoscaler.join();
     http.Stop();  // no DELETE /v2/leader starts an abdicator after this
     if (abdicator.joinable()) abdicator.join();
     if (driver) driver->Stop(false);
-    detector.reset();
-    contender.reset();
-    zookeeper.reset();  // its callbacks are done; closing it hands the lead on at once
-  }
-
-  bool Stopping() {
-    std::lock_guard<std::mutex> lock(mutex);
-    return stopping;
+    election.reset();  // closing its session hands the lead on at once
   }
 
   // The core acts through the driver, which needs the framework id the core
@@ -120,6 +114,9 @@ struct Service::Impl {
     driver_options.framework.checkpoint = true;
     driver_options.framework.partition_aware = true;
     driver_options.framework.id = core->framework_id();  // fail over to it
+    if (election) {
+      driver_options.may_subscribe = [this] { return election->ConfirmLeading(); };
+    }
     scheduler = std::make_unique<ServiceScheduler>(core.get());
     driver = std::make_unique<sdk::SchedulerDriver>(scheduler.get(), driver_options);
     actions->set_driver(driver.get());
@@ -129,36 +126,17 @@ struct Service::Impl {
     return Status::Ok();
   }
 
-  // --zk: a session whose loss ends this instance (through on_fatal): a
-  // leader as soon as it cannot be sure it still leads, a standby once the
-  // session has expired. Either way nothing is written from then on.
-  Status Connect(const ZooKeeperUrl& url) {
-    auto session = ZooKeeper::Connect(
-        url.servers, options.zk_session_timeout,
-        [this] {
-          StepDown();
-          options.core.on_fatal(
-              "the ZooKeeper session expired: this instance can neither lead nor stand by");
-        },
-        [this] {
-          if (!leading) return;
-          StepDown();
-          options.core.on_fatal(
-              "lost ZooKeeper for a third of the session timeout: this leader steps down before "
-              "another instance can be elected");
-        });
-    if (!session.ok()) return session.status();
-    zookeeper = std::move(*session);
+  // --zk: the state in ZooKeeper, for the leader only; the gate follows who leads.
+  Status Connect() {
+    auto connected = sdk::Election::Connect({.zk = options.zk,
+                                             .session_timeout = options.zk_session_timeout,
+                                             .component = "service",
+                                             .gate = &gate,
+                                             .lead = [this] { return Lead(); },
+                                             .on_fatal = options.core.on_fatal});
+    if (!connected.ok()) return connected.status();
+    election = std::move(*connected);
     return Status::Ok();
-  }
-
-  void StepDown() {
-    {
-      std::lock_guard<std::mutex> lock(mutex);
-      leading = false;
-      gate.SetLeading(false);
-    }
-    if (leader_storage != nullptr) leader_storage->Fence();
   }
 
   // DELETE /v2/leader, as Marathon's: the leader answers, then stops (through
@@ -174,40 +152,12 @@ struct Service::Impl {
       // A moment for the answer to go out; not when the service stops anyway.
       if (wake.wait_for(lock, std::chrono::milliseconds(500), [this] { return stopping; })) return;
       lock.unlock();
-      StepDown();
-      // Out of the election at once (its znode goes), so that a standby
-      // takes over now rather than after this session's timeout.
-      if (contender && zookeeper) zookeeper->Delete(contender->znode(), -1);
+      // Out of the election at once, so that a standby takes over now rather
+      // than after this session's timeout.
+      if (election) election->Abdicate();
       options.core.on_fatal("leadership abdicated through DELETE /v2/leader: this instance stops");
     });
     return JsonResponse(200, {{"message", "Leadership abdicated"}});
-  }
-
-  // --zk: serve as a standby until elected, then take over.
-  void Elect(const ZooKeeperUrl& url) {
-    // False: stopping, or the session expired (and on_expired acts).
-    if (!contender->WaitUntilLeading([this] { return Stopping(); })) return;
-    leading = true;  // from here a suspended session ends this instance
-    if (zookeeper->expired()) return;
-    auto log = Logger("service");
-    log->info("elected leader as {}; recovering the state and failing over the framework",
-              contender->znode());
-    auto opened = OpenZooKeeperStorage(zookeeper.get(), url.path + "/state");
-    if (!opened.ok()) {
-      options.core.on_fatal("cannot open the state in ZooKeeper: " + opened.error());
-      return;
-    }
-    leader_storage->Open(std::move(*opened));
-    if (Status s = Lead(); !s.ok()) {
-      options.core.on_fatal("cannot take over as the leader: " + s.message());
-      return;
-    }
-    {
-      std::lock_guard<std::mutex> lock(mutex);
-      if (!leading) return;  // stepped down meanwhile
-      gate.SetLeading(true);
-    }
-    log->info("leading: serving Marathon's API on http://{}:{}", options.hostname, http.port());
   }
 
   void Tick() {
@@ -264,9 +214,7 @@ struct Service::Impl {
     if (!options.zk.empty()) {
       info.elected = [this] { return gate.leading(); };
       info.leader = [this] { return gate.leader(); };
-      http.SetFilter([this](const HttpRequest& request, const HttpServer::Handler& route) {
-        return gate.Handle(request, route);
-      });
+      gate.Guard(http);
     }
     http.Route("DELETE", "/v2/leader/?", [this](const HttpRequest&) { return Abdicate(); });
     AddServiceApi(http, core.get(), &info);
@@ -292,19 +240,13 @@ Result<std::unique_ptr<Service>> Service::Start(ServiceOptions options) {
   auto log = Logger("service");
 
   std::unique_ptr<Storage> storage;
-  std::optional<ZooKeeperUrl> url;
   if (options.zk.empty()) {
     auto opened = OpenLevelDbStorage(options.work_dir + "/state");
     if (!opened.ok()) return opened.status();
     storage = std::move(*opened);
   } else {
-    auto parsed = ParseZooKeeperUrl(options.zk);
-    if (!parsed.ok()) return Status::Error("--zk: " + parsed.error());
-    url = *parsed;
-    auto fenced = std::make_unique<LeaderStorage>();
-    impl->leader_storage = fenced.get();
-    storage = std::move(fenced);
-    if (Status s = impl->Connect(*url); !s.ok()) return s;
+    if (Status s = impl->Connect(); !s.ok()) return s;
+    storage = impl->election->TakeStorage();
   }
   impl->store = std::make_unique<ServiceStore>(std::move(storage));
   impl->actions = std::make_unique<sdk::DriverActions>();
@@ -318,7 +260,7 @@ Result<std::unique_ptr<Service>> Service::Start(ServiceOptions options) {
                                              sdk::WallNow);
   impl->Serve();
 
-  if (!url) {
+  if (!impl->election) {
     if (Status s = impl->Lead(); !s.ok()) return s;
     if (Status s = impl->http.Start(options.ip, options.http_port); !s.ok()) return s;
     log->info("serving Marathon's API on http://{}:{} (master {})", options.ip, impl->http.port(),
@@ -330,20 +272,9 @@ Result<std::unique_ptr<Service>> Service::Start(ServiceOptions options) {
   // znode), follow who leads, and wait to be elected on a thread of our own.
   if (Status s = impl->http.Start(options.ip, options.http_port); !s.ok()) return s;
   std::string self = options.hostname + ":" + std::to_string(impl->http.port());
-  impl->gate.SetSelf(self);
-  std::string members = (url->path == "/" ? "" : url->path) + "/leader";
-  Impl* raw = impl.get();
-  auto detector = LeaderDetector::Create(
-      url->servers, members, [raw](const std::string& leader) { raw->gate.SetLeader(leader); },
-      options.zk_session_timeout);
-  if (!detector.ok()) return detector.status();
-  impl->detector = std::move(*detector);
-  auto joined = LeaderContender::Join(impl->zookeeper.get(), members, self);
-  if (!joined.ok()) return Status::Error("cannot join the election: " + joined.error());
-  impl->contender = std::move(*joined);
-  impl->elector = std::thread([raw, url = *url] { raw->Elect(url); });
+  if (Status s = impl->election->Join(self); !s.ok()) return s;
   log->info("standing by on http://{} (joined the election as {}; master {})", self,
-            impl->contender->znode(), options.master);
+            impl->election->znode(), options.master);
   return std::unique_ptr<Service>(new Service(std::move(impl)));
 }
 

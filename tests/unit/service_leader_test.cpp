@@ -1,26 +1,46 @@
-// A service instance among several: the gate that passes a standby's API
-// requests on to the leader (over real HTTP servers: method, target, headers,
-// status and body go through), and the storage that only the leader may use.
+// A framework instance among several (the SDK's, with Marathon's names as
+// the service framework gives them, and Metronome's): the gate that passes a
+// standby's API requests on to the leader (over real HTTP servers: method,
+// target, headers, status and body go through), and the storage that only
+// the leader may use.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
 
 #include "common/http_server.hpp"
-#include "frameworks/service/leader_gate.hpp"
-#include "frameworks/service/leader_storage.hpp"
+#include "frameworks/sdk/leader_gate.hpp"
+#include "frameworks/sdk/leader_storage.hpp"
 #include "tests/test_util.hpp"
 
-namespace stoa::service {
+namespace stoa::sdk {
 namespace {
 
 using json = nlohmann::json;
 
+LeaderGateOptions Marathon() {
+  LeaderGateOptions options;
+  options.leader_header = "X-Marathon-Leader";
+  options.leader_prefix = "http://";
+  options.via_header = "X-Marathon-Via";
+  options.via_prefix = "1.1 ";
+  options.local_paths = {"/ping", "/v2/leader", "/v2/info"};
+  options.redirected_prefixes = {"/v2/events"};
+  return options;
+}
+
+LeaderGateOptions Metronome() {
+  LeaderGateOptions options;
+  options.leader_header = "X-LEADER";
+  options.via_header = "X-VIA";
+  options.local_paths = {"/ping", "/info", "/leader"};
+  return options;
+}
+
 // An instance: an HTTP server behind a gate, whose routes say what they saw.
 struct Instance {
-  explicit Instance(std::string instance_name) : name(std::move(instance_name)) {
-    server.SetFilter([this](const HttpRequest& request, const HttpServer::Handler& route) {
-      return gate.Handle(request, route);
-    });
+  explicit Instance(std::string instance_name, LeaderGateOptions options = Marathon())
+      : name(std::move(instance_name)), gate(std::move(options)) {
+    gate.Guard(server);
     auto echo = [this](const HttpRequest& request) {
       ++served;
       json headers = json::object();
@@ -147,6 +167,35 @@ TEST(LeaderGate, TheEventStreamIsRedirectedToTheLeader) {
             "http://10.1.2.3:8080/v2/events?event_type=status_update_event");
 }
 
+TEST(LeaderGate, MetronomesNamesHoldABareHostAndPort) {
+  Instance leader("leader", Metronome()), standby("standby", Metronome());
+  leader.gate.SetLeading(true);
+  standby.gate.SetLeader(leader.self);
+  HttpReply reply = standby.Call("POST", "/v1/jobs", R"({"id": "a"})");
+  EXPECT_EQ(Body(reply)["by"], "leader");
+  EXPECT_EQ(Body(reply)["headers"]["x-via"], json::array({standby.self}));
+  EXPECT_EQ(reply.headers["X-LEADER"], leader.self);
+  EXPECT_EQ(reply.headers["X-VIA"], standby.self);
+  for (const char* path : {"/ping", "/info", "/leader/"}) {
+    EXPECT_EQ(Body(standby.Call("GET", path))["by"], "standby") << path;
+  }
+  EXPECT_EQ(Body(standby.Call("GET", "/v1/metrics"))["by"], "leader");
+  EXPECT_EQ(leader.served, 2);
+}
+
+TEST(LeaderGate, AnotherInstanceOnALongerPortIsNoLoop) {
+  // 127.0.0.1:80 is a prefix of 127.0.0.1:8080: only a whole entry is a loop.
+  Instance leader("leader", Metronome()), standby("standby", Metronome());
+  leader.gate.SetLeading(true);
+  standby.gate.SetLeader(leader.self);
+  std::string longer = standby.self + "1";
+  HttpReply reply = standby.Call("GET", "/v1/jobs", "", {{"X-VIA", longer}});
+  EXPECT_EQ(Body(reply)["by"], "leader") << reply.body;
+  EXPECT_EQ(Body(reply)["headers"]["x-via"], json::array({longer + "," + standby.self}));
+  HttpReply loop = standby.Call("GET", "/v1/jobs", "", {{"X-VIA", longer + ", " + standby.self}});
+  EXPECT_EQ(loop.status, 502) << loop.body;
+}
+
 TEST(LeaderStorage, WritesOnlyBetweenOpenAndFence) {
   stoa::testing::TempDir dir;
   LeaderStorage storage;
@@ -174,4 +223,4 @@ TEST(LeaderStorage, WritesOnlyBetweenOpenAndFence) {
 }
 
 }  // namespace
-}  // namespace stoa::service
+}  // namespace stoa::sdk

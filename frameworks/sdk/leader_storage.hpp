@@ -1,7 +1,7 @@
-// The storage of one service instance among several on ZooKeeper: it refuses
-// every call until this instance has been elected and opens the real storage,
-// and again once it is fenced (it may no longer lead), so that a standby or a
-// deposed leader never writes.
+// The storage of one framework instance among several on ZooKeeper: it
+// refuses every call until this instance has been elected and opens the real
+// storage, and again once it is fenced (it may no longer lead), so that a
+// standby or a deposed leader never writes.
 #pragma once
 
 #include <memory>
@@ -9,7 +9,7 @@
 
 #include "common/storage.hpp"
 
-namespace stoa::service {
+namespace stoa::sdk {
 
 class LeaderStorage : public Storage {
  public:
@@ -33,4 +33,4 @@ class LeaderStorage : public Storage {
   bool fenced_ = false;
 };
 
-}  // namespace stoa::service
+}  // namespace stoa::sdk

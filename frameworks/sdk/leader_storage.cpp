@@ -1,6 +1,6 @@
-#include "frameworks/service/leader_storage.hpp"
+#include "frameworks/sdk/leader_storage.hpp"
 
-namespace stoa::service {
+namespace stoa::sdk {
 
 void LeaderStorage::Open(std::unique_ptr<Storage> storage) {
   std::lock_guard<std::mutex> lock(mutex_);
@@ -16,8 +16,8 @@ void LeaderStorage::Fence() {
 Storage* LeaderStorage::Usable() { return fenced_ ? nullptr : storage_.get(); }
 
 Status LeaderStorage::Refused() const {
-  return Status::Error(fenced_ ? "this service instance no longer leads: it writes nothing"
-                               : "this service instance does not lead (yet): it writes nothing");
+  return Status::Error(fenced_ ? "this instance no longer leads: it writes nothing"
+                               : "this instance does not lead (yet): it writes nothing");
 }
 
 Result<std::optional<StoredValue>> LeaderStorage::Get(const std::string& key) {
@@ -49,4 +49,4 @@ Result<std::map<std::string, StoredValue>> LeaderStorage::Scan(const std::string
   return storage->Scan(prefix);
 }
 
-}  // namespace stoa::service
+}  // namespace stoa::sdk

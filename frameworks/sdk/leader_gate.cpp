@@ -1,20 +1,18 @@
-#include "frameworks/service/leader_gate.hpp"
+#include "frameworks/sdk/leader_gate.hpp"
 
 #include <algorithm>
 #include <cctype>
 #include <set>
+#include <sstream>
 
 #include "common/logging.hpp"
-#include "frameworks/service/api_util.hpp"
+#include "frameworks/sdk/http_json.hpp"
 
-namespace stoa::service {
+namespace stoa::sdk {
 namespace {
 
-// Marathon's names: the instances a request passed through (to find loops),
-// the client it came from, and the leader that answered.
-constexpr char kVia[] = "X-Marathon-Via";
+// The client a request came from, as every proxy names it.
 constexpr char kForwardedFor[] = "X-Forwarded-For";
-constexpr char kLeaderHeader[] = "X-Marathon-Leader";
 
 std::string Lower(std::string text) {
   std::transform(text.begin(), text.end(), text.begin(),
@@ -33,14 +31,6 @@ bool HopByHop(const std::string& name) {
   return hop.count(Lower(name)) > 0;
 }
 
-// Requests every instance answers itself, leader or not.
-bool AnsweredLocally(const HttpRequest& request) {
-  if (request.method != "GET") return false;
-  std::string path = request.path;
-  if (path.size() > 1 && path.back() == '/') path.pop_back();
-  return path == "/ping" || path == "/v2/leader" || path == "/v2/info";
-}
-
 std::string HeaderValues(const std::map<std::string, std::string>& headers,
                          const std::string& name) {
   std::string joined;
@@ -51,7 +41,31 @@ std::string HeaderValues(const std::map<std::string, std::string>& headers,
   return joined;
 }
 
+// Whether `hop` is one of the comma-separated entries of `list` (a Via list).
+bool Listed(const std::string& list, const std::string& hop) {
+  std::istringstream entries(list);
+  for (std::string entry; std::getline(entries, entry, ',');) {
+    size_t first = entry.find_first_not_of(' ');
+    size_t last = entry.find_last_not_of(' ');
+    if (first != std::string::npos && entry.substr(first, last - first + 1) == hop) return true;
+  }
+  return false;
+}
+
 }  // namespace
+
+bool LeaderGate::AnsweredLocally(const HttpRequest& request) const {
+  if (request.method != "GET") return false;
+  std::string path = request.path;
+  if (path.size() > 1 && path.back() == '/') path.pop_back();
+  return std::find(options_.local_paths.begin(), options_.local_paths.end(), path) !=
+         options_.local_paths.end();
+}
+
+bool LeaderGate::Redirected(const HttpRequest& request) const {
+  return std::any_of(options_.redirected_prefixes.begin(), options_.redirected_prefixes.end(),
+                     [&](const std::string& prefix) { return request.path.rfind(prefix, 0) == 0; });
+}
 
 void LeaderGate::SetSelf(const std::string& self) {
   std::lock_guard<std::mutex> lock(mutex_);
@@ -90,7 +104,7 @@ HttpResponse LeaderGate::Handle(const HttpRequest& request,
   }
   if (leading) {
     HttpResponse response = route(request);
-    response.headers[kLeaderHeader] = "http://" + self;
+    response.headers[options_.leader_header] = options_.leader_prefix + self;
     return response;
   }
   if (AnsweredLocally(request)) return route(request);
@@ -98,32 +112,39 @@ HttpResponse LeaderGate::Handle(const HttpRequest& request,
   // serves until we have.
   if (leader.empty() || leader == self) {
     return MessageResponse(503,
-                           "no service instance leads right now (an election or a "
-                           "takeover is under way); try again shortly");
+                           "no instance leads right now (an election or a takeover is under "
+                           "way); try again shortly");
   }
-  if (request.path.rfind("/v2/events", 0) == 0) {
-    // An event stream stays open: the client goes to the leader itself.
-    HttpResponse response = MessageResponse(302, "the leader serves the event stream");
+  if (Redirected(request)) {
+    // A stream stays open: the client goes to the leader itself.
+    HttpResponse response = MessageResponse(302, "the leader serves this stream");
     response.headers["Location"] = "http://" + leader + request.target;
     return response;
   }
   return Forward(request, leader, self);
 }
 
+void LeaderGate::Guard(HttpServer& server) const {
+  server.SetFilter([this](const HttpRequest& request, const HttpServer::Handler& route) {
+    return Handle(request, route);
+  });
+}
+
 HttpResponse LeaderGate::Forward(const HttpRequest& request, const std::string& leader,
                                  const std::string& self) const {
-  const std::string via = "1.1 " + self;
-  std::string seen = HeaderValues(request.headers, kVia);
-  if (seen.find(via) != std::string::npos) {
+  const std::string& via_header = options_.via_header;
+  const std::string via = options_.via_prefix + self;
+  std::string seen = HeaderValues(request.headers, via_header);
+  if (Listed(seen, via)) {
     return MessageResponse(502, "the request came back to " + self +
                                     " on its way to the leader: the instances disagree on who "
                                     "leads; try again shortly");
   }
   std::multimap<std::string, std::string> headers;
   for (const auto& [name, value] : request.headers) {
-    if (!HopByHop(name) && Lower(name) != Lower(kVia)) headers.emplace(name, value);
+    if (!HopByHop(name) && Lower(name) != Lower(via_header)) headers.emplace(name, value);
   }
-  headers.emplace(kVia, seen.empty() ? via : seen + "," + via);
+  headers.emplace(via_header, seen.empty() ? via : seen + "," + via);
   std::string forwarded_for = HeaderValues(request.headers, kForwardedFor);
   if (!request.remote_address.empty()) {
     forwarded_for += (forwarded_for.empty() ? "" : ",") + request.remote_address;
@@ -135,10 +156,11 @@ HttpResponse LeaderGate::Forward(const HttpRequest& request, const std::string& 
   if (port <= 0) {
     return MessageResponse(502, "the leader published a malformed address '" + leader + "'");
   }
-  auto reply = HttpForward(leader.substr(0, colon), port, request, headers, timeouts_);
+  auto reply = HttpForward(leader.substr(0, colon), port, request, headers, options_.timeouts);
   if (!reply.ok()) {
-    Logger("service")->warn("proxying {} {} to the leader at {} failed: {}", request.method,
-                            request.target, leader, reply.error());
+    Logger(options_.component)
+        ->warn("proxying {} {} to the leader at {} failed: {}", request.method, request.target,
+               leader, reply.error());
     return MessageResponse(502, "cannot reach the leader at " + leader + ": " + reply.error());
   }
   HttpResponse response;
@@ -151,8 +173,8 @@ HttpResponse LeaderGate::Forward(const HttpRequest& request, const std::string& 
       response.headers[name] = value;
     }
   }
-  response.headers[kVia] = via;
+  response.headers[via_header] = via;
   return response;
 }
 
-}  // namespace stoa::service
+}  // namespace stoa::sdk
