@@ -50,6 +50,7 @@ using register_atom = caf::atom_constant<caf::atom("register")>;
 using retry_atom = caf::atom_constant<caf::atom("retry")>;
 using exited_atom = caf::atom_constant<caf::atom("exited")>;
 using escalate_atom = caf::atom_constant<caf::atom("escalate")>;
+using idle_atom = caf::atom_constant<caf::atom("idle")>;
 using state_atom = caf::atom_constant<caf::atom("state")>;
 using check_atom = caf::atom_constant<caf::atom("check")>;
 using leader_atom = caf::atom_constant<caf::atom("leader")>;
@@ -267,6 +268,10 @@ class AgentActor : public caf::event_based_actor, public AgentEffects {
                const std::string& container_id) {
           executors_.Escalate(framework_id, executor_id, container_id);
         },
+        [this](idle_atom, const std::string& framework_id, const std::string& executor_id,
+               const std::string& container_id) {
+          executors_.CheckIdle(framework_id, executor_id, container_id, MonotonicSeconds());
+        },
         [this](state_atom) -> std::string {
           return StateJson(info_, link_, executors_, options_.work_dir).dump();
         },
@@ -322,6 +327,11 @@ class AgentActor : public caf::event_based_actor, public AgentEffects {
                           const ContainerId& container_id, double seconds) override {
     delayed_send(this, Seconds(seconds), escalate_atom::value, framework_id, executor_id,
                  container_id);
+  }
+
+  void ScheduleIdleCheck(const FrameworkId& framework_id, const ExecutorId& executor_id,
+                         const ContainerId& container_id, double seconds) override {
+    delayed_send(this, Seconds(seconds), idle_atom::value, framework_id, executor_id, container_id);
   }
 
   void SandboxDone(const std::string& sandbox) override {

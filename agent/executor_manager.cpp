@@ -153,7 +153,57 @@ void ExecutorManager::Acknowledge(const agentmsg::StatusUpdateAck& ack, double n
     return;
   }
   CheckpointTask(executor->tasks.at(ack.task_id));
+  if (executor->stays()) SettleStayingExecutor(*executor, ack.task_id, now);
   ForgetExecutorIfDone(ack.framework_id, executor->info.executor_id);
+}
+
+void ExecutorManager::SettleStayingExecutor(ExecutorEntry& executor, const TaskId& task_id,
+                                            double now) {
+  const FrameworkId& framework_id = executor.info.framework_id;
+  auto it = executor.tasks.find(task_id);
+  if (it != executor.tasks.end() && IsTerminal(it->second.state) &&
+      updates_.Drained(framework_id, task_id) && executor.pid > 0) {
+    // Its outcome is with the framework: nothing here needs it any more, and
+    // an executor that runs thousands of tasks must not carry them all.
+    executor.tasks.erase(it);
+    executor.killing.erase(task_id);
+    if (checkpoint_ != nullptr) {
+      if (Status s = checkpoint_->RemoveTask(framework_id, task_id); !s.ok()) {
+        log_->error("{}", s.message());
+      }
+    }
+  }
+  StartIdleClock(executor, now);
+}
+
+void ExecutorManager::StartIdleClock(ExecutorEntry& executor, double now) {
+  if (!executor.stays() || executor.shutting_down || executor.idle_since ||
+      !executor.queued.empty()) {
+    return;
+  }
+  for (const auto& [id, task] : executor.tasks) {
+    if (!IsTerminal(task.state)) return;
+  }
+  executor.idle_since = now;
+  effects_->ScheduleIdleCheck(executor.info.framework_id, executor.info.executor_id,
+                              executor.container_id, executor.info.idle_timeout_seconds);
+}
+
+void ExecutorManager::CheckIdle(const FrameworkId& framework_id, const ExecutorId& executor_id,
+                                const ContainerId& container_id, double now) {
+  ExecutorEntry* executor = Find(framework_id, executor_id);
+  if (executor == nullptr || executor->container_id != container_id || !executor->idle_since) {
+    return;
+  }
+  double idle = now - *executor->idle_since;
+  double timeout = executor->info.idle_timeout_seconds;
+  if (idle + 1e-3 < timeout) {  // idle again since a later group: its own check comes
+    return;
+  }
+  log_->info("framework={} executor={} has had no task for {:.1f} s; shutting it down",
+             framework_id, executor_id, idle);
+  executor->idle_since.reset();
+  ShutdownExecutor(*executor);
 }
 
 // ---- launching ----
@@ -198,6 +248,7 @@ void ExecutorManager::RunTask(agentmsg::RunTask run, double now) {
     return;
   }
   if (!created) ResizeIfNeeded(executor);  // more tasks in a running container
+  executor.idle_since.reset();
   if (executor.subscribed) {
     SendToExecutor(executor, execmsg::Launch{run.tasks});
   } else {
@@ -240,6 +291,7 @@ void ExecutorManager::Launch(const FrameworkId& framework_id, ExecutorEntry& exe
                         {"STOA_AGENT_ID", agent_id_},
                         {"STOA_SANDBOX", executor.sandbox},
                         {"STOA_EXECUTOR_GROUP", executor.info.group ? "1" : "0"},
+                        {"STOA_EXECUTOR_STAYS", executor.stays() ? "1" : "0"},
                         {"STOA_EXECUTOR_SECRET", executor.secret}};
   if (!options_.task_capabilities.empty()) {
     config.environment.emplace_back("STOA_TASK_CAPABILITIES", options_.task_capabilities);
@@ -514,6 +566,7 @@ void ExecutorManager::Subscribe(const std::string& peer, const execmsg::Subscrib
     if (it == executor->tasks.end() || IsTerminal(it->second.state)) continue;
     SendKill(*executor, it->second);
   }
+  StartIdleClock(*executor, now);  // one found idle after an agent restart
 }
 
 void ExecutorManager::OnExecutorExited(const FrameworkId& framework_id,

@@ -45,6 +45,9 @@ class AgentEffects {
   // Calls ExecutorManager::Escalate with these ids after `seconds`.
   virtual void ScheduleEscalation(const FrameworkId& framework_id, const ExecutorId& executor_id,
                                   const ContainerId& container_id, double seconds) = 0;
+  // Calls ExecutorManager::CheckIdle with these ids after `seconds`.
+  virtual void ScheduleIdleCheck(const FrameworkId& framework_id, const ExecutorId& executor_id,
+                                 const ContainerId& container_id, double seconds) = 0;
   // The executor is done and forgotten: its sandbox may be garbage-collected.
   virtual void SandboxDone(const std::string& sandbox) = 0;
 };
@@ -76,6 +79,11 @@ struct ExecutorEntry {
   std::map<TaskId, Task> tasks;
   std::set<TaskId> killing;
   Resources limits;  // what the container was last given
+  // A group executor that stays for more groups (idle_timeout_seconds > 0):
+  // since when it has had no task (monotonic seconds), if it has none.
+  std::optional<double> idle_since;
+
+  bool stays() const { return info.group && info.idle_timeout_seconds > 0; }
 
   // The executor's resources and those of every task that has not ended.
   Resources Needed() const;
@@ -131,6 +139,9 @@ class ExecutorManager {
                         const ContainerId& container_id, int wait_status, Reason limitation,
                         const std::string& limitation_message, double now);
   // An executor that was told to shut down did not stop in time.
+  // A group executor that has stayed idle for its idle timeout is shut down.
+  void CheckIdle(const FrameworkId& framework_id, const ExecutorId& executor_id,
+                 const ContainerId& container_id, double now);
   void Escalate(const FrameworkId& framework_id, const ExecutorId& executor_id,
                 const ContainerId& container_id);
 
@@ -168,6 +179,10 @@ class ExecutorManager {
   void SendToExecutor(const ExecutorEntry& executor, ExecutorMessage message);
   void SendKill(const ExecutorEntry& executor, const Task& task);
   void ForgetExecutorIfDone(const FrameworkId& framework_id, const ExecutorId& executor_id);
+  // An executor that stays: forgets `task_id` once it ended and its updates
+  // are acknowledged, and starts the idle clock when no task is left.
+  void SettleStayingExecutor(ExecutorEntry& executor, const TaskId& task_id, double now);
+  void StartIdleClock(ExecutorEntry& executor, double now);
   void CheckpointTask(const Task& task);
   // The updates of a task the agent never knew (see KillTask), until acknowledged.
   void CheckpointUnknownTask(const FrameworkId& framework_id, const TaskId& task_id);

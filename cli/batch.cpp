@@ -18,6 +18,7 @@ struct BatchFlags {
   std::string zk_session_timeout = "10secs";
   std::string decline_offer_duration = "5secs";
   std::string retry_delay = "1secs";
+  std::string executor_idle_timeout = "5secs";
   std::string log_level = "info";
 };
 
@@ -58,6 +59,10 @@ void AddBatchCommand(CLI::App& app, int* exit_code) {
                   "Delay before a failed task is retried; it doubles with each failure of the "
                   "run, up to the job's maxLaunchDelay")
       ->capture_default_str();
+  cmd->add_option("--executor_idle_timeout", flags->executor_idle_timeout,
+                  "How long a run's executor on an agent stays with no task, for the run's next "
+                  "tasks there (0: one executor for each group of tasks)")
+      ->capture_default_str();
   cmd->add_option("--history_count", o.core.history_count,
                   "Finished runs kept per job, of successes and of failures each")
       ->capture_default_str()
@@ -70,6 +75,8 @@ void AddBatchCommand(CLI::App& app, int* exit_code) {
     o.zk_session_timeout = DurationFlag("zk_session_timeout", flags->zk_session_timeout);
     o.core.decline_seconds = DurationFlag("decline_offer_duration", flags->decline_offer_duration);
     o.core.retry_delay_seconds = DurationFlag("task_retry_delay", flags->retry_delay);
+    o.core.executor_idle_timeout =
+        DurationFlag("executor_idle_timeout", flags->executor_idle_timeout);
     SetLogLevel(flags->log_level);
     BlockTerminationSignals();
     o.core.on_fatal = [](const std::string& why) {

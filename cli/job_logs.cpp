@@ -48,8 +48,13 @@ Status CopyTaskFile(const json& task, const std::string& file) {
   auto agent = ParseHttpAddress(link.substr(0, slash), 80);
   if (!agent.ok()) return Status::Error("its sandbox link " + link + ": " + agent.error());
   std::string target = link.substr(slash);
-  if (size_t path = target.find("path=stdout"); path != std::string::npos) {
-    target.replace(path, 11, "path=" + file);
+  // The link names the task's stdout (path=stdout, or path=tasks/<id>/stdout
+  // for a task in a group): its other files are beside it.
+  if (size_t path = target.find("path="); path != std::string::npos) {
+    size_t end = std::min(target.find('&', path), target.size());
+    if (end - path >= 11 && target.compare(end - 6, 6, "stdout") == 0) {
+      target.replace(end - 6, 6, file);
+    }
   }
   for (int64_t offset = 0;;) {
     auto reply = HttpCall(

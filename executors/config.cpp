@@ -76,12 +76,19 @@ Result<ExecutorConfig> ConfigFromEnvironment(
     }
     config.sandbox = sandbox.string();
   }
-  const char* group = lookup("STOA_EXECUTOR_GROUP");
-  std::string group_text = group == nullptr ? "" : group;
-  if (group_text == "1") {
-    config.group = true;
-  } else if (!group_text.empty() && group_text != "0") {
-    problems.push_back("STOA_EXECUTOR_GROUP='" + group_text + "' must be 0 or 1");
+  auto flag = [&](const char* name, bool* value) {
+    const char* text = lookup(name);
+    std::string given = text == nullptr ? "" : text;
+    if (given == "1") {
+      *value = true;
+    } else if (!given.empty() && given != "0") {
+      problems.push_back(std::string(name) + "='" + given + "' must be 0 or 1");
+    }
+  };
+  flag("STOA_EXECUTOR_GROUP", &config.group);
+  flag("STOA_EXECUTOR_STAYS", &config.stays);
+  if (config.stays && !config.group) {
+    problems.push_back("STOA_EXECUTOR_STAYS=1 is for task groups (STOA_EXECUTOR_GROUP=1)");
   }
   auto optional = [&](const char* name) {
     const char* value = lookup(name);

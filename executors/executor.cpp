@@ -141,6 +141,7 @@ double Executor::Impl::NextDeadline() const {
 std::optional<int> Executor::Impl::ExitStatus() const {
   if (forced_exit) return forced_exit;
   if (!launch_received && !shutting_down) return std::nullopt;
+  if (config.stays && !shutting_down) return std::nullopt;
   for (const auto& [id, task] : tasks) {
     if (!IsTerminal(task.state)) return std::nullopt;
   }
@@ -258,11 +259,12 @@ void Executor::Impl::HandleLaunch(const execmsg::Launch& launch) {
   }
   for (const TaskInfo& info : launch.tasks) {
     auto known = tasks.find(info.task_id);
+    bool ended_here = known != tasks.end() || forgotten.count(info.task_id) > 0;
     if (known != tasks.end() && !IsTerminal(known->second.state)) {
       log->info("{} task={}: already launched; ignoring the repeated Launch", ids, info.task_id);
       continue;
     }
-    if (known != tasks.end()) {
+    if (ended_here) {
       // A new task under the id of one that ended here: its sandbox and its
       // updates would be mistaken for the old one's. Refused, not left STAGING.
       // The old task's record (and outcome) stays as it was.
@@ -316,6 +318,22 @@ void Executor::Impl::HandleAck(const execmsg::Ack& ack) {
   }
   unacknowledged.erase(found);
   if (unacknowledged.empty()) next_resend_at = kNever;
+  if (config.stays) ForgetIfDone(ack.task_id);
+}
+
+// An executor that stays runs task after task: one whose outcome the agent
+// has is dropped, with its sandbox's descriptor, instead of piling up.
+void Executor::Impl::ForgetIfDone(const TaskId& task_id) {
+  auto it = tasks.find(task_id);
+  if (it == tasks.end() || !IsTerminal(it->second.state)) return;
+  if (it->second.pid > 0 && task_of_pid.count(it->second.pid) > 0) return;  // not reaped yet
+  for (const TaskStatus& status : unacknowledged) {
+    if (status.task_id == task_id) return;
+  }
+  forgotten.insert(task_id);
+  launch_order.erase(std::remove(launch_order.begin(), launch_order.end(), task_id),
+                     launch_order.end());
+  tasks.erase(it);
 }
 
 void Executor::Impl::Send(ExecutorMessage message) {
@@ -329,7 +347,10 @@ void Executor::Impl::SendSubscribe() {
   subscribe.pid = static_cast<int32_t>(getpid());
   subscribe.secret = config.secret;
   subscribe.unacknowledged.assign(unacknowledged.begin(), unacknowledged.end());
-  for (const TaskId& id : launch_order) subscribe.launched.push_back(tasks.at(id).info);
+  // The tasks still running: an executor that stays may have ended thousands.
+  for (const TaskId& id : launch_order) {
+    if (!IsTerminal(tasks.at(id).state)) subscribe.launched.push_back(tasks.at(id).info);
+  }
   Send(std::move(subscribe));
 }
 

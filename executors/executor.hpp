@@ -27,6 +27,9 @@ struct ExecutorConfig {
   std::string secret;          // STOA_EXECUTOR_SECRET: sent with Subscribe
   std::string sandbox;         // STOA_SANDBOX: absolute path of an existing directory
   bool group = false;          // STOA_EXECUTOR_GROUP=1: a task group, one sandbox per task
+  // STOA_EXECUTOR_STAYS=1: with no task left it waits for more groups, and
+  // exits only when the agent shuts it down.
+  bool stays = false;
   std::string task_user;       // STOA_TASK_USER: tasks without command.user run as this user
   std::string rootfs;          // STOA_ROOTFS: a prepared root each task is pivoted into
   std::string rootfs_sandbox;  // STOA_ROOTFS_SANDBOX: where the sandbox is inside that root

@@ -13,6 +13,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -99,6 +100,9 @@ struct Executor::Impl {
 
   std::vector<TaskId> launch_order;
   std::map<TaskId, Task> tasks;
+  // An executor that stays: the tasks it forgot once they ended and their
+  // updates were acknowledged (their ids are not taken again).
+  std::set<TaskId> forgotten;
   std::map<pid_t, TaskId> task_of_pid;
   std::deque<TaskStatus> unacknowledged;  // in the order they were first sent
   uint64_t last_probe_id = 0;
@@ -127,6 +131,7 @@ struct Executor::Impl {
   void HandleLaunch(const execmsg::Launch& launch);
   void HandleKill(const execmsg::Kill& kill);
   void HandleAck(const execmsg::Ack& ack);
+  void ForgetIfDone(const TaskId& task_id);
   void BeginShutdown(int64_t grace_period_ms, const std::string& why);
 
   Task& Record(const TaskInfo& info, std::string sandbox);

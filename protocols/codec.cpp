@@ -303,6 +303,7 @@ void Put(proto::ExecutorInfo::Builder b, const ExecutorInfo& e) {
   b.setFrameworkId(T(e.framework_id));
   PUT_RESOURCES(b, Resources, e.resources);
   b.setGroup(e.group);
+  b.setIdleTimeout(e.idle_timeout_seconds);
 }
 ExecutorInfo Get(proto::ExecutorInfo::Reader b) {
   ExecutorInfo e;
@@ -310,6 +311,7 @@ ExecutorInfo Get(proto::ExecutorInfo::Reader b) {
   e.framework_id = S(b.getFrameworkId());
   e.resources = GetResources(b.getResources());
   e.group = b.getGroup();
+  e.idle_timeout_seconds = b.getIdleTimeout();
   return e;
 }
 

@@ -152,6 +152,7 @@ struct ExecutorInfo {
   frameworkId @1 :Text;
   resources @2 :List(Resource);
   group @3 :Bool;
+  idleTimeout @4 :Float64;  # seconds a group executor stays with no task; 0: it exits at once
 }
 
 struct TaskStatus {

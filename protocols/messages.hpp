@@ -168,6 +168,9 @@ struct ExecutorInfo {
   FrameworkId framework_id;
   Resources resources;
   bool group = false;  // a task group shares this executor
+  // A group executor whose tasks have all ended stays this long for more
+  // groups (the agent shuts it down then); 0: it exits at once.
+  double idle_timeout_seconds = 0;
 };
 
 struct TaskStatus {

@@ -30,7 +30,8 @@ json TimeOrNull(const std::optional<double>& seconds) {
 std::string SandboxLink(const RunTask& task, const FrameworkId& framework_id) {
   if (task.agent_http.empty() || task.executor_id.empty()) return "";
   return "http://" + task.agent_http + "/files/read?framework_id=" + framework_id +
-         "&executor_id=" + task.executor_id + "&path=stdout";
+         "&executor_id=" + task.executor_id +
+         "&path=" + (task.grouped ? "tasks/" + task.id + "/stdout" : "stdout");
 }
 
 json TaskJson(const RunTask& task, const FrameworkId& framework_id) {

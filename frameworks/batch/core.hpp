@@ -36,6 +36,9 @@ struct BatchOptions {
   // The first retry's delay after a failed task (ON_FAILURE); it doubles
   // with each failure, up to the job's maxLaunchDelay.
   double retry_delay_seconds = 1;
+  // A run's tasks on an agent go to one executor, which stays this long after
+  // its last task for the next ones (a new one is started when it may be gone).
+  double executor_idle_timeout = 5;
   // A run id's five letters (random by default; fixed in tests).
   std::function<std::string()> run_suffix;
   // Called when task updates wait to be written and acknowledged, so that the
@@ -153,7 +156,11 @@ class BatchCore {
   void TriggerDependents(const std::string& job_id, bool succeeded, const std::string& reason,
                          std::set<std::string>* skipped_jobs);
   void KillTasks(JobRun& run);
-  void OnTaskEnded(JobState& job, JobRun& run, RunTask& task, const TaskStatus& status);
+  // `never_launched`: the task is replaced, and does not count as a failure.
+  void OnTaskEnded(JobState& job, JobRun& run, RunTask& task, const TaskStatus& status,
+                   bool never_launched);
+  // The executor for the run's next task group on the agent.
+  ExecutorId ExecutorFor(JobRun& run, const AgentId& agent_id, double now);
   void CheckDeadlines(double now);
   void RunSchedules(double now);
   // Starts the run of a tick that is written, as the schedule's concurrency

@@ -83,6 +83,16 @@ TaskInfo BuildTask(const JobRun& run, const RunTask& task, const Offer& offer,
   return info;
 }
 
+// Whether a task that ended had never started because its launch did not
+// reach an executor (an offer gone, an executor that had just shut down): it
+// is launched again, and is not a failure of the run.
+bool NeverLaunched(const RunTask& task, TaskState before, const TaskStatus& status) {
+  if (before != TaskState::kStaging || task.kill_sent) return false;
+  return status.state == TaskState::kLost || status.state == TaskState::kDropped ||
+         status.reason == Reason::kExecutorTerminated ||
+         status.reason == Reason::kTaskKilledDuringLaunch;
+}
+
 // The indexes of an indexed run that neither succeeded nor run now, lowest first.
 std::vector<int64_t> FreeIndexes(const JobRun& run, int64_t want) {
   std::set<int64_t> busy = run.done_indexes;
@@ -112,6 +122,19 @@ std::optional<int64_t> JobRun::failure_limit() const {
   return std::nullopt;
 }
 
+ExecutorId BatchCore::ExecutorFor(JobRun& run, const AgentId& agent_id, double now) {
+  JobRun::GroupExecutor& executor = run.executors[agent_id];
+  // The agent keeps an idle executor for executor_idle_timeout after the last
+  // update it sent was acknowledged; half of that is left for what is on the
+  // way. Beyond it, a new executor (named after its first task, so unique).
+  if (executor.id.empty() || options_.executor_idle_timeout <= 0 ||
+      now - executor.last_used > options_.executor_idle_timeout / 2) {
+    executor.id = run.job_id + "_" + run.id + ".group-" + std::to_string(run.next_task);
+  }
+  executor.last_used = now;
+  return executor.id;
+}
+
 int64_t JobRun::active_tasks() const {
   return std::count_if(tasks.begin(), tasks.end(),
                        [](const auto& entry) { return !IsTerminal(entry.second.state); });
@@ -139,7 +162,10 @@ void BatchCore::Offers(const std::vector<Offer>& offers) {
   });
   for (const Offer& offer : offers) {
     Resources remaining = offer.resources;
-    std::vector<TaskInfo> tasks;
+    // A task group per run: one executor forks them all, instead of an
+    // executor and a container for each task.
+    std::vector<Operation> groups;
+    size_t launching = 0;
     std::set<JobRun*> changed;
     for (Pending& p : pending) {
       if (p.want == 0 || !KeepsAll(p.run->spec, offer)) continue;
@@ -153,6 +179,11 @@ void BatchCore::Offers(const std::vector<Offer>& offers) {
       std::vector<int64_t> indexes;
       if (p.run->spec.indexed) indexes = FreeIndexes(*p.run, fit);
       if (p.run->spec.indexed) fit = static_cast<int64_t>(indexes.size());
+      if (fit == 0) continue;
+      Operation& group = groups.emplace_back();
+      group.type = Operation::Type::kLaunchGroup;
+      group.executor.executor_id = ExecutorFor(*p.run, offer.agent_id, now);
+      group.executor.idle_timeout_seconds = options_.executor_idle_timeout;
       for (int64_t i = 0; i < fit; ++i) {
         RunTask task;
         task.id = p.run->job_id + "_" + p.run->id + "." + std::to_string(p.run->next_task++);
@@ -161,15 +192,18 @@ void BatchCore::Offers(const std::vector<Offer>& offers) {
         task.agent_http = offer.agent_http_address;
         task.index = p.run->spec.indexed ? indexes[static_cast<size_t>(i)] : -1;
         task.started_at = now;
-        tasks.push_back(BuildTask(*p.run, task, offer, p.need, options_.user));
+        task.executor_id = group.executor.executor_id;
+        task.grouped = true;
+        group.tasks.push_back(BuildTask(*p.run, task, offer, p.need, options_.user));
         task_runs_[task.id] = {p.run->job_id, p.run->id};
         p.run->tasks.emplace(task.id, std::move(task));
         remaining -= p.need;
       }
       p.want -= fit;
+      launching += static_cast<size_t>(fit);
       changed.insert(p.run);
     }
-    if (tasks.empty()) {
+    if (groups.empty()) {
       ++counters_.offers_declined;
       actions_->Decline(offer.id, options_.decline_seconds);
       continue;
@@ -181,8 +215,8 @@ void BatchCore::Offers(const std::vector<Offer>& offers) {
       actions_->Decline(offer.id, options_.decline_seconds);
       continue;
     }
-    counters_.tasks_launched += static_cast<int64_t>(tasks.size());
-    actions_->Launch(offer, std::move(tasks), options_.decline_seconds);
+    counters_.tasks_launched += static_cast<int64_t>(launching);
+    actions_->Accept(offer, std::move(groups), options_.decline_seconds);
   }
   if (!WantsOffers()) {
     suppressed_ = true;
@@ -211,14 +245,20 @@ void BatchCore::Update(const TaskStatus& status) {
     // a loss of state. Nothing of ours should run it.
     if (!IsTerminal(status.state)) actions_->Kill(status.task_id, status.agent_id);
   } else if (RunTask& task = run->tasks.at(status.task_id); !IsTerminal(task.state)) {
+    TaskState before = task.state;
     task.state = status.state;
     if (!status.agent_id.empty()) task.agent_id = status.agent_id;
     if (!status.executor_id.empty()) task.executor_id = status.executor_id;
+    if (auto executor = run->executors.find(task.agent_id);
+        executor != run->executors.end() && executor->second.id == task.executor_id) {
+      executor->second.last_used = clock_();
+    }
     dirty_runs_.emplace(run->job_id, run->id);
     write = true;
     if (IsTerminal(status.state)) {
-      OnTaskEnded(*job, *run, task, status);  // may end the run: `run` is gone then
-      ReviveIfNeeded();                       // its place may go to another task
+      OnTaskEnded(*job, *run, task, status, NeverLaunched(task, before, status));
+      // `run` may be gone now (it ended)
+      ReviveIfNeeded();  // its place may go to another task
     } else if (run->status == RunStatus::kStarting &&
                (status.state == TaskState::kRunning || status.state == TaskState::kStarting)) {
       run->status = RunStatus::kActive;
@@ -257,11 +297,19 @@ void BatchCore::FlushLocked() {
   unacknowledged_.clear();
 }
 
-void BatchCore::OnTaskEnded(JobState& job, JobRun& run, RunTask& task, const TaskStatus& status) {
+void BatchCore::OnTaskEnded(JobState& job, JobRun& run, RunTask& task, const TaskStatus& status,
+                            bool never_launched) {
   double now = clock_();
   task.completed_at = now;
   task.exit_status = status.exit_status;
   task.message = status.message;
+  if (never_launched) {
+    Logger("batch")->info(
+        "run {} of {}: task {} did not reach an executor ({}: {}); launching "
+        "another",
+        run.id, run.job_id, task.id, ToString(status.state), status.message);
+    return;
+  }
   if (status.state == TaskState::kFinished) {
     ++counters_.tasks_finished;
     if (task.index < 0 || run.done_indexes.insert(task.index).second) ++run.succeeded;

@@ -49,6 +49,7 @@ json TaskJson(const RunTask& task) {
                 {"exitStatus", task.exit_status},
                 {"message", task.message}};
   if (task.kill_sent) value["killSent"] = true;
+  if (task.grouped) value["grouped"] = true;
   return value;
 }
 
@@ -68,18 +69,21 @@ RunTask ParseTask(const json& value) {
   task.completed_at = NumberOrNone(value, "completedAt");
   task.exit_status = value.value("exitStatus", -1);
   task.message = value.value("message", "");
+  task.grouped = value.value("grouped", false);
   task.kill_sent = value.value("killSent", false);
   return task;
 }
 
 }  // namespace
 
-json StoredRunJson(const JobRun& run) {
+json StoredRunJson(const JobRun& run, const std::set<TaskId>& leave_out) {
   JobSpec spec;
   spec.id = run.job_id;
   spec.run = run.spec;
   json tasks = json::array();
-  for (const auto& [id, task] : run.tasks) tasks.push_back(TaskJson(task));
+  for (const auto& [id, task] : run.tasks) {
+    if (leave_out.count(id) == 0) tasks.push_back(TaskJson(task));
+  }
   return {{"id", run.id},
           {"jobId", run.job_id},
           {"status", ToString(run.status)},
@@ -125,6 +129,23 @@ Result<JobRun> ParseStoredRun(const json& value) {
     return run;
   } catch (const json::exception& e) {
     return Status::Error(std::string("not a run: ") + e.what());
+  }
+}
+
+json StoredTasksJson(const std::vector<const RunTask*>& tasks) {
+  json records = json::array();
+  for (const RunTask* task : tasks) records.push_back(TaskJson(*task));
+  return records;
+}
+
+Result<std::vector<RunTask>> ParseStoredTasks(const json& value) {
+  if (!value.is_array()) return Status::Error("not a list of tasks");
+  try {
+    std::vector<RunTask> tasks;
+    for (const json& task : value) tasks.push_back(ParseTask(task));
+    return tasks;
+  } catch (const json::exception& e) {
+    return Status::Error(std::string("not a list of tasks: ") + e.what());
   }
 }
 

@@ -11,7 +11,11 @@
 
 namespace stoa::batch {
 
-nlohmann::json StoredRunJson(const JobRun& run);
+// The run without the tasks in `leave_out` (those kept in records of ended tasks).
+nlohmann::json StoredRunJson(const JobRun& run, const std::set<TaskId>& leave_out = {});
+nlohmann::json StoredTasksJson(const std::vector<const RunTask*>& tasks);
+// Throws nothing: an error says what is wrong.
+Result<std::vector<RunTask>> ParseStoredTasks(const nlohmann::json& value);
 Result<JobRun> ParseStoredRun(const nlohmann::json& value);
 nlohmann::json StoredSummaryJson(const RunSummary& summary);
 Result<RunSummary> ParseStoredSummary(const nlohmann::json& value);

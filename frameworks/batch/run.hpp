@@ -18,7 +18,8 @@ namespace stoa::batch {
 struct RunTask {
   TaskId id;
   AgentId agent_id;
-  ExecutorId executor_id;  // from its updates, for the sandbox link
+  ExecutorId executor_id;  // for the sandbox link
+  bool grouped = false;    // in a task group: its sandbox is tasks/<id> in the executor's
   std::string hostname;
   std::string agent_http;  // the agent's HTTP address, for the sandbox link
   int64_t index = -1;      // indexed runs: its $STOA_TASK_INDEX
@@ -51,6 +52,13 @@ struct JobRun {
   // Every task it launched that has not ended, and the ended ones (kept so
   // that history lists each task once and a late update is recognised).
   std::map<TaskId, RunTask> tasks;
+  // Not kept in the state: the executor its tasks go to on each agent, and
+  // when the run last launched there or heard from it.
+  struct GroupExecutor {
+    ExecutorId id;
+    double last_used = 0;
+  };
+  std::map<AgentId, GroupExecutor> executors;
 
   int64_t completions() const { return spec.completions.value_or(1); }
   int64_t parallelism() const { return spec.parallelism.value_or(completions()); }

@@ -25,6 +25,10 @@ std::string TickKey(const std::string& job, const std::string& id) {
 std::string RunKey(const std::string& job, const std::string& id) {
   return "runs/" + job + "/" + id;
 }
+constexpr size_t kTasksPerRecord = 100;
+std::string EndedTasksPrefix(const std::string& job, const std::string& run) {
+  return "runtasks/" + job + "/" + run + "/";
+}
 std::string HistoryKey(const std::string& job, const std::string& id) {
   return "history/" + job + "/" + id;
 }
@@ -59,6 +63,7 @@ Result<BatchStore::Contents> BatchStore::Load() {
     auto stored = state_.Scan(prefix);
     if (!stored.ok()) return stored.status();
     for (const auto& [key, text] : *stored) {
+      if (text.empty()) continue;  // a directory left empty (ZooKeeper), not a record
       json value = json::parse(text, nullptr, false);
       std::string why = value.is_discarded() ? "not JSON" : take(key, value);
       if (!why.empty()) contents.skipped.push_back(key + ": " + why);
@@ -107,6 +112,38 @@ Result<BatchStore::Contents> BatchStore::Load() {
     return "";
   });
   if (!s.ok()) return s;
+  // Ended tasks, into their runs, record by record in order.
+  std::map<std::string, std::map<size_t, std::vector<RunTask>>> ended;  // run key -> n -> tasks
+  s = each("runtasks/", [&](const std::string& key, const json& value) -> std::string {
+    auto [job_id, rest] = Split(key, "runtasks/");
+    size_t slash = rest.find('/');
+    if (slash == std::string::npos) return "not runtasks/<job>/<run>/<n>";
+    size_t n = 0;
+    try {
+      n = std::stoul(rest.substr(slash + 1));
+    } catch (const std::exception&) {
+      return "not runtasks/<job>/<run>/<n>";
+    }
+    auto tasks = ParseStoredTasks(value);
+    if (!tasks.ok()) return tasks.error();
+    ended[RunKey(job_id, rest.substr(0, slash))][n] = std::move(*tasks);
+    return "";
+  });
+  if (!s.ok()) return s;
+  for (auto& [job_id, job] : jobs) {
+    for (JobRun& run : job.runs) {
+      auto found = ended.find(RunKey(job_id, run.id));
+      if (found == ended.end()) continue;
+      EndedTasks& kept = ended_[found->first];
+      for (auto& [n, tasks] : found->second) {
+        for (RunTask& task : tasks) {
+          kept.order.push_back(task.id);
+          kept.written.insert(task.id);
+          run.tasks[task.id] = std::move(task);  // ended: newer than an active record of it
+        }
+      }
+    }
+  }
   s = each("counts/", [&](const std::string& key, const json& value) -> std::string {
     StoredJob* job = job_of(key, "counts/");
     if (job == nullptr) return "no such job";
@@ -150,6 +187,7 @@ Result<BatchStore::Contents> BatchStore::Load() {
         ++run;
         continue;
       }
+      if (Status removed = RemoveEndedTasks(id, run->id); !removed.ok()) return removed;
       if (Status removed = state_.Remove(RunKey(id, run->id)); !removed.ok()) return removed;
       run = job.runs.erase(run);
     }
@@ -167,7 +205,7 @@ Status BatchStore::PutJob(const JobSpec& spec) {
 Status BatchStore::DeleteJob(const std::string& id) {
   // The spec goes last: a delete cut short leaves the job, to be deleted
   // again, never records that a new job of that id would take up.
-  for (const char* prefix : {"schedules/", "ticks/", "runs/", "history/"}) {
+  for (const char* prefix : {"schedules/", "ticks/", "runtasks/", "runs/", "history/"}) {
     auto stored = state_.Scan(std::string(prefix) + id + "/");
     if (!stored.ok()) return stored.status();
     for (const auto& [key, value] : *stored) {
@@ -193,7 +231,36 @@ Status BatchStore::PutTick(const std::string& job_id, const std::string& schedul
 }
 
 Status BatchStore::PutRun(const JobRun& run) {
-  return state_.Put(RunKey(run.job_id, run.id), Text(StoredRunJson(run)));
+  std::string key = RunKey(run.job_id, run.id);
+  EndedTasks& ended = ended_[key];
+  std::vector<TaskId> order = ended.order;
+  for (const auto& [id, task] : run.tasks) {
+    if (IsTerminal(task.state) && ended.written.count(id) == 0) order.push_back(id);
+  }
+  // The records the new ones fall in: the last one written, and any after it.
+  for (size_t n = ended.order.size() / kTasksPerRecord;
+       order.size() > ended.order.size() && n * kTasksPerRecord < order.size(); ++n) {
+    std::vector<const RunTask*> tasks;
+    for (size_t i = n * kTasksPerRecord; i < std::min(order.size(), (n + 1) * kTasksPerRecord);
+         ++i) {
+      tasks.push_back(&run.tasks.at(order[i]));
+    }
+    std::string record = EndedTasksPrefix(run.job_id, run.id) + std::to_string(n);
+    if (Status s = state_.Put(record, Text(StoredTasksJson(tasks))); !s.ok()) return s;
+  }
+  for (size_t i = ended.order.size(); i < order.size(); ++i) ended.written.insert(order[i]);
+  ended.order = std::move(order);
+  return state_.Put(key, Text(StoredRunJson(run, ended.written)));
+}
+
+Status BatchStore::RemoveEndedTasks(const std::string& job_id, const std::string& run_id) {
+  ended_.erase(RunKey(job_id, run_id));
+  auto stored = state_.Scan(EndedTasksPrefix(job_id, run_id));
+  if (!stored.ok()) return stored.status();
+  for (const auto& [key, value] : *stored) {
+    if (Status s = state_.Remove(key); !s.ok()) return s;
+  }
+  return Status::Ok();
 }
 
 Status BatchStore::FinishRun(const std::string& job_id, const RunSummary& summary,
@@ -205,6 +272,7 @@ Status BatchStore::FinishRun(const std::string& job_id, const RunSummary& summar
   record["countsAfter"] = StoredCountsJson(counts);
   if (Status s = state_.Put(HistoryKey(job_id, summary.id), Text(record)); !s.ok()) return s;
   if (Status s = state_.Put(CountsKey(job_id), Text(StoredCountsJson(counts))); !s.ok()) return s;
+  if (Status s = RemoveEndedTasks(job_id, summary.id); !s.ok()) return s;
   if (Status s = state_.Remove(RunKey(job_id, summary.id)); !s.ok()) return s;
   for (const std::string& id : dropped) {
     if (Status s = state_.Remove(HistoryKey(job_id, id)); !s.ok()) return s;

@@ -4,7 +4,10 @@
 //   jobs/<job>                   a job spec
 //   schedules/<job>/<schedule>   a schedule
 //   ticks/<job>/<schedule>       the last tick of the schedule that was handled
-//   runs/<job>/<run>             an active run, with its tasks
+//   runs/<job>/<run>             an active run, with its tasks that have not ended
+//   runtasks/<job>/<run>/<n>     its ended tasks, 100 to a record (the n-th hundred
+//                                to end), so that a write costs what changed, not
+//                                what the run ran so far
 //   history/<job>/<run>          a finished run's summary (the last N per job)
 //   counts/<job>                 the job's success and failure counts
 // No key is a prefix directory of another, as ZooKeeper storage requires.
@@ -13,6 +16,7 @@
 
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -56,6 +60,7 @@ class BatchStore {
   Status PutSchedule(const std::string& job_id, const ScheduleSpec& spec);
   Status DeleteSchedule(const std::string& job_id, const std::string& schedule_id);
   Status PutTick(const std::string& job_id, const std::string& schedule_id, const TickRecord& tick);
+  // The run, and its tasks that ended since the last PutRun.
   Status PutRun(const JobRun& run);
   // Moves a finished run to the history: its summary and the job's counts
   // are written first, then the active run goes, then the `dropped` summaries
@@ -64,7 +69,16 @@ class BatchStore {
                    const std::vector<std::string>& dropped);
 
  private:
+  // An active run's ended tasks as they are in runtasks/: in the order they
+  // were written (record n holds order[100n, 100n + 100)).
+  struct EndedTasks {
+    std::vector<TaskId> order;
+    std::set<TaskId> written;
+  };
+  Status RemoveEndedTasks(const std::string& job_id, const std::string& run_id);
+
   sdk::StateStore state_;
+  std::map<std::string, EndedTasks> ended_;  // by run key
 };
 
 }  // namespace stoa::batch

@@ -14,6 +14,9 @@ class SchedulerActions {
  public:
   virtual ~SchedulerActions() = default;
   virtual void Launch(const Offer& offer, std::vector<TaskInfo> tasks, double refuse_seconds) = 0;
+  // Any operations on one offer (task groups among them), in one ACCEPT.
+  virtual void Accept(const Offer& offer, std::vector<Operation> operations,
+                      double refuse_seconds) = 0;
   virtual void Decline(const OfferId& offer_id, double refuse_seconds) = 0;
   virtual void Kill(const TaskId& task_id, const AgentId& agent_id) = 0;
   // Explicit for the pairs given; implicit (every task) for none.
@@ -30,6 +33,13 @@ class DriverActions : public SchedulerActions {
   void set_driver(SchedulerDriver* driver) { driver_ = driver; }
   void Launch(const Offer& offer, std::vector<TaskInfo> tasks, double refuse_seconds) override {
     driver_->Launch(offer, std::move(tasks), refuse_seconds);
+  }
+  void Accept(const Offer& offer, std::vector<Operation> operations,
+              double refuse_seconds) override {
+    for (auto& operation : operations) {
+      for (auto& task : operation.tasks) task.agent_id = offer.agent_id;
+    }
+    driver_->Accept({offer.id}, operations, refuse_seconds);
   }
   void Decline(const OfferId& offer_id, double refuse_seconds) override {
     driver_->Decline({offer_id}, refuse_seconds);

@@ -5,6 +5,7 @@
 
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <set>
 
 #include "frameworks/batch/core.hpp"
@@ -15,11 +16,20 @@ namespace {
 
 class Recorder : public sdk::SchedulerActions {
  public:
-  void Launch(const Offer& offer, std::vector<TaskInfo> tasks, double) override {
+  void Launch(const Offer&, std::vector<TaskInfo>, double) override {
+    ADD_FAILURE() << "batch tasks go in task groups";
+  }
+  void Accept(const Offer& offer, std::vector<Operation> operations, double) override {
     ++accepts;
-    for (auto& task : tasks) {
-      launched_on[task.task_id] = offer.agent_id;
-      launched.push_back(std::move(task));
+    for (auto& operation : operations) {
+      EXPECT_EQ(operation.type, Operation::Type::kLaunchGroup);
+      std::set<TaskId> ids;
+      for (auto& task : operation.tasks) {
+        ids.insert(task.task_id);
+        launched_on[task.task_id] = offer.agent_id;
+        launched.push_back(std::move(task));
+      }
+      groups.emplace_back(operation.executor.executor_id, ids);
     }
   }
   void Decline(const OfferId& id, double) override { declined.push_back(id); }
@@ -35,6 +45,7 @@ class Recorder : public sdk::SchedulerActions {
   std::vector<std::string> acknowledged;
   std::vector<TaskInfo> launched;
   std::map<TaskId, AgentId> launched_on;
+  std::vector<std::pair<ExecutorId, std::set<TaskId>>> groups;  // each LAUNCH_GROUP's
   std::vector<OfferId> declined;
   std::vector<TaskId> killed;
   std::vector<std::vector<std::pair<TaskId, AgentId>>> reconciles;
@@ -170,6 +181,108 @@ TEST_F(BatchCoreTest, ARunOfAThousandTasksRunsEachOnceAtMostAHundredAtATime) {
   EXPECT_TRUE(actions_->killed.empty());
 }
 
+// The run's next groups on an agent go to the executor it already has there,
+// while the agent still keeps it (half its idle timeout after the last word
+// from it); after that, and on another agent, to a new one.
+TEST_F(BatchCoreTest, LaterGroupsReuseTheRunsExecutorOnTheAgentWhileItStays) {
+  JobSpec spec = Job("waves");
+  spec.run.completions = 6;
+  spec.run.parallelism = 2;
+  ASSERT_EQ(core_->CreateJob(spec).status, 201);
+  StartRun("waves");
+  auto wave = [&](const std::string& agent) {
+    actions_->groups.clear();
+    core_->Offers({MakeOffer(agent)});
+    EXPECT_EQ(actions_->groups.size(), 1u);
+    FinishAll();
+    return actions_->groups.empty() ? ExecutorId() : actions_->groups[0].first;
+  };
+  ExecutorId first = wave("agent-1");
+  now_ += 2;  // within 2.5 s of the last update
+  EXPECT_EQ(wave("agent-1"), first);
+  now_ += 3;  // the agent may have shut it down by now
+  ExecutorId third = wave("agent-1");
+  EXPECT_NE(third, first);
+  EXPECT_TRUE(core_->ActiveRuns("waves")->empty());
+  EXPECT_EQ(core_->Job("waves")->history.successful[0].succeeded, 6);
+}
+
+// A task whose launch never reached an executor (the executor had just shut
+// down; the offer was gone) is replaced, and is no failure, even with NEVER.
+TEST_F(BatchCoreTest, ATaskThatNeverReachedAnExecutorIsLaunchedAgainNotFailed) {
+  JobSpec spec = Job("once");
+  spec.run.restart_policy = RestartPolicy::kNever;
+  ASSERT_EQ(core_->CreateJob(spec).status, 201);
+  StartRun("once");
+  core_->Offers({MakeOffer()});
+  ASSERT_EQ(actions_->launched.size(), 1u);
+  TaskStatus lost;
+  lost.task_id = actions_->launched[0].task_id;
+  lost.state = TaskState::kLost;
+  lost.reason = Reason::kExecutorTerminated;
+  lost.message = "the executor is shutting down";
+  lost.agent_id = "agent-1";
+  lost.uuid = "uuid-lost";
+  core_->Update(lost);
+  core_->Flush();
+  ASSERT_EQ(core_->ActiveRuns("once")->size(), 1u);
+  EXPECT_EQ((*core_->ActiveRuns("once"))[0].failed, 0);
+  core_->Offers({MakeOffer()});
+  ASSERT_EQ(actions_->launched.size(), 2u);
+  EXPECT_NE(actions_->launched[1].task_id, actions_->launched[0].task_id);
+  // A task that ran and was lost is a failure: NEVER ends the run.
+  Report(actions_->launched[1].task_id, TaskState::kRunning);
+  Report(actions_->launched[1].task_id, TaskState::kLost);
+  EXPECT_TRUE(core_->ActiveRuns("once")->empty());
+  EXPECT_EQ(core_->Job("once")->history.failure_count, 1);
+}
+
+// A run's ended tasks go to records of a hundred each, in the order they
+// ended, and the run's own record keeps only those still running: a write
+// costs what changed, not all the run did so far. All of it comes back.
+TEST_F(BatchCoreTest, EndedTasksAreWrittenAHundredToARecordAndComeBack) {
+  JobSpec spec = Job("wide");
+  spec.run.completions = 250;
+  ASSERT_EQ(core_->CreateJob(spec).status, 201);
+  std::string run = StartRun("wide");
+  core_->Offers({MakeOffer()});
+  ASSERT_EQ(actions_->launched.size(), 250u);
+  std::vector<TaskId> ids;
+  for (const TaskInfo& task : actions_->launched) ids.push_back(task.task_id);
+  for (size_t i = 0; i < 150; ++i) {  // in a few waves, as updates come
+    Report(ids[i], TaskState::kRunning);
+    Report(ids[i], TaskState::kFinished);
+  }
+  auto stored = [&](const std::string& prefix) {
+    core_.reset();
+    store_.reset();
+    auto storage = OpenLevelDbStorage(dir_.path() + "/state");
+    EXPECT_TRUE(storage.ok()) << storage.error();
+    std::map<std::string, size_t> tasks;  // key -> tasks in it
+    auto scanned = (*storage)->Scan(prefix);
+    EXPECT_TRUE(scanned.ok());
+    for (const auto& [key, value] : *scanned) {
+      auto parsed = nlohmann::json::parse(value.value);
+      tasks[key] = (parsed.is_array() ? parsed : parsed["tasks"]).size();
+    }
+    return tasks;
+  };
+  std::string prefix = "runtasks/wide/" + run + "/";
+  EXPECT_EQ(stored("runtasks/"),
+            (std::map<std::string, size_t>{{prefix + "0", 100}, {prefix + "1", 50}}));
+  EXPECT_EQ(stored("runs/"), (std::map<std::string, size_t>{{"runs/wide/" + run, 100}}));
+  Open();
+  JobRun recovered = (*core_->ActiveRuns("wide"))[0];
+  EXPECT_EQ(recovered.succeeded, 150);
+  ASSERT_EQ(recovered.tasks.size(), 250u);
+  EXPECT_EQ(recovered.tasks.at(ids[0]).state, TaskState::kFinished);
+  EXPECT_EQ(recovered.tasks.at(ids[200]).state, TaskState::kStaging);
+  for (size_t i = 150; i < 250; ++i) Report(ids[i], TaskState::kFinished);
+  ASSERT_TRUE(core_->ActiveRuns("wide")->empty());
+  EXPECT_EQ(core_->Job("wide")->history.successful[0].tasks.size(), 250u);
+  EXPECT_TRUE(stored("runtasks/").empty());  // gone with the run
+}
+
 TEST_F(BatchCoreTest, UpdatesAreAcknowledgedOnlyOnceWritten) {
   JobSpec spec = Job("acks");
   spec.run.completions = 3;
@@ -206,6 +319,33 @@ TEST_F(BatchCoreTest, ManyTasksGoInOneAcceptPerOffer) {
   core_->Offers({MakeOffer("agent-2", "cpus:10;mem:10000")});
   EXPECT_EQ(actions_->accepts, 2);
   EXPECT_EQ(actions_->launched.size(), 50u);
+  // Each offer's tasks are one task group, for one executor of its own.
+  ASSERT_EQ(actions_->groups.size(), 2u);
+  EXPECT_NE(actions_->groups[0].first, actions_->groups[1].first);
+  EXPECT_EQ(actions_->groups[0].second.size(), 20u);
+  EXPECT_EQ(actions_->groups[1].second.size(), 30u);
+  // The run knows each task's executor before any update, for its sandbox link.
+  std::string run_id = (*core_->ActiveRuns("wide"))[0].id;
+  auto run = core_->Run("wide", run_id);
+  ASSERT_TRUE(run.has_value());
+  for (const auto& [executor, ids] : actions_->groups) {
+    for (const TaskId& id : ids) {
+      EXPECT_EQ(run->tasks.at(id).executor_id, executor);
+      EXPECT_TRUE(run->tasks.at(id).grouped);
+    }
+  }
+  // Two runs on one offer: a group each.
+  ASSERT_EQ(core_->CreateJob(Job("other")).status, 201);
+  StartRun("other");
+  StartRun("wide");
+  actions_->groups.clear();
+  core_->Offers({MakeOffer("agent-3", "cpus:100;mem:100000")});
+  ASSERT_EQ(actions_->groups.size(), 2u);
+  std::map<std::string, size_t> sizes;
+  for (const auto& [executor, ids] : actions_->groups) {
+    sizes[executor.substr(0, executor.find('_'))] = ids.size();
+  }
+  EXPECT_EQ(sizes, (std::map<std::string, size_t>{{"other", 1}, {"wide", 50}}));
 }
 
 TEST_F(BatchCoreTest, AnIndexedRunGivesEachIndexOnceAndRetriesAFailedIndex) {

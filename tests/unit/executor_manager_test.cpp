@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "agent/process.hpp"
@@ -27,6 +28,7 @@ struct FakeEffects : AgentEffects {
   bool destroy_finds_container = true;
   std::vector<std::pair<pid_t, uint64_t>> killed;
   std::vector<std::string> sandboxes_done;
+  std::vector<std::pair<ExecutorId, double>> idle_checks;
 
   void SendStatusUpdate(const agentmsg::StatusUpdate& update) override {
     updates.push_back(update);
@@ -47,6 +49,10 @@ struct FakeEffects : AgentEffects {
   }
   void ScheduleEscalation(const FrameworkId&, const ExecutorId&, const ContainerId&,
                           double) override {}
+  void ScheduleIdleCheck(const FrameworkId&, const ExecutorId& executor_id, const ContainerId&,
+                         double seconds) override {
+    idle_checks.emplace_back(executor_id, seconds);
+  }
   void SandboxDone(const std::string& sandbox) override { sandboxes_done.push_back(sandbox); }
 
   // The tasks of every Launch sent to executors.
@@ -223,6 +229,66 @@ TEST_F(ExecutorManagerTest, ContainerLimitsFollowTheExecutorsLiveTasks) {
   Report("t1", TaskState::kFinished, "u2");
   ASSERT_EQ(effects_.resized.size(), 2u);
   EXPECT_EQ(effects_.resized[1].second.Get("mem"), 160);
+}
+
+// A group executor that stays (an idle timeout) takes later groups into the
+// same container, forgets each task once its outcome is acknowledged, and is
+// shut down only after a whole idle timeout with no task.
+TEST_F(ExecutorManagerTest, AGroupExecutorThatStaysTakesLaterGroupsUntilIdleLongEnough) {
+  auto group = [&](const TaskId& id) {
+    agentmsg::RunTask run = Group({Task(id, "cpus:0.5;mem:64")});
+    run.executor.idle_timeout_seconds = 5;
+    return run;
+  };
+  auto shutdowns = [&] {
+    return std::count_if(
+        effects_.to_executors.begin(), effects_.to_executors.end(),
+        [](const auto& sent) { return std::holds_alternative<execmsg::Shutdown>(sent.second); });
+  };
+  manager_->RunTask(group("t1"), 0);
+  ASSERT_EQ(effects_.launches.size(), 1u);
+  auto& env = effects_.launches[0].environment;
+  EXPECT_NE(std::find(env.begin(), env.end(),
+                      std::make_pair(std::string("STOA_EXECUTOR_STAYS"), std::string("1"))),
+            env.end());
+  StartExecutor();
+  ContainerId container = effects_.launches[0].container_id;
+  Report("t1", TaskState::kRunning, "u1");
+  manager_->Acknowledge({"fw", "t1", "u1"}, 0);
+  Report("t1", TaskState::kFinished, "u2");
+  EXPECT_TRUE(effects_.idle_checks.empty());  // not before the framework has the outcome
+  manager_->Acknowledge({"fw", "t1", "u2"}, 1);
+  ASSERT_EQ(effects_.idle_checks.size(), 1u);
+  EXPECT_EQ(effects_.idle_checks[0], (std::pair<ExecutorId, double>{"ex", 5}));
+  // The ended task is gone from the books and from the checkpoint.
+  agentmsg::Register reg;
+  manager_->FillRegister(reg);
+  EXPECT_TRUE(reg.tasks.empty());
+  auto recovered = checkpoint_->Recover();
+  ASSERT_TRUE(recovered.ok()) << recovered.error();
+  EXPECT_TRUE(recovered->tasks.empty());
+  ASSERT_EQ(recovered->executors.size(), 1u);
+
+  // A later group: the same container, told at once.
+  manager_->RunTask(group("t2"), 2);
+  EXPECT_EQ(effects_.launches.size(), 1u);
+  EXPECT_EQ(effects_.LaunchedTasks().back().task_id, "t2");
+  manager_->CheckIdle("fw", "ex", container, 6);  // the first idle check: busy again
+  EXPECT_EQ(shutdowns(), 0);
+  Report("t2", TaskState::kFinished, "u3");
+  manager_->Acknowledge({"fw", "t2", "u3"}, 3);
+  ASSERT_EQ(effects_.idle_checks.size(), 2u);
+  manager_->CheckIdle("fw", "ex", container, 7);  // idle for 4 s only
+  EXPECT_EQ(shutdowns(), 0);
+  manager_->CheckIdle("fw", "ex", container, 8);
+  EXPECT_EQ(shutdowns(), 1);
+  // A group too late for it is lost, and says why.
+  effects_.updates.clear();
+  manager_->RunTask(group("t3"), 9);
+  ASSERT_EQ(effects_.updates.size(), 1u);
+  EXPECT_EQ(effects_.updates[0].status.task_id, "t3");
+  EXPECT_EQ(effects_.updates[0].status.state, TaskState::kLost);
+  EXPECT_EQ(effects_.updates[0].status.reason, Reason::kExecutorTerminated);
 }
 
 // A10: a group that arrives while the container is still launching is

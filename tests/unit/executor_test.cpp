@@ -2,6 +2,7 @@
 // to this test) driven by a fake agent over ipc://, running real commands.
 #include "executors/executor.hpp"
 
+#include "tests/test_util.hpp"
 #include "tests/unit/executor_fixture.hpp"
 
 namespace stoa::executor_test {
@@ -10,6 +11,7 @@ namespace {
 using executors::ConfigFromEnvironment;
 using executors::DescribeTermination;
 using executors::ValidateTaskIdForPath;
+using stoa::testing::WaitFor;
 
 // ---- pure helpers ----
 
@@ -266,6 +268,66 @@ TEST_F(Executor, RunsTaskGroupInPerTaskSandboxes) {
   EXPECT_EQ(ReadFile(sandbox_ / "tasks" / "task-a" / "stdout"), "one\n");
   EXPECT_EQ(ReadFile(sandbox_ / "tasks" / "task-b" / "stdout"), "two\n");
   EXPECT_FALSE(std::filesystem::exists(sandbox_ / "stdout"));
+}
+
+// A group executor that stays (STOA_EXECUTOR_STAYS=1) does not exit when its
+// tasks are done: a later Launch runs in it, and it exits on the agent's Shutdown.
+TEST_F(Executor, AGroupExecutorThatStaysRunsLaterGroupsUntilShutDown) {
+  std::vector<std::string> environment = Environment(/*group=*/true);
+  environment.push_back("STOA_EXECUTOR_STAYS=1");
+  StartWithEnvironment(environment);
+  SubscribeAndLaunch({ShellTask("task-a", "echo one")});
+  ASSERT_EQ(UpdatesUntilTerminal({"task-a"})["task-a"].back().state, TaskState::kFinished);
+  EXPECT_FALSE(WaitForExit(std::chrono::milliseconds(500)).has_value())
+      << "it exited with no task left";
+  agent_->Send(execmsg::Launch{{ShellTask("task-b", "echo two")}});
+  ASSERT_EQ(UpdatesUntilTerminal({"task-b"})["task-b"].back().state, TaskState::kFinished);
+  EXPECT_EQ(ReadFile(sandbox_ / "tasks" / "task-a" / "stdout"), "one\n");
+  EXPECT_EQ(ReadFile(sandbox_ / "tasks" / "task-b" / "stdout"), "two\n");
+  // Tasks it ran leave nothing open behind (each held its sandbox's descriptor).
+  auto open_descriptors = [&] {
+    return std::distance(
+        std::filesystem::directory_iterator("/proc/" + std::to_string(pid_) + "/fd"),
+        std::filesystem::directory_iterator());
+  };
+  auto before = open_descriptors();
+  std::vector<TaskInfo> many;
+  std::set<TaskId> many_ids;
+  for (int i = 0; i < 20; ++i) {
+    many.push_back(ShellTask("many-" + std::to_string(i), "true"));
+    many_ids.insert(many.back().task_id);
+  }
+  agent_->Send(execmsg::Launch{many});
+  UpdatesUntilTerminal(many_ids);
+  EXPECT_TRUE(WaitFor([&] { return open_descriptors() <= before; }))
+      << open_descriptors() << " descriptors open, " << before << " before 20 tasks";
+  // It forgot task-a once its updates were acknowledged, not its id.
+  agent_->Send(execmsg::Launch{{ShellTask("task-a", "echo again")}});
+  auto again = UpdatesUntilTerminal({"task-a"});
+  EXPECT_EQ(again["task-a"].back().state, TaskState::kError);
+  EXPECT_EQ(ReadFile(sandbox_ / "tasks" / "task-a" / "stdout"), "one\n");
+  agent_->Send(execmsg::Shutdown{2000});
+  ExpectExitStatus(0);
+}
+
+TEST(ExecutorConfig, StayingIsForTaskGroups) {
+  std::map<std::string, std::string> vars = {
+      {"STOA_AGENT_ENDPOINT", "ipc:///tmp/agent.sock"},
+      {"STOA_FRAMEWORK_ID", "fw-1"},
+      {"STOA_EXECUTOR_ID", "exec-1"},
+      {"STOA_SANDBOX", "/tmp"},
+      {"STOA_AGENT_ID", "agent-1"},
+      {"STOA_EXECUTOR_SECRET", "s3cret"},
+      {"STOA_EXECUTOR_STAYS", "1"},
+  };
+  auto config = ConfigFromEnvironment(Lookup(vars));
+  ASSERT_FALSE(config.ok());
+  EXPECT_NE(config.error().find("STOA_EXECUTOR_STAYS=1 is for task groups"), std::string::npos)
+      << config.error();
+  vars["STOA_EXECUTOR_GROUP"] = "1";
+  config = ConfigFromEnvironment(Lookup(vars));
+  ASSERT_TRUE(config.ok()) << config.error();
+  EXPECT_TRUE(config->stays);
 }
 
 // A task id reused in a live group executor, after its first task ended, is

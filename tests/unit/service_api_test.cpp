@@ -17,6 +17,9 @@ class Quiet : public sdk::SchedulerActions {
   void Launch(const Offer&, std::vector<TaskInfo> tasks, double) override {
     for (auto& task : tasks) launched.push_back(std::move(task));
   }
+  void Accept(const Offer&, std::vector<Operation>, double) override {
+    ADD_FAILURE() << "the service framework launches no task groups";
+  }
   void Decline(const OfferId&, double) override {}
   void Kill(const TaskId& id, const AgentId&) override { killed.push_back(id); }
   void Reconcile(const std::vector<std::pair<TaskId, AgentId>>&) override {}

@@ -18,6 +18,9 @@ using json = nlohmann::json;
 class Recorder : public sdk::SchedulerActions {
  public:
   explicit Recorder(ServiceStore** store) : store_(store) {}
+  void Accept(const Offer&, std::vector<Operation>, double) override {
+    ADD_FAILURE() << "the service framework launches no task groups";
+  }
   void Launch(const Offer& offer, std::vector<TaskInfo> tasks, double) override {
     // Each task's record must be in the store by the time it is launched.
     auto contents = (*store_)->Load();
