@@ -67,6 +67,9 @@ void AddBatchCommand(CLI::App& app, int* exit_code) {
                   "Finished runs kept per job, of successes and of failures each")
       ->capture_default_str()
       ->check(CLI::Range(1, 10000));
+  cmd->add_option("--clock_file", o.clock_file,
+                  "For tests: read the time (seconds since the epoch) from this file")
+      ->group("");  // not in --help
   cmd->add_option("--log_level", flags->log_level, "trace, debug, info, warn or error")
       ->capture_default_str();
   cmd->callback([flags, exit_code] {

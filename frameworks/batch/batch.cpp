@@ -1,7 +1,9 @@
 #include "frameworks/batch/batch.hpp"
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <fstream>
 #include <functional>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -59,6 +61,18 @@ sdk::LeaderGateOptions MetronomeLeaderGate() {
   gate.timeouts = {5, 30};
   gate.component = "batch";
   return gate;
+}
+
+// The time a test writes into `path`; the last one read while the file is
+// being rewritten (or before it exists: 0, so that nothing is due).
+std::function<double()> FileClock(const std::string& path) {
+  auto last = std::make_shared<std::atomic<double>>(0);
+  return [path, last] {
+    std::ifstream file(path);
+    double seconds = 0;
+    if (file >> seconds && seconds > 0) *last = seconds;
+    return last->load();
+  };
 }
 
 }  // namespace
@@ -221,7 +235,9 @@ Result<std::unique_ptr<BatchProcess>> BatchProcess::Start(BatchProcessOptions op
   BatchOptions core_options = options.core;
   core_options.on_pending = [raw] { raw->Notify(); };
   impl->core =
-      std::make_unique<BatchCore>(impl->store.get(), &impl->actions, core_options, sdk::WallNow);
+      std::make_unique<BatchCore>(impl->store.get(), &impl->actions, core_options,
+                                  options.clock_file.empty() ? std::function<double()>(sdk::WallNow)
+                                                             : FileClock(options.clock_file));
   impl->Serve();
 
   if (!impl->election) {

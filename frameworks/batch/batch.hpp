@@ -24,6 +24,9 @@ struct BatchProcessOptions {
   std::string hostname;  // advertised to the master and in /leader; default: ip
   double failover_timeout = 7 * 24 * 3600;
   double tick_interval = 0.25;  // schedules, deadlines and retries are looked at this often
+  // For tests of schedules across processes: the time is read from this file
+  // (seconds since the epoch) instead of the system clock. Empty: the clock.
+  std::string clock_file;
   // core.on_fatal: called when the state cannot be written, when the master
   // ended the framework, and with --zk when this instance may no longer lead
   // or stand by (its session was lost): production exits there.

@@ -7,6 +7,9 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <ctime>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -45,13 +48,17 @@ class BatchHaTest : public ::testing::Test, protected stoa::testing::LocalCluste
     BatchInstance& b = batches_[index];
     if (b.http_port == 0) b.http_port = FreePort();
     std::string name = "batch" + std::to_string(index);
-    b.process = std::make_unique<Process>(
-        std::vector<std::string>{bin_ + "/stoa", "batch", "--master=" + master_, "--ip=127.0.0.1",
-                                 "--http_port=" + std::to_string(b.http_port),
-                                 "--zk=zk://" + zookeeper_->servers() + "/stoa-batch",
-                                 "--zk_session_timeout=3secs", "--task_retry_delay=200ms",
-                                 "--work_dir=" + dir_.path() + "/" + name},
-        dir_.path() + "/" + name + ".log");
+    std::vector<std::string> args{bin_ + "/stoa",
+                                  "batch",
+                                  "--master=" + master_,
+                                  "--ip=127.0.0.1",
+                                  "--http_port=" + std::to_string(b.http_port),
+                                  "--zk=zk://" + zookeeper_->servers() + "/stoa-batch",
+                                  "--zk_session_timeout=3secs",
+                                  "--task_retry_delay=200ms",
+                                  "--work_dir=" + dir_.path() + "/" + name};
+    args.insert(args.end(), extra_flags_.begin(), extra_flags_.end());
+    b.process = std::make_unique<Process>(args, dir_.path() + "/" + name + ".log");
   }
 
   HttpReply Call(size_t index, const std::string& method, const std::string& path,
@@ -132,7 +139,8 @@ class BatchHaTest : public ::testing::Test, protected stoa::testing::LocalCluste
   }
 
   std::unique_ptr<stoa::testing::ZooKeeperServer> zookeeper_;
-  std::vector<BatchInstance> batches_;  // stop before ZooKeeper does
+  std::vector<BatchInstance> batches_;    // stop before ZooKeeper does
+  std::vector<std::string> extra_flags_;  // given to the instances started from then on
 };
 
 TEST_F(BatchHaTest, TheStandbyTakesOverTheLeadersFrameworkRunsAndHistoryAfterAKill9) {
@@ -238,6 +246,89 @@ TEST_F(BatchHaTest, ALeaderThatLostItsSessionExits) {
   StartRun(other, "after");
   EXPECT_TRUE(WaitFor([&] { return History(other, "after").value("successCount", 0) == 1; }))
       << Logs();
+}
+
+// A schedule of every minute of 09:xx in Chicago, on a clock the test moves
+// (both instances read it from a file): the leader killed with SIGKILL a
+// second before the third tick, the standby takes over and runs that tick,
+// and over five ticks each gets exactly one run, none twice, none missed.
+TEST_F(BatchHaTest, ScheduleTicksAreNeitherDoubledNorMissedWhenTheLeaderIsKilledBeforeOne) {
+  const double start = 1784124630;  // 2026-07-15 09:10:30 in Chicago (CDT), 14:10:30 UTC
+  const std::string clock = dir_.path() + "/clock";
+  auto set_clock = [&](double seconds) {
+    std::ofstream(clock + ".new") << std::fixed << seconds << "\n";
+    std::filesystem::rename(clock + ".new", clock);
+  };
+  auto metronome_time = [](double seconds) {
+    std::time_t whole = static_cast<std::time_t>(seconds);
+    std::tm utc{};
+    gmtime_r(&whole, &utc);
+    char text[40];
+    std::strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%S.000+0000", &utc);
+    return std::string(text);
+  };
+  set_clock(start);
+  for (auto& b : batches_) {
+    b.process->Kill(SIGTERM);
+    b.process->Wait();
+  }
+  extra_flags_ = {"--clock_file=" + clock};
+  for (size_t i = 0; i < 2; ++i) StartBatch(i);
+  ASSERT_TRUE(WaitFor([&] { return Leader() >= 0; })) << Logs();
+  ASSERT_EQ(Call(0, "POST", "/v1/jobs", Job("ha.clock", "true").dump()).status, 201) << Logs();
+  HttpReply scheduled = Call(0, "POST", "/v1/jobs/ha.clock/schedules",
+                             R"({"id": "minutely", "cron": "* 9 * * *",
+                                 "timezone": "America/Chicago"})");
+  ASSERT_EQ(scheduled.status, 201) << scheduled.body;
+
+  // The job's runs (active and finished) and its schedule's next tick, as
+  // instance `index` answers (a standby passes it on).
+  auto runs = [&](size_t index) {
+    json job = Get(index, "/v1/jobs/ha.clock?embed=activeRuns&embed=history&embed=schedules");
+    std::multiset<std::string> ids;
+    for (const auto& run : job.value("activeRuns", json::array())) ids.insert(run.value("id", ""));
+    json history = job.value("history", json::object());
+    for (const char* kept : {"successfulFinishedRuns", "failedFinishedRuns"}) {
+      for (const auto& run : history.value(kept, json::array())) ids.insert(run.value("id", ""));
+    }
+    return ids;
+  };
+  auto next_run_at = [&](size_t index) {
+    json schedules =
+        Get(index, "/v1/jobs/ha.clock?embed=schedules").value("schedules", json::array());
+    return schedules.empty() ? std::string() : schedules[0].value("nextRunAt", "");
+  };
+
+  size_t asked = static_cast<size_t>(Leader());
+  for (int tick = 1; tick <= 5; ++tick) {
+    double at = start + 30 + 60 * (tick - 1);  // 09:11, 09:12, ... in Chicago
+    set_clock(at - 1);
+    ASSERT_TRUE(WaitFor([&] { return next_run_at(asked) == metronome_time(at); }))
+        << "tick " << tick << ": " << next_run_at(asked) << Logs();
+    if (tick == 3) {  // a second before the tick, the leader goes
+      size_t leader = static_cast<size_t>(Leader());
+      batches_[leader].process->Kill(SIGKILL);
+      batches_[leader].process->Wait();
+      asked = 1 - leader;
+    }
+    set_clock(at + 1);
+    bool handled = WaitFor(
+        [&] {
+          return next_run_at(asked) == metronome_time(at + 60) &&
+                 runs(asked).size() >= static_cast<size_t>(tick);
+        },
+        std::chrono::seconds(60));
+    ASSERT_TRUE(handled) << "tick " << tick << ": next " << next_run_at(asked) << Logs();
+    auto ids = runs(asked);
+    EXPECT_EQ(ids.size(), static_cast<size_t>(tick)) << "tick " << tick;
+    EXPECT_EQ(std::set<std::string>(ids.begin(), ids.end()).size(), ids.size());
+    if (tick == 3) StartBatch(1 - asked);  // back, as a standby
+  }
+  // Between ticks nothing more starts, and the instance that came back
+  // started nothing either.
+  set_clock(start + 30 + 60 * 4 + 30);
+  EXPECT_TRUE(WaitFor([&] { return Leads(asked); })) << Logs();
+  EXPECT_EQ(runs(1 - asked).size(), 5u) << Logs();
 }
 
 }  // namespace
