@@ -138,7 +138,12 @@ void ExecutorManager::OnUpdate(const FrameworkId& framework_id, ExecutorEntry& e
   if (added == StatusUpdateManager::AddResult::kSendNow) {
     effects_->SendStatusUpdate(agentmsg::StatusUpdate{framework_id, status});
   }
-  if (!was_terminal && IsTerminal(task.state)) ResizeIfNeeded(executor);
+  if (!was_terminal && IsTerminal(task.state)) {
+    ResizeIfNeeded(executor);
+    // Idle from its last task's end, whether or not the framework is there
+    // to acknowledge it.
+    StartIdleClock(executor, now);
+  }
 }
 
 void ExecutorManager::Acknowledge(const agentmsg::StatusUpdateAck& ack, double now) {
@@ -152,17 +157,21 @@ void ExecutorManager::Acknowledge(const agentmsg::StatusUpdateAck& ack, double n
     }
     return;
   }
-  CheckpointTask(executor->tasks.at(ack.task_id));
-  if (executor->stays()) SettleStayingExecutor(*executor, ack.task_id, now);
+  // A staying executor's task whose outcome is now with the framework is
+  // forgotten rather than checkpointed once more.
+  if (!executor->stays() || !SettleStayingExecutor(*executor, ack.task_id, now)) {
+    CheckpointTask(executor->tasks.at(ack.task_id));
+  }
   ForgetExecutorIfDone(ack.framework_id, executor->info.executor_id);
 }
 
-void ExecutorManager::SettleStayingExecutor(ExecutorEntry& executor, const TaskId& task_id,
+bool ExecutorManager::SettleStayingExecutor(ExecutorEntry& executor, const TaskId& task_id,
                                             double now) {
   const FrameworkId& framework_id = executor.info.framework_id;
   auto it = executor.tasks.find(task_id);
-  if (it != executor.tasks.end() && IsTerminal(it->second.state) &&
-      updates_.Drained(framework_id, task_id) && executor.pid > 0) {
+  bool forget = it != executor.tasks.end() && IsTerminal(it->second.state) &&
+                updates_.Drained(framework_id, task_id) && executor.pid > 0;
+  if (forget) {
     // Its outcome is with the framework: nothing here needs it any more, and
     // an executor that runs thousands of tasks must not carry them all.
     executor.tasks.erase(it);
@@ -174,6 +183,7 @@ void ExecutorManager::SettleStayingExecutor(ExecutorEntry& executor, const TaskI
     }
   }
   StartIdleClock(executor, now);
+  return forget;
 }
 
 void ExecutorManager::StartIdleClock(ExecutorEntry& executor, double now) {

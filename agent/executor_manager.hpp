@@ -180,8 +180,8 @@ class ExecutorManager {
   void SendKill(const ExecutorEntry& executor, const Task& task);
   void ForgetExecutorIfDone(const FrameworkId& framework_id, const ExecutorId& executor_id);
   // An executor that stays: forgets `task_id` once it ended and its updates
-  // are acknowledged, and starts the idle clock when no task is left.
-  void SettleStayingExecutor(ExecutorEntry& executor, const TaskId& task_id, double now);
+  // are acknowledged (true then), and starts the idle clock when no task is left.
+  bool SettleStayingExecutor(ExecutorEntry& executor, const TaskId& task_id, double now);
   void StartIdleClock(ExecutorEntry& executor, double now);
   void CheckpointTask(const Task& task);
   // The updates of a task the agent never knew (see KillTask), until acknowledged.

@@ -100,8 +100,18 @@ AcceptPlan PlanAccept(const Framework& framework, const call::Accept& accept,
       if (executor.executor_id.empty()) executor.executor_id = new_id("executor-");
       bool known = agent->executors.count({framework.info.id, executor.executor_id}) > 0 ||
                    planned_executors.count(executor.executor_id) > 0;
+      constexpr double kMaxIdleTimeout = 24 * 3600;
       if (Status s = ValidateId("executor", executor.executor_id); !s.ok()) {
         group_error = s.message();
+      } else if (!(executor.idle_timeout_seconds >= 0) ||
+                 executor.idle_timeout_seconds > kMaxIdleTimeout) {
+        group_error = "executor '" + executor.executor_id + "': idle_timeout_seconds must be " +
+                      "between 0 and 86400";
+      } else if (executor.idle_timeout_seconds > 0 && !executor.resources.empty()) {
+        // Its charge would end with its last task while it stays.
+        group_error = "executor '" + executor.executor_id +
+                      "': an executor that stays (idle_timeout_seconds > 0) takes no resources "
+                      "of its own; give them to its tasks";
       } else if (!known && !executor.resources.empty()) {
         if (Status r = ValidateTaskResources(executor.resources); !r.ok()) {
           group_error = "executor '" + executor.executor_id + "': " + r.message();

@@ -127,9 +127,13 @@ ExecutorId BatchCore::ExecutorFor(JobRun& run, const AgentId& agent_id, double n
   // The agent keeps an idle executor for executor_idle_timeout after the last
   // update it sent was acknowledged; half of that is left for what is on the
   // way. Beyond it, a new executor (named after its first task, so unique).
+  // Its sandbox keeps each task's: after kTasksPerExecutor a new one starts,
+  // and the old one's sandbox goes to the agent's collector once it ends.
+  constexpr int64_t kTasksPerExecutor = 1000;
   if (executor.id.empty() || options_.executor_idle_timeout <= 0 ||
-      now - executor.last_used > options_.executor_idle_timeout / 2) {
-    executor.id = run.job_id + "_" + run.id + ".group-" + std::to_string(run.next_task);
+      now - executor.last_used > options_.executor_idle_timeout / 2 ||
+      executor.tasks >= kTasksPerExecutor) {
+    executor = {run.job_id + "_" + run.id + ".group-" + std::to_string(run.next_task), now, 0};
   }
   executor.last_used = now;
   return executor.id;
@@ -183,6 +187,7 @@ void BatchCore::Offers(const std::vector<Offer>& offers) {
       Operation& group = groups.emplace_back();
       group.type = Operation::Type::kLaunchGroup;
       group.executor.executor_id = ExecutorFor(*p.run, offer.agent_id, now);
+      p.run->executors[offer.agent_id].tasks += fit;
       group.executor.idle_timeout_seconds = options_.executor_idle_timeout;
       for (int64_t i = 0; i < fit; ++i) {
         RunTask task;
@@ -249,10 +254,14 @@ void BatchCore::Update(const TaskStatus& status) {
     task.state = status.state;
     if (!status.agent_id.empty()) task.agent_id = status.agent_id;
     if (!status.executor_id.empty()) task.executor_id = status.executor_id;
+    // Word from the executor itself: it is there (not an update the agent or
+    // master made for a task that never reached it).
     if (auto executor = run->executors.find(task.agent_id);
-        executor != run->executors.end() && executor->second.id == task.executor_id) {
+        status.source == Source::kExecutor && executor != run->executors.end() &&
+        executor->second.id == task.executor_id) {
       executor->second.last_used = clock_();
     }
+    if (status.state == TaskState::kRunning) run->launch_losses = 0;
     dirty_runs_.emplace(run->job_id, run->id);
     write = true;
     if (IsTerminal(status.state)) {
@@ -303,11 +312,18 @@ void BatchCore::OnTaskEnded(JobState& job, JobRun& run, RunTask& task, const Tas
   task.completed_at = now;
   task.exit_status = status.exit_status;
   task.message = status.message;
-  if (never_launched) {
+  // A few in a row are the executor shutting down as its group came, or an
+  // offer gone; more mean the executor cannot start, and count as failures.
+  constexpr int64_t kLaunchLossesForgiven = 3;
+  if (never_launched && ++run.launch_losses <= kLaunchLossesForgiven) {
     Logger("batch")->info(
         "run {} of {}: task {} did not reach an executor ({}: {}); launching "
-        "another",
+        "another, with a new executor",
         run.id, run.job_id, task.id, ToString(status.state), status.message);
+    auto executor = run.executors.find(task.agent_id);
+    if (executor != run.executors.end() && executor->second.id == task.executor_id) {
+      run.executors.erase(executor);
+    }
     return;
   }
   if (status.state == TaskState::kFinished) {

@@ -57,8 +57,11 @@ struct JobRun {
   struct GroupExecutor {
     ExecutorId id;
     double last_used = 0;
+    int64_t tasks = 0;  // given to it so far
   };
   std::map<AgentId, GroupExecutor> executors;
+  // Tasks in a row whose launch reached no executor (see NeverLaunched).
+  int64_t launch_losses = 0;
 
   int64_t completions() const { return spec.completions.value_or(1); }
   int64_t parallelism() const { return spec.parallelism.value_or(completions()); }

@@ -137,9 +137,16 @@ Result<BatchStore::Contents> BatchStore::Load() {
       EndedTasks& kept = ended_[found->first];
       for (auto& [n, tasks] : found->second) {
         for (RunTask& task : tasks) {
+          // A run record that still holds the task was written before the
+          // ended copy, in a write cut short by a crash: its counts do not
+          // have the task's end yet, so the task stays as the record has it
+          // (and is not taken as written: it is the tail of the last records,
+          // which the next PutRun writes again) and counts when the agent
+          // sends its unacknowledged update again.
+          if (run.tasks.count(task.id) > 0) continue;
           kept.order.push_back(task.id);
           kept.written.insert(task.id);
-          run.tasks[task.id] = std::move(task);  // ended: newer than an active record of it
+          run.tasks.emplace(task.id, std::move(task));
         }
       }
     }
@@ -255,12 +262,14 @@ Status BatchStore::PutRun(const JobRun& run) {
 
 Status BatchStore::RemoveEndedTasks(const std::string& job_id, const std::string& run_id) {
   ended_.erase(RunKey(job_id, run_id));
-  auto stored = state_.Scan(EndedTasksPrefix(job_id, run_id));
+  std::string prefix = EndedTasksPrefix(job_id, run_id);
+  auto stored = state_.Scan(prefix);
   if (!stored.ok()) return stored.status();
   for (const auto& [key, value] : *stored) {
     if (Status s = state_.Remove(key); !s.ok()) return s;
   }
-  return Status::Ok();
+  // And their directory, which ZooKeeper would otherwise keep for every run.
+  return state_.Remove(prefix.substr(0, prefix.size() - 1));
 }
 
 Status BatchStore::FinishRun(const std::string& job_id, const RunSummary& summary,

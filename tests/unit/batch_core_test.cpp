@@ -9,6 +9,7 @@
 #include <set>
 
 #include "frameworks/batch/core.hpp"
+#include "frameworks/batch/records_json.hpp"
 #include "tests/test_util.hpp"
 
 namespace stoa::batch {
@@ -230,6 +231,8 @@ TEST_F(BatchCoreTest, ATaskThatNeverReachedAnExecutorIsLaunchedAgainNotFailed) {
   core_->Offers({MakeOffer()});
   ASSERT_EQ(actions_->launched.size(), 2u);
   EXPECT_NE(actions_->launched[1].task_id, actions_->launched[0].task_id);
+  ASSERT_EQ(actions_->groups.size(), 2u);  // and to a new executor: the old one may be going
+  EXPECT_NE(actions_->groups[1].first, actions_->groups[0].first);
   // A task that ran and was lost is a failure: NEVER ends the run.
   Report(actions_->launched[1].task_id, TaskState::kRunning);
   Report(actions_->launched[1].task_id, TaskState::kLost);
@@ -281,6 +284,66 @@ TEST_F(BatchCoreTest, EndedTasksAreWrittenAHundredToARecordAndComeBack) {
   ASSERT_TRUE(core_->ActiveRuns("wide")->empty());
   EXPECT_EQ(core_->Job("wide")->history.successful[0].tasks.size(), 250u);
   EXPECT_TRUE(stored("runtasks/").empty());  // gone with the run
+}
+
+// Launches that keep failing to reach an executor (one that cannot start)
+// are forgiven only a few times in a row; then they count as failures.
+TEST_F(BatchCoreTest, LaunchesThatNeverReachAnExecutorAreForgivenOnlyAFewTimesInARow) {
+  JobSpec spec = Job("doomed");
+  spec.run.restart_policy = RestartPolicy::kNever;
+  ASSERT_EQ(core_->CreateJob(spec).status, 201);
+  StartRun("doomed");
+  for (int attempt = 1; attempt <= 4; ++attempt) {
+    core_->Offers({MakeOffer()});
+    ASSERT_EQ(actions_->launched.size(), static_cast<size_t>(attempt));
+    TaskStatus lost;
+    lost.task_id = actions_->launched.back().task_id;
+    lost.state = TaskState::kFailed;
+    lost.reason = Reason::kExecutorTerminated;
+    lost.source = Source::kAgent;
+    lost.message = "the executor exited with status 1";
+    lost.agent_id = "agent-1";
+    lost.uuid = "uuid-" + std::to_string(attempt);
+    core_->Update(lost);
+    core_->Flush();
+    EXPECT_EQ(core_->ActiveRuns("doomed")->empty(), attempt == 4) << attempt;
+  }
+  EXPECT_EQ(core_->Job("doomed")->history.failure_count, 1);
+}
+
+// A crash after a task's ended record was written and before the run's own
+// record was: the run's counts do not have the end, so the task stays as the
+// run record has it, and the update the agent sends again counts it, once.
+TEST_F(BatchCoreTest, AnEndedRecordAheadOfItsRunRecordDoesNotLoseTheTasksEnd) {
+  JobSpec spec = Job("cut");
+  spec.run.completions = 2;
+  ASSERT_EQ(core_->CreateJob(spec).status, 201);
+  std::string run = StartRun("cut");
+  core_->Offers({MakeOffer()});
+  ASSERT_EQ(actions_->launched.size(), 2u);
+  TaskId first = actions_->launched[0].task_id;
+  TaskId second = actions_->launched[1].task_id;
+  RunTask ended = core_->Run("cut", run)->tasks.at(first);
+  ended.state = TaskState::kFinished;
+  core_.reset();
+  store_.reset();
+  {
+    auto storage = OpenLevelDbStorage(dir_.path() + "/state");
+    ASSERT_TRUE(storage.ok()) << storage.error();
+    ASSERT_TRUE((*storage)
+                    ->Set("runtasks/cut/" + run + "/0", StoredTasksJson({&ended}).dump(), kNewKey)
+                    .ok());
+  }
+  Open();
+  JobRun recovered = (*core_->ActiveRuns("cut"))[0];
+  EXPECT_EQ(recovered.succeeded, 0);
+  EXPECT_EQ(recovered.tasks.at(first).state, TaskState::kStaging);
+  Report(first, TaskState::kFinished);
+  Report(first, TaskState::kFinished);  // and once more: it counts once
+  EXPECT_EQ((*core_->ActiveRuns("cut"))[0].succeeded, 1);
+  Report(second, TaskState::kFinished);
+  EXPECT_TRUE(core_->ActiveRuns("cut")->empty());
+  EXPECT_EQ(core_->Job("cut")->history.successful[0].succeeded, 2);
 }
 
 TEST_F(BatchCoreTest, UpdatesAreAcknowledgedOnlyOnceWritten) {

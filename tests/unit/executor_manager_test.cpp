@@ -151,14 +151,14 @@ class ExecutorManagerTest : public ::testing::Test {
     return "";
   }
 
-  void Report(const TaskId& task, TaskState state, const std::string& uuid) {
+  void Report(const TaskId& task, TaskState state, const std::string& uuid, double now = 0) {
     TaskStatus status;
     status.task_id = task;
     status.state = state;
     status.source = Source::kExecutor;
     status.uuid = uuid;
     ExecutorMessage update = execmsg::Update{status};
-    manager_->OnExecutorMessage("peer", update, 0);
+    manager_->OnExecutorMessage("peer", update, now);
   }
 
   stoa::testing::TempDir dir_;
@@ -255,11 +255,13 @@ TEST_F(ExecutorManagerTest, AGroupExecutorThatStaysTakesLaterGroupsUntilIdleLong
   ContainerId container = effects_.launches[0].container_id;
   Report("t1", TaskState::kRunning, "u1");
   manager_->Acknowledge({"fw", "t1", "u1"}, 0);
-  Report("t1", TaskState::kFinished, "u2");
-  EXPECT_TRUE(effects_.idle_checks.empty());  // not before the framework has the outcome
-  manager_->Acknowledge({"fw", "t1", "u2"}, 1);
+  EXPECT_TRUE(effects_.idle_checks.empty());  // busy
+  // Idle from its last task's end, acknowledged or not (the framework may be away).
+  Report("t1", TaskState::kFinished, "u2", 1);
   ASSERT_EQ(effects_.idle_checks.size(), 1u);
   EXPECT_EQ(effects_.idle_checks[0], (std::pair<ExecutorId, double>{"ex", 5}));
+  manager_->Acknowledge({"fw", "t1", "u2"}, 1);
+  EXPECT_EQ(effects_.idle_checks.size(), 1u);
   // The ended task is gone from the books and from the checkpoint.
   agentmsg::Register reg;
   manager_->FillRegister(reg);
@@ -275,7 +277,7 @@ TEST_F(ExecutorManagerTest, AGroupExecutorThatStaysTakesLaterGroupsUntilIdleLong
   EXPECT_EQ(effects_.LaunchedTasks().back().task_id, "t2");
   manager_->CheckIdle("fw", "ex", container, 6);  // the first idle check: busy again
   EXPECT_EQ(shutdowns(), 0);
-  Report("t2", TaskState::kFinished, "u3");
+  Report("t2", TaskState::kFinished, "u3", 3);
   manager_->Acknowledge({"fw", "t2", "u3"}, 3);
   ASSERT_EQ(effects_.idle_checks.size(), 2u);
   manager_->CheckIdle("fw", "ex", container, 7);  // idle for 4 s only

@@ -441,8 +441,13 @@ TEST_F(Executor, ReportsProgramThatCannotBeExecuted) {
 
 TEST_F(Executor, IgnoresRepeatedLaunchOfSameTask) {
   StartExecutor();
-  SubscribeAndLaunch({ShellTask("task-1", "echo once")});
-  agent_->Send(execmsg::Launch{{ShellTask("task-1", "echo once")}});
+  // The task runs until the repeated Launch has been seen (a repeat that came
+  // after the task ended would be a reused id, refused).
+  const char* command = "while [ ! -e go ]; do sleep 0.01; done; echo once";
+  SubscribeAndLaunch({ShellTask("task-1", command)});
+  agent_->Send(execmsg::Launch{{ShellTask("task-1", command)}});
+  ASSERT_TRUE(WaitForFileContaining(log_, "ignoring the repeated Launch"));
+  std::ofstream(sandbox_ / "go").close();
   auto updates = UpdatesUntilTerminal({"task-1"});
   EXPECT_EQ(States(updates["task-1"]),
             (std::vector{TaskState::kStarting, TaskState::kRunning, TaskState::kFinished}));

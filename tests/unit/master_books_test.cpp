@@ -2,6 +2,8 @@
 // offers and tasks, and the ACCEPT plan.
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "master/accept.hpp"
 #include "master/agent_book.hpp"
 #include "master/framework_book.hpp"
@@ -461,6 +463,36 @@ TEST_F(AcceptPlanTest, GroupExecutorResourcesAreValidatedAndChargedOnce) {
   EXPECT_TRUE(refused.launches.empty());
   EXPECT_EQ(refused.events.size(), 2u) << "the whole group is refused";
   EXPECT_EQ(refused.leftover, R("cpus:4;mem:4096"));
+}
+
+// An executor that stays between its groups takes no resources of its own
+// (the master's charge would end with its last task), and its idle timeout is bounded.
+TEST_F(AcceptPlanTest, AStayingGroupExecutorHasNoResourcesAndABoundedIdleTimeout) {
+  Operation group;
+  group.type = Operation::Type::kLaunchGroup;
+  group.executor.executor_id = "e1";
+  group.executor.idle_timeout_seconds = 5;
+  group.tasks = {TaskOf("t1")};
+  AcceptPlan plan = Plan(call::Accept{{"o1"}, {group}});
+  ASSERT_EQ(plan.launches.size(), 1u);
+  EXPECT_EQ(plan.launches[0].executor.idle_timeout_seconds, 5);
+
+  auto refusal = [&](const Operation& operation) {
+    AcceptPlan refused = Plan(call::Accept{{"o1"}, {operation}});
+    EXPECT_TRUE(refused.launches.empty());
+    if (refused.events.empty()) return std::string();
+    return std::get<event::Update>(refused.events[0]).status.message;
+  };
+  Operation with_resources = group;
+  with_resources.executor.resources = R("cpus:0.1;mem:32");
+  EXPECT_NE(refusal(with_resources).find("takes no resources of its own"), std::string::npos);
+  for (double bad : {-1.0, 1e9, std::nan("")}) {
+    Operation odd = group;
+    odd.executor.idle_timeout_seconds = bad;
+    EXPECT_NE(refusal(odd).find("idle_timeout_seconds must be between 0 and 86400"),
+              std::string::npos)
+        << bad;
+  }
 }
 
 // The tasks of one ACCEPT are booked under one allocation role, so offers of
