@@ -52,6 +52,7 @@ using exited_atom = caf::atom_constant<caf::atom("exited")>;
 using escalate_atom = caf::atom_constant<caf::atom("escalate")>;
 using idle_atom = caf::atom_constant<caf::atom("idle")>;
 using state_atom = caf::atom_constant<caf::atom("state")>;
+using metrics_atom = caf::atom_constant<caf::atom("metrics")>;
 using check_atom = caf::atom_constant<caf::atom("check")>;
 using leader_atom = caf::atom_constant<caf::atom("leader")>;
 using gc_atom = caf::atom_constant<caf::atom("gc")>;
@@ -275,6 +276,7 @@ class AgentActor : public caf::event_based_actor, public AgentEffects {
         [this](state_atom) -> std::string {
           return StateJson(info_, link_, executors_, options_.work_dir).dump();
         },
+        [this](metrics_atom) -> std::string { return MetricsText(link_, executors_); },
     };
   }
 
@@ -547,10 +549,12 @@ struct Agent::Impl {
   std::unique_ptr<MasterDetector> detector;
   std::shared_ptr<Containerizer> containerizer;
 
-  std::string Ask() const {
+  // /state (JSON) or /metrics (text), as the agent actor renders them.
+  template <typename Atom>
+  std::string Ask(Atom what) const {
     std::string answer;
     caf::scoped_actor self{*system};
-    self->request(actor, std::chrono::seconds(10), state_atom::value)
+    self->request(actor, std::chrono::seconds(10), what)
         .receive(
             [&](std::string& text) { answer = std::move(text); },
             [&](caf::error& error) {
@@ -688,11 +692,12 @@ Result<std::unique_ptr<Agent>> Agent::Start(caf::actor_system& system, const Age
 
   Impl* raw = impl.get();
   AddAgentRoutes(
-      impl->http, [raw] { return raw->Ask(); }, impl->containerizer, options.work_dir);
+      impl->http, [raw] { return raw->Ask(state_atom::value); },
+      [raw] { return raw->Ask(metrics_atom::value); }, impl->containerizer, options.work_dir);
   return std::unique_ptr<Agent>(new Agent(std::move(impl)));
 }
 
 int Agent::http_port() const { return impl_->http.port(); }
-std::string Agent::StateJson() const { return impl_->Ask(); }
+std::string Agent::StateJson() const { return impl_->Ask(state_atom::value); }
 
 }  // namespace stoa::agent

@@ -131,6 +131,7 @@ void ExecutorManager::OnUpdate(const FrameworkId& framework_id, ExecutorEntry& e
   }
   auto added = updates_.Add(framework_id, status, now);
   if (added == StatusUpdateManager::AddResult::kDuplicate) return;
+  ++counters_.status_updates;
   task.statuses.push_back(status);
   if (task.statuses.size() > 16) task.statuses.erase(task.statuses.begin());
   if (IsValidTransition(task.state, status.state)) task.state = status.state;
@@ -213,6 +214,7 @@ void ExecutorManager::CheckIdle(const FrameworkId& framework_id, const ExecutorI
   log_->info("framework={} executor={} has had no task for {:.1f} s; shutting it down",
              framework_id, executor_id, idle);
   executor->idle_since.reset();
+  ++counters_.idle_shutdowns;
   ShutdownExecutor(*executor);
 }
 
@@ -240,6 +242,7 @@ void ExecutorManager::RunTask(agentmsg::RunTask run, double now) {
   for (auto& info : run.tasks) {
     if (info.command.user.empty()) info.command.user = DefaultTaskUser(run.framework);
   }
+  counters_.tasks_launched += static_cast<int64_t>(run.tasks.size());
   for (auto& info : run.tasks) {
     Task task;
     task.info = info;
@@ -315,6 +318,7 @@ void ExecutorManager::Launch(const FrameworkId& framework_id, ExecutorEntry& exe
   config.framework_id = framework_id;
   config.executor_id = executor_id;
   executor.launching = true;
+  ++counters_.executors_launched;
   effects_->LaunchContainer(config);
 }
 
@@ -376,6 +380,7 @@ void ExecutorManager::OnLaunchAbandoned(const FrameworkId& framework_id,
 
 void ExecutorManager::LaunchFailed(ExecutorEntry& executor, const std::string& error, double now) {
   const FrameworkId framework_id = executor.info.framework_id;
+  ++counters_.launch_failures;
   log_->error("framework={} executor={}: launch failed: {}", framework_id,
               executor.info.executor_id, error);
   auto tasks = executor.queued;

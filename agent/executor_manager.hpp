@@ -89,6 +89,15 @@ struct ExecutorEntry {
   Resources Needed() const;
 };
 
+// Counts since the agent started, for /metrics.
+struct ExecutorCounters {
+  int64_t tasks_launched = 0;      // tasks given to executors (RunTask)
+  int64_t executors_launched = 0;  // containers launched for executors
+  int64_t launch_failures = 0;     // executors whose container could not be launched
+  int64_t status_updates = 0;      // task updates received (from executors and our own)
+  int64_t idle_shutdowns = 0;      // staying executors shut down after their idle timeout
+};
+
 struct FrameworkEntry {
   FrameworkInfo info;
   std::map<ExecutorId, ExecutorEntry> executors;
@@ -149,6 +158,7 @@ class ExecutorManager {
   std::vector<agentmsg::StatusUpdate> DueUpdates(double now) { return updates_.Due(now); }
   std::vector<agentmsg::StatusUpdate> PendingHeads() const { return updates_.Heads(); }
   size_t PendingUpdateCount() const { return updates_.PendingCount(); }
+  const ExecutorCounters& counters() const { return counters_; }
 
   // ---- views ----
   // What a (re)registration reports: every framework and task.
@@ -195,6 +205,7 @@ class ExecutorManager {
   ExecutorManagerOptions options_;
   AgentEffects* effects_;
   std::shared_ptr<Checkpoint> checkpoint_;
+  ExecutorCounters counters_;
   std::shared_ptr<spdlog::logger> log_;
   AgentId agent_id_;
   bool gone_ = false;  // marked gone: updates are recorded, never sent

@@ -1,6 +1,9 @@
 #include "agent/http.hpp"
 
+#include <map>
+
 #include "agent/sandbox.hpp"
+#include "common/prometheus.hpp"
 #include "common/resources_json.hpp"
 
 namespace stoa::agent {
@@ -99,11 +102,84 @@ json StatisticsJson(const std::vector<ContainerUsage>& usages) {
   return result;
 }
 
+std::string MetricsText(const MasterLink& link, const ExecutorManager& executors) {
+  PrometheusText out;
+  out.Metric("stoa_agent_registered", "gauge", "1 while registered with a master.");
+  out.Sample("stoa_agent_registered", link.registered() ? 1 : 0);
+  size_t executor_count = 0, staying = 0, idle = 0;
+  std::map<TaskState, size_t> tasks;
+  for (const auto& [framework_id, framework] : executors.frameworks()) {
+    for (const auto& [executor_id, executor] : framework.executors) {
+      ++executor_count;
+      if (executor.stays()) ++staying;
+      if (executor.idle_since) ++idle;
+      for (const auto& [task_id, task] : executor.tasks) {
+        if (!IsTerminal(task.state)) ++tasks[task.state];
+      }
+    }
+  }
+  out.Metric("stoa_agent_executors", "gauge", "Executors by kind.");
+  out.Sample("stoa_agent_executors", {{"kind", "all"}}, static_cast<double>(executor_count));
+  out.Sample("stoa_agent_executors", {{"kind", "staying"}}, static_cast<double>(staying));
+  out.Sample("stoa_agent_executors", {{"kind", "idle"}}, static_cast<double>(idle));
+  out.Metric("stoa_agent_tasks", "gauge", "Tasks that have not ended, by state.");
+  for (TaskState state :
+       {TaskState::kStaging, TaskState::kStarting, TaskState::kRunning, TaskState::kKilling}) {
+    out.Sample("stoa_agent_tasks", {{"state", ToString(state)}}, static_cast<double>(tasks[state]));
+  }
+  out.Metric("stoa_agent_status_updates_pending", "gauge",
+             "Task updates not yet acknowledged by the framework.");
+  out.Sample("stoa_agent_status_updates_pending",
+             static_cast<double>(executors.PendingUpdateCount()));
+  const ExecutorCounters& c = executors.counters();
+  auto counter = [&](const char* name, const char* help, int64_t value) {
+    out.Metric(name, "counter", help);
+    out.Sample(name, static_cast<double>(value));
+  };
+  counter("stoa_agent_tasks_launched_total", "Tasks given to executors.", c.tasks_launched);
+  counter("stoa_agent_executors_launched_total", "Containers launched for executors.",
+          c.executors_launched);
+  counter("stoa_agent_executor_launch_failures_total",
+          "Executors whose container could not be launched.", c.launch_failures);
+  counter("stoa_agent_status_updates_total", "Task updates received.", c.status_updates);
+  counter("stoa_agent_idle_shutdowns_total",
+          "Staying executors shut down after their idle timeout.", c.idle_shutdowns);
+  return out.str();
+}
+
+std::string UsageMetricsText(const std::vector<ContainerUsage>& usages) {
+  double cpu_seconds = 0, memory = 0, processes = 0;
+  for (const auto& usage : usages) {
+    const isolators::ResourceStatistics& s = usage.statistics;
+    cpu_seconds += s.cpus_user_seconds.value_or(0) + s.cpus_system_seconds.value_or(0);
+    memory += static_cast<double>(s.mem_usage_bytes.value_or(s.mem_rss_bytes.value_or(0)));
+    processes += static_cast<double>(s.processes.value_or(0));
+  }
+  PrometheusText out;
+  out.Metric("stoa_agent_containers", "gauge", "Running containers.");
+  out.Sample("stoa_agent_containers", static_cast<double>(usages.size()));
+  out.Metric("stoa_agent_container_cpu_seconds", "gauge",
+             "Cpu time (user and system) of the running containers.");
+  out.Sample("stoa_agent_container_cpu_seconds", cpu_seconds);
+  out.Metric("stoa_agent_container_memory_bytes", "gauge", "Memory the running containers use.");
+  out.Sample("stoa_agent_container_memory_bytes", memory);
+  out.Metric("stoa_agent_container_processes", "gauge", "Processes in the running containers.");
+  out.Sample("stoa_agent_container_processes", processes);
+  return out.str();
+}
+
 void AddAgentRoutes(HttpServer& http, std::function<std::string()> state,
+                    std::function<std::string()> metrics,
                     std::shared_ptr<Containerizer> containerizer, const std::string& work_dir) {
   http.Route("GET", "/state", [state = std::move(state)](const HttpRequest&) {
     HttpResponse response;
     response.body = state();
+    return response;
+  });
+  http.Route("GET", "/metrics", [metrics = std::move(metrics), containerizer](const HttpRequest&) {
+    HttpResponse response;
+    response.content_type = "text/plain; version=0.0.4";
+    response.body = metrics() + UsageMetricsText(containerizer->UsageAll());
     return response;
   });
   http.Route("GET", "/health", [](const HttpRequest&) {

@@ -190,9 +190,9 @@ std::string RenderMetrics(const MasterSnapshot& snapshot, const EndpointCounters
 
   std::set<std::string> names;
   for (const auto& name : total.ScalarNames()) names.insert(name);
-  metric("stoa_master_resources_total", "gauge", "Resources of reachable agents.");
+  metric("stoa_master_resources", "gauge", "Resources of reachable agents.");
   for (const auto& name : names) {
-    sample("stoa_master_resources_total", "resource=\"" + name + "\"", total.Get(name));
+    sample("stoa_master_resources", "resource=\"" + name + "\"", total.Get(name));
   }
   metric("stoa_master_resources_used", "gauge", "Resources used by tasks.");
   for (const auto& name : names) {
@@ -250,9 +250,9 @@ std::string RenderMetrics(const MasterSnapshot& snapshot, const EndpointCounters
   sample("stoa_master_snapshots_total", "", static_cast<double>(c.snapshots));
   metric("stoa_master_uptime_seconds", "gauge", "Seconds since the master started.");
   sample("stoa_master_uptime_seconds", "", wall_now - snapshot.start_time);
-  metric("stoa_master_container_cpu_seconds_total", "gauge",
+  metric("stoa_master_container_cpu_seconds", "gauge",
          "Cpu time (user and system) of the running containers on reachable agents.");
-  sample("stoa_master_container_cpu_seconds_total", "", usage.cpu_seconds);
+  sample("stoa_master_container_cpu_seconds", "", usage.cpu_seconds);
   metric("stoa_master_container_memory_bytes", "gauge",
          "Memory used by the running containers on reachable agents.");
   sample("stoa_master_container_memory_bytes", "", static_cast<double>(usage.memory_bytes));

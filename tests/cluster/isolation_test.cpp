@@ -193,7 +193,7 @@ TEST_F(IsolationClusterTest, MonitorStatisticsAndMasterMetricsReportRunningConta
   })) << metrics;
   EXPECT_NE(metrics.find("stoa_master_container_processes "), std::string::npos);
   EXPECT_EQ(metrics.find("stoa_master_container_memory_bytes 0\n"), std::string::npos) << metrics;
-  EXPECT_NE(metrics.find("stoa_master_container_cpu_seconds_total "), std::string::npos);
+  EXPECT_NE(metrics.find("stoa_master_container_cpu_seconds "), std::string::npos);
   driver.Kill("busy");
   ASSERT_TRUE(recorder.WaitForState("busy", TaskState::kKilled));
   ASSERT_TRUE(WaitFor([&] {

@@ -73,7 +73,7 @@ TEST_F(SystemTest, ExecuteRunsTwentyTasksToCompletion) {
   for (const char* expected :
        {"stoa_master_agents{state=\"active\"} 2", "stoa_master_frameworks{state=\"completed\"} 1",
         "stoa_master_tasks{state=\"TASK_FINISHED\"} 20",
-        "stoa_master_resources_total{resource=\"cpus\"} 4",
+        "stoa_master_resources{resource=\"cpus\"} 4",
         "stoa_master_resources_used{resource=\"cpus\"} 0", "stoa_allocator_round_seconds_count",
         "stoa_allocator_last_round_seconds"}) {
     EXPECT_NE(metrics->find(expected), std::string::npos) << expected << "\n" << *metrics;

@@ -8,8 +8,11 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <fstream>
 #include <nlohmann/json.hpp>
+#include <regex>
 #include <set>
+#include <sstream>
 
 #include "common/http_server.hpp"
 #include "tests/test_util.hpp"
@@ -143,6 +146,30 @@ TEST(UpTest, StartsAClusterWithTheServiceAndTheDemoWebServiceAnswersHttp) {
     Result<std::string> page = HttpGet("127.0.0.1", service_port_of_app, "/");
     return page.ok() && Has(*page, "hello from a service on Stoa");
   })) << "through HAProxy";
+
+  // Every daemon serves /metrics that Prometheus' own checker accepts.
+  std::regex daemon_line(
+      R"(^(master|agent\d+|service|batch|dns|lb) .*?http://127\.0\.0\.1:(\d+)/)");
+  std::set<std::string> checked;
+  std::istringstream lines(output);
+  for (std::string line; std::getline(lines, line);) {
+    std::smatch match;
+    if (!std::regex_search(line, match, daemon_line)) continue;
+    std::string name = match[1];
+    Result<std::string> metrics = HttpGet("127.0.0.1", std::stoi(match[2]), "/metrics");
+    ASSERT_TRUE(metrics.ok()) << name << ": " << metrics.error();
+    std::string file = dir.path() + "/" + name + ".metrics";
+    std::ofstream(file) << *metrics;
+    std::string check = "promtool check metrics < " + file + " > " + file + ".check 2>&1";
+    EXPECT_EQ(std::system(check.c_str()), 0)
+        << name << "'s /metrics:\n"
+        << stoa::testing::ReadFile(file + ".check") << *metrics;
+    EXPECT_NE(metrics->find("# TYPE stoa_"), std::string::npos) << name << ": " << *metrics;
+    checked.insert(name);
+  }
+  EXPECT_EQ(checked,
+            (std::set<std::string>{"master", "agent1", "agent2", "service", "batch", "dns", "lb"}))
+      << output;
 
   // SIGTERM: the demo app is removed, then every daemon stops.
   up.Kill(SIGTERM);
