@@ -220,7 +220,6 @@ Result<std::unique_ptr<BatchProcess>> BatchProcess::Start(BatchProcessOptions op
   }
   auto impl = std::make_unique<Impl>();
   impl->options = options;
-  auto log = Logger("batch");
   std::unique_ptr<Storage> storage;
   if (options.zk.empty()) {
     auto opened = OpenLevelDbStorage(options.work_dir + "/state");
@@ -240,21 +239,13 @@ Result<std::unique_ptr<BatchProcess>> BatchProcess::Start(BatchProcessOptions op
                                                              : FileClock(options.clock_file));
   impl->Serve();
 
-  if (!impl->election) {
-    if (Status s = impl->Lead(); !s.ok()) return s;
-    if (Status s = impl->http.Start(options.ip, options.http_port); !s.ok()) return s;
-    log->info("serving Metronome's API on http://{}:{} (master {})", options.ip, impl->http.port(),
-              options.master);
-    return std::unique_ptr<BatchProcess>(new BatchProcess(std::move(impl)));
+  sdk::ServeOptions serve{options.ip,     options.http_port, options.hostname,
+                          options.master, "Metronome's API", "batch"};
+  if (Status s = sdk::LeadOrStandBy(impl->election.get(), impl->http, serve,
+                                    [raw] { return raw->Lead(); });
+      !s.ok()) {
+    return s;
   }
-
-  // With ZooKeeper: serve as a standby, publish where (in the election's
-  // znode), follow who leads, and wait to be elected on the election's thread.
-  if (Status s = impl->http.Start(options.ip, options.http_port); !s.ok()) return s;
-  std::string self = options.hostname + ":" + std::to_string(impl->http.port());
-  if (Status s = impl->election->Join(self); !s.ok()) return s;
-  log->info("standing by on http://{} (joined the election as {}; master {})", self,
-            impl->election->znode(), options.master);
   return std::unique_ptr<BatchProcess>(new BatchProcess(std::move(impl)));
 }
 

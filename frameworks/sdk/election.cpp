@@ -163,4 +163,24 @@ const std::string& Election::znode() const {
   return impl_->contender ? impl_->contender->znode() : none;
 }
 
+Status LeadOrStandBy(Election* election, HttpServer& http, const ServeOptions& options,
+                     const std::function<Status()>& lead) {
+  auto log = Logger(options.component);
+  if (election == nullptr) {
+    if (Status s = lead(); !s.ok()) return s;
+    if (Status s = http.Start(options.ip, options.port); !s.ok()) return s;
+    log->info("serving {} on http://{}:{} (master {})", options.api, options.ip, http.port(),
+              options.master);
+    return Status::Ok();
+  }
+  // Serve as a standby, publish where (in the election's znode), follow who
+  // leads, and wait to be elected on the election's thread.
+  if (Status s = http.Start(options.ip, options.port); !s.ok()) return s;
+  std::string self = options.hostname + ":" + std::to_string(http.port());
+  if (Status s = election->Join(self); !s.ok()) return s;
+  log->info("standing by on http://{} (joined the election as {}; master {})", self,
+            election->znode(), options.master);
+  return Status::Ok();
+}
+
 }  // namespace stoa::sdk

@@ -12,6 +12,7 @@
 #include <memory>
 #include <string>
 
+#include "common/http_server.hpp"
 #include "common/status.hpp"
 #include "common/storage.hpp"
 #include "frameworks/sdk/leader_gate.hpp"
@@ -78,5 +79,20 @@ class Election {
   explicit Election(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
+
+// A framework process's start, once its API's routes are on `http`: without
+// an election (no --zk) it leads at once (`lead`) and then serves; with one it
+// serves as a standby and joins the election as hostname:port (the election
+// calls `lead` once elected). `api` names what it serves, for the log.
+struct ServeOptions {
+  std::string ip;
+  int port = 0;
+  std::string hostname;
+  std::string master;
+  std::string api;        // e.g. "Marathon's API"
+  std::string component;  // its logger's
+};
+Status LeadOrStandBy(Election* election, HttpServer& http, const ServeOptions& options,
+                     const std::function<Status()>& lead);
 
 }  // namespace stoa::sdk

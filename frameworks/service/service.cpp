@@ -237,7 +237,6 @@ Result<std::unique_ptr<Service>> Service::Start(ServiceOptions options) {
   if (options.user.empty()) options.user = sdk::CurrentUser();
   if (options.hostname.empty()) options.hostname = options.ip;
   auto impl = std::make_unique<Impl>(options);
-  auto log = Logger("service");
 
   std::unique_ptr<Storage> storage;
   if (options.zk.empty()) {
@@ -260,21 +259,14 @@ Result<std::unique_ptr<Service>> Service::Start(ServiceOptions options) {
                                              sdk::WallNow);
   impl->Serve();
 
-  if (!impl->election) {
-    if (Status s = impl->Lead(); !s.ok()) return s;
-    if (Status s = impl->http.Start(options.ip, options.http_port); !s.ok()) return s;
-    log->info("serving Marathon's API on http://{}:{} (master {})", options.ip, impl->http.port(),
-              options.master);
-    return std::unique_ptr<Service>(new Service(std::move(impl)));
+  sdk::ServeOptions serve{options.ip,     options.http_port, options.hostname,
+                          options.master, "Marathon's API",  "service"};
+  Impl* raw = impl.get();
+  if (Status s = sdk::LeadOrStandBy(impl->election.get(), impl->http, serve,
+                                    [raw] { return raw->Lead(); });
+      !s.ok()) {
+    return s;
   }
-
-  // With ZooKeeper: serve as a standby, publish where (in the election's
-  // znode), follow who leads, and wait to be elected on a thread of our own.
-  if (Status s = impl->http.Start(options.ip, options.http_port); !s.ok()) return s;
-  std::string self = options.hostname + ":" + std::to_string(impl->http.port());
-  if (Status s = impl->election->Join(self); !s.ok()) return s;
-  log->info("standing by on http://{} (joined the election as {}; master {})", self,
-            impl->election->znode(), options.master);
   return std::unique_ptr<Service>(new Service(std::move(impl)));
 }
 
