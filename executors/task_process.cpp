@@ -62,7 +62,11 @@ void Executor::Impl::Reap() {
 void Executor::Impl::LaunchTask(const TaskInfo& info) {
   std::string sandbox = config.group ? config.sandbox + "/tasks/" + info.task_id : config.sandbox;
   Task& task = Record(info, sandbox);
-  SendUpdate(task, TaskState::kStarting, Reason::kNone, "Starting command");
+  // An executor that stays runs many short tasks one after another: its first
+  // word of a task is TASK_RUNNING once the command runs (TASK_STARTING is
+  // optional in Mesos), a third fewer updates through agent, master and
+  // framework for each task.
+  if (!config.stays) SendUpdate(task, TaskState::kStarting, Reason::kNone, "Starting command");
   std::optional<SpawnError> error = Spawn(task);
   if (error) {
     log->error("{} task={}: {}", ids, info.task_id, error->message);
