@@ -2,6 +2,7 @@
 // their state changes and exits 0 only when every copy finished.
 #include <condition_variable>
 #include <cstdio>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -21,16 +22,19 @@ struct ExecuteFlags {
   std::string name = "stoa-execute";
   std::string role = "*";
   std::string timeout = "0secs";
+  std::string connect_timeout = "5secs";
 };
 
 class ExecuteScheduler : public sdk::Scheduler {
  public:
-  ExecuteScheduler(const ExecuteFlags& flags, Resources resources)
-      : flags_(flags), resources_(std::move(resources)) {}
+  ExecuteScheduler(const ExecuteFlags& flags, Resources resources,
+                   std::function<void()> on_subscribed)
+      : flags_(flags), resources_(std::move(resources)), on_subscribed_(std::move(on_subscribed)) {}
 
   void Subscribed(sdk::SchedulerDriver&, const FrameworkId& id) override {
     std::printf("subscribed as framework %s\n", id.c_str());
     std::fflush(stdout);
+    on_subscribed_();
   }
 
   void Offers(sdk::SchedulerDriver& driver, const std::vector<Offer>& offers) override {
@@ -90,6 +94,7 @@ class ExecuteScheduler : public sdk::Scheduler {
  private:
   ExecuteFlags flags_;
   Resources resources_;
+  std::function<void()> on_subscribed_;
   int launched_ = 0;
   int finished_ = 0;
   std::map<TaskId, TaskState> states_;
@@ -110,6 +115,9 @@ void AddExecuteCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--name", flags->name, "Name of the framework and prefix of task ids")
       ->capture_default_str();
   cmd->add_option("--role", flags->role, "Role to run under")->capture_default_str();
+  cmd->add_option("--connect_timeout", flags->connect_timeout,
+                  "Give up when no master has answered after this long")
+      ->capture_default_str();
   cmd->add_option("--timeout", flags->timeout, "Give up after this long (0secs: never)")
       ->capture_default_str();
   cmd->callback([flags, exit_code] {
@@ -125,7 +133,17 @@ void AddExecuteCommand(CLI::App& app, int* exit_code) {
       return;
     }
     double timeout = DurationFlag("timeout", flags->timeout);
-    ExecuteScheduler scheduler(*flags, *resources);
+    double connect_timeout = DurationFlag("connect_timeout", flags->connect_timeout);
+    std::mutex mutex;
+    std::condition_variable changed;
+    bool done = false, subscribed = false, unanswered = false;
+    ExecuteScheduler scheduler(*flags, *resources, [&] {
+      {
+        std::lock_guard<std::mutex> lock(mutex);
+        subscribed = true;
+      }
+      changed.notify_all();
+    });
     sdk::DriverOptions options;
     options.master = flags->master;
     options.framework.name = flags->name;
@@ -137,28 +155,40 @@ void AddExecuteCommand(CLI::App& app, int* exit_code) {
       *exit_code = 2;
       return;
     }
-    std::mutex mutex;
-    std::condition_variable done_changed;
-    bool done = false;
-    std::thread timer;
-    if (timeout > 0) {
-      timer = std::thread([&] {
-        std::unique_lock<std::mutex> lock(mutex);
-        if (!done_changed.wait_for(lock, std::chrono::duration<double>(timeout),
-                                   [&] { return done; })) {
-          std::fprintf(stderr, "stoa execute: timed out after %s\n",
-                       FormatDuration(timeout).c_str());
-          driver.Stop(true);
-        }
-      });
-    }
+    // Gives up when no master answers in time (never silence), and after
+    // --timeout when one is given.
+    auto started = std::chrono::steady_clock::now();
+    // The driver is stopped without the lock held: its thread may be calling
+    // back into the scheduler, which takes it.
+    std::thread timer([&] {
+      std::unique_lock<std::mutex> lock(mutex);
+      if (!changed.wait_for(lock, std::chrono::duration<double>(connect_timeout),
+                            [&] { return done || subscribed; })) {
+        std::fprintf(stderr, "stoa execute: no master answers at %s after %s\n",
+                     flags->master.c_str(), FormatDuration(connect_timeout).c_str());
+        unanswered = true;
+        lock.unlock();
+        driver.Stop(false);
+        return;
+      }
+      if (timeout > 0 && !changed.wait_until(lock, started + std::chrono::duration<double>(timeout),
+                                             [&] { return done; })) {
+        std::fprintf(stderr, "stoa execute: timed out after %s\n", FormatDuration(timeout).c_str());
+        lock.unlock();
+        driver.Stop(true);
+      }
+    });
     driver.Join();
     {
       std::lock_guard<std::mutex> lock(mutex);
       done = true;
     }
-    done_changed.notify_all();
-    if (timer.joinable()) timer.join();
+    changed.notify_all();
+    timer.join();
+    if (unanswered) {
+      *exit_code = 1;
+      return;
+    }
     if (driver.aborted()) {
       std::fprintf(stderr, "stoa execute: the master ended this framework's subscription\n");
       driver.Stop(false);

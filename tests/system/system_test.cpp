@@ -91,6 +91,20 @@ TEST_F(SystemTest, MasterRefusesARandomHttpPortWithZooKeeper) {
   EXPECT_NE(output.find("--http_port=0 cannot be used with --zk"), std::string::npos) << output;
 }
 
+// Where no master runs, `stoa execute` says so within seconds instead of
+// waiting in silence for ever.
+TEST_F(SystemTest, ExecuteWhereNoMasterAnswersSaysSoWithinSeconds) {
+  std::string output;
+  int port = stoa::testing::FreePort();
+  int code = Run({bin_ + "/stoa", "execute", "--master=127.0.0.1:" + std::to_string(port),
+                  "--connect_timeout=1secs", "--command=true"},
+                 &output);
+  EXPECT_EQ(code, 1) << output;
+  EXPECT_NE(output.find("no master answers at 127.0.0.1:" + std::to_string(port) + " after 1secs"),
+            std::string::npos)
+      << output;
+}
+
 TEST_F(SystemTest, ExecuteReportsAFailedCommandAndExitsNonZero) {
   std::string output;
   int code = Run({bin_ + "/stoa", "execute", "--master=" + master_, "--command=exit 3"}, &output);
